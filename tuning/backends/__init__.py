@@ -1,0 +1,1 @@
+"""Tuning backends: ``local`` (scikit-learn, on this machine) and ``vertex`` (Vertex AI)."""

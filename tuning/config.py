@@ -1,0 +1,201 @@
+"""Typed settings, read once from the environment (and ``.env``) at the edge of the program.
+
+Nothing below ``main()`` reads ``os.environ``: entry points call :func:`load_settings` and pass
+the frozen :class:`Settings` down. Each bad value raises :class:`ConfigError` naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from tuning.errors import ConfigError
+
+DEFAULT_STORE_URL = "sqlite:///.sarcasm/store.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+MODEL_BACKENDS = ("local", "vertex")
+# Gemini 2.5 was retired on Vertex AI on 2026-10-20; these must name models that can be tuned now.
+DEFAULT_VERTEX_BASE_MODEL = "gemini-3.0-flash"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """How to reach Slack; all empty means the local emulated workspace."""
+
+    bot_token: str = ""
+    app_token: str = ""
+    signing_secret: str = ""
+    api_url: str = DEFAULT_SLACK_API_URL
+
+    @property
+    def socket_mode(self) -> bool:
+        """Return whether an app-level token asks for Socket Mode."""
+        return bool(self.app_token)
+
+
+@dataclass(frozen=True)
+class VertexSettings:
+    """Vertex AI and GCS settings, used only when a Vertex backend is chosen."""
+
+    project: str = ""
+    location: str = "us-central1"
+    bucket: str = ""
+    classifier_base_model: str = DEFAULT_VERTEX_BASE_MODEL
+    generator_base_model: str = DEFAULT_VERTEX_BASE_MODEL
+    temperature: float = 1.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot and the tuning loop are configured with."""
+
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    port: int = 3000
+    store_url: str = DEFAULT_STORE_URL
+    model_backend: str = "local"
+    vertex: VertexSettings = field(default_factory=VertexSettings)
+    admin_user_ids: frozenset[str] = frozenset()
+    data_dir: Path = Path(".sarcasm")
+    log_level: str = "INFO"
+    candidates: int = 4
+    promotion_margin: float = 0.01
+    tick_minutes: int = 0
+    registry_poll_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from a mapping of environment variables, validating every value."""
+        reader = _Reader(env)
+        store_url = reader.text("STORE_URL", DEFAULT_STORE_URL)
+        _check_store_url(store_url)
+        backend = reader.choice("MODEL_BACKEND", "local", MODEL_BACKENDS)
+        vertex = VertexSettings(
+            project=reader.text("GOOGLE_CLOUD_PROJECT", ""),
+            location=reader.text("GOOGLE_CLOUD_LOCATION", "us-central1"),
+            bucket=reader.text("TUNING_BUCKET", ""),
+            classifier_base_model=reader.text(
+                "VERTEX_CLASSIFIER_BASE_MODEL", DEFAULT_VERTEX_BASE_MODEL
+            ),
+            generator_base_model=reader.text(
+                "VERTEX_GENERATOR_BASE_MODEL", DEFAULT_VERTEX_BASE_MODEL
+            ),
+            temperature=reader.number("VERTEX_TEMPERATURE", 1.0, low=0.0, high=2.0),
+        )
+        if vertex.bucket and not vertex.bucket.startswith("gs://"):
+            raise ConfigError("TUNING_BUCKET", f"{vertex.bucket!r} is not gs://BUCKET[/PREFIX]")
+        if backend == "vertex":
+            if not vertex.project:
+                raise ConfigError("GOOGLE_CLOUD_PROJECT", "required when MODEL_BACKEND=vertex")
+            if not vertex.bucket:
+                raise ConfigError("TUNING_BUCKET", "required when MODEL_BACKEND=vertex")
+        slack = SlackSettings(
+            bot_token=reader.text("SLACK_BOT_TOKEN", ""),
+            app_token=reader.text("SLACK_APP_TOKEN", ""),
+            signing_secret=reader.text("SLACK_SIGNING_SECRET", ""),
+            api_url=reader.url("SLACK_API_URL", DEFAULT_SLACK_API_URL),
+        )
+        _check_slack(slack)
+        return cls(
+            slack=slack,
+            port=int(reader.number("PORT", 3000, low=1, high=65535, integer=True)),
+            store_url=store_url,
+            model_backend=backend,
+            vertex=vertex,
+            admin_user_ids=frozenset(reader.words("ADMIN_USER_IDS")),
+            data_dir=Path(reader.text("DATA_DIR", ".sarcasm")),
+            log_level=reader.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+            candidates=int(reader.number("GENERATOR_CANDIDATES", 4, low=1, high=16, integer=True)),
+            promotion_margin=reader.number("PROMOTION_MARGIN", 0.01, low=0.0, high=1.0),
+            tick_minutes=int(reader.number("TICK_MINUTES", 0, low=0, high=10080, integer=True)),
+            registry_poll_seconds=reader.number("REGISTRY_POLL_SECONDS", 30.0, low=0.1, high=60.0),
+        )
+
+
+def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
+    """Load ``.env`` (without overriding the real environment), then validate the environment."""
+    if env_file is not None and Path(env_file).is_file():
+        from dotenv import load_dotenv
+
+        load_dotenv(env_file, override=False)
+    return Settings.from_env(os.environ)
+
+
+def _check_store_url(url: str) -> None:
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme == "sqlite":
+        if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
+            raise ConfigError("STORE_URL", f"{url!r} has no path (use sqlite:///PATH)")
+        return
+    if scheme == "firestore":
+        project = urlparse(url).netloc
+        if not project:
+            raise ConfigError("STORE_URL", f"{url!r} has no project (use firestore://PROJECT)")
+        return
+    raise ConfigError(
+        "STORE_URL",
+        f"unsupported scheme {scheme or url!r} (use sqlite:///PATH or firestore://PROJECT)",
+    )
+
+
+def _check_slack(slack: SlackSettings) -> None:
+    if slack.bot_token and not slack.bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN", "must be a bot token starting with xoxb-")
+    if slack.app_token and not slack.app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN", "must be an app-level token starting with xapp-")
+    if slack.app_token and not slack.bot_token:
+        raise ConfigError("SLACK_BOT_TOKEN", "required when SLACK_APP_TOKEN is set")
+    if slack.bot_token and not slack.app_token and not slack.signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET",
+            "required for HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)",
+        )
+
+
+class _Reader:
+    """Read typed values from an environment mapping, raising ConfigError on bad ones."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str, default: str) -> str:
+        value = self._env.get(name, "").strip()
+        return value or default
+
+    def words(self, name: str) -> list[str]:
+        raw = self._env.get(name, "")
+        return [word for word in raw.replace(",", " ").split() if word]
+
+    def choice(
+        self, name: str, default: str, allowed: tuple[str, ...], *, upper: bool = False
+    ) -> str:
+        value = self.text(name, default)
+        value = value.upper() if upper else value.lower()
+        if value not in allowed:
+            raise ConfigError(name, f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    def number(
+        self, name: str, default: float, *, low: float, high: float, integer: bool = False
+    ) -> float:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw) if integer else float(raw)
+        except ValueError:
+            kind = "a whole number" if integer else "a number"
+            raise ConfigError(name, f"{raw!r} is not {kind} from {low:g} to {high:g}") from None
+        if not low <= value <= high:
+            raise ConfigError(name, f"{raw} is out of range ({low:g} to {high:g})")
+        return value
+
+    def url(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError(name, f"{value!r} is not an http(s) URL")
+        return value if value.endswith("/") else value + "/"

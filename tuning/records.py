@@ -1,0 +1,185 @@
+"""Frozen value types that cross the store and model interfaces.
+
+Everything the store returns is one of these (or a tuple of them): copies, never internal state.
+Timestamps are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, Literal
+
+Kind = Literal["classify", "generate"]
+Label = Literal["sarcastic", "not_sarcastic"]
+Task = Literal["classifier", "generator"]
+Method = Literal["sft", "preference"]
+ModelState = Literal["candidate", "active", "retired"]
+JobState = Literal[
+    "QUEUED", "PENDING", "RUNNING", "EVALUATING", "SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"
+]
+ChannelMode = Literal["react", "reply", "off"]
+
+KINDS: tuple[Kind, ...] = ("classify", "generate")
+TASKS: tuple[Task, ...] = ("classifier", "generator")
+METHODS: tuple[Method, ...] = ("sft", "preference")
+ENDED_JOB_STATES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"})
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def frozen_mapping(value: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """Return a read-only copy of ``value`` for use inside a frozen record."""
+    return MappingProxyType(dict(value or {}))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One generated reply and the score it was ranked by."""
+
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A classifier's answer for one text."""
+
+    text: str
+    label: Label
+    probability: float
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One bot reply (``generate``) or flag (``classify``).
+
+    ``ts`` is the message reactions land on: the bot's reply for ``generate``, the flagged
+    message for ``classify``. ``reply_ts`` is the bot's own thread reply for a flag in ``reply``
+    mode. ``user`` wrote ``input_text`` (already redacted); ``parent_id`` links a "try again"
+    reply to the interaction it retried.
+    """
+
+    id: str
+    team: str
+    channel: str
+    ts: str
+    kind: Kind
+    input_text: str
+    output: str
+    model_version: str
+    user: str = ""
+    thread_ts: str | None = None
+    reply_ts: str | None = None
+    probability: float | None = None
+    candidates: tuple[Candidate, ...] = ()
+    parent_id: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class FeedbackKey:
+    """Feedback is unique per (interaction, user, reaction)."""
+
+    interaction_id: str
+    user: str
+    reaction: str
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One person's reaction to an interaction, and the rating it maps to (+1 or -1)."""
+
+    interaction_id: str
+    user: str
+    reaction: str
+    rating: int
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    retracted: bool = False
+    retracted_at: datetime | None = None
+
+    @property
+    def key(self) -> FeedbackKey:
+        """Return the idempotency key of this feedback."""
+        return FeedbackKey(self.interaction_id, self.user, self.reaction)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A registered model: a local artifact path or a Vertex endpoint, with its metrics."""
+
+    task: Task
+    version: str
+    backend: str
+    artifact: str
+    metrics: Mapping[str, float] = field(default_factory=frozen_mapping)
+    state: ModelState = "candidate"
+    job_id: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    promoted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A job entered ``state`` at ``at``."""
+
+    state: JobState
+    at: datetime
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A tuning job, local or Vertex, with everything needed to report on it later.
+
+    ``notify`` says who to tell when it ends (channel, thread_ts, user, response_url), so any
+    process that sees the end can report it. ``outcome`` is ``promoted``, ``kept`` or ``failed``.
+    """
+
+    id: str
+    task: Task
+    method: Method
+    backend: str
+    state: JobState = "QUEUED"
+    config: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    dataset_stats: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    history: tuple[StateChange, ...] = ()
+    metrics: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    error: str | None = None
+    remote_name: str | None = None
+    candidate_version: str | None = None
+    outcome: str | None = None
+    notify: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def ended(self) -> bool:
+        """Return whether the job has reached a final state."""
+        return self.state in ENDED_JOB_STATES
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """Per-channel flagging settings."""
+
+    channel: str
+    threshold: float = 0.8
+    mode: ChannelMode = "react"
+    reaction: str = "upside_down_face"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what, when, and how it ended."""
+
+    actor: str
+    action: str
+    result: str
+    detail: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    at: datetime = field(default_factory=utcnow)

@@ -1,0 +1,220 @@
+"""The one async interface for everything sarcasm-bot persists.
+
+Implementations provide the abstract primitives; the derived operations (rollback, defaults,
+counting) are written once here. Getters return ``None`` for "not found"; anything broken raises
+:class:`~tuning.errors.StoreError`, and actions on missing things raise ``NotFoundError``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+from tuning.errors import NotFoundError
+from tuning.records import (
+    AuditEntry,
+    ChannelSettings,
+    Feedback,
+    Interaction,
+    JobRecord,
+    Kind,
+    ModelVersion,
+    Task,
+)
+
+
+class Store(abc.ABC):
+    """Async persistence for interactions, feedback, claims, models, jobs and settings."""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def open(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Prepare the store for use (create schema, connect); idempotent."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Release connections; the store is unusable afterwards."""
+
+    @abc.abstractmethod
+    async def ping(self) -> bool:
+        """Return True when the store answers a trivial read."""
+
+    # -- interactions --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_interaction(self, interaction: Interaction) -> None:
+        """Store a new interaction; raise ConflictError if its id exists."""
+
+    @abc.abstractmethod
+    async def update_interaction(self, interaction: Interaction) -> None:
+        """Replace a stored interaction (same id); raise NotFoundError if it is missing."""
+
+    @abc.abstractmethod
+    async def get_interaction(self, interaction_id: str) -> Interaction | None:
+        """Return the interaction with this id, or None."""
+
+    @abc.abstractmethod
+    async def find_interaction(self, *, channel: str, ts: str) -> Interaction | None:
+        """Return the interaction whose ``ts`` or ``reply_ts`` is this message, or None."""
+
+    @abc.abstractmethod
+    def iter_interactions(
+        self, *, kind: Kind | None = None, since: datetime | None = None
+    ) -> AsyncIterator[Interaction]:
+        """Yield interactions oldest first, optionally of one kind or created after ``since``."""
+
+    # -- feedback ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_feedback(
+        self, *, interaction_id: str, user: str, reaction: str, rating: int
+    ) -> Feedback:
+        """Record feedback once per (interaction, user, reaction) and return the stored record.
+
+        Adding it again is a no-op; adding it after a retraction reinstates it.
+        """
+
+    @abc.abstractmethod
+    async def retract_feedback(
+        self, *, interaction_id: str, user: str, reaction: str
+    ) -> Feedback | None:
+        """Mark the feedback retracted (kept for audit) and return it, or None if never given."""
+
+    @abc.abstractmethod
+    def iter_feedback(
+        self,
+        *,
+        interaction_id: str | None = None,
+        since: datetime | None = None,
+        include_retracted: bool = False,
+    ) -> AsyncIterator[Feedback]:
+        """Yield feedback oldest first, filtered by interaction and by ``updated_at > since``."""
+
+    # -- claims, leases and expiry -------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def claim(self, key: str, *, ttl: timedelta, holder: str = "") -> bool:
+        """Atomically claim ``key`` for ``ttl``; return True for exactly one concurrent caller.
+
+        A claim whose ttl has passed counts as free. Used for Slack event ids, one reply per
+        message, and the scheduler's lease.
+        """
+
+    @abc.abstractmethod
+    async def release(self, key: str, *, holder: str = "") -> None:
+        """Drop a claim held by ``holder``; a claim held by someone else is left alone."""
+
+    @abc.abstractmethod
+    async def purge_expired(self, *, now: datetime | None = None) -> int:
+        """Delete expired claims and return how many were deleted."""
+
+    # -- model registry ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_model(self, model: ModelVersion) -> None:
+        """Register a model version; raise ConflictError if (task, version) exists."""
+
+    @abc.abstractmethod
+    async def get_model(self, *, task: Task, version: str) -> ModelVersion | None:
+        """Return one registered version, or None."""
+
+    @abc.abstractmethod
+    async def list_models(self, *, task: Task | None = None) -> list[ModelVersion]:
+        """Return registered versions, newest first."""
+
+    @abc.abstractmethod
+    async def promote(self, *, task: Task, version: str) -> ModelVersion:
+        """Make ``version`` the one active model of ``task``, retiring the previous one atomically.
+
+        Raise NotFoundError if the version is not registered.
+        """
+
+    @abc.abstractmethod
+    async def update_model_metrics(
+        self, *, task: Task, version: str, metrics: dict[str, float]
+    ) -> None:
+        """Merge ``metrics`` into a registered version; raise NotFoundError if it is missing."""
+
+    async def active_model(self, *, task: Task) -> ModelVersion | None:
+        """Return the active version of ``task``, or None."""
+        for model in await self.list_models(task=task):
+            if model.state == "active":
+                return model
+        return None
+
+    async def rollback(self, *, task: Task) -> ModelVersion:
+        """Reactivate the most recently active version before the current one.
+
+        Raise NotFoundError when there is nothing to roll back to.
+        """
+        previous = [
+            m
+            for m in await self.list_models(task=task)
+            if m.state == "retired" and m.promoted_at is not None
+        ]
+        if not previous:
+            raise NotFoundError(f"no earlier {task} version to roll back to")
+        latest = max(previous, key=lambda m: m.promoted_at or m.created_at)
+        return await self.promote(task=task, version=latest.version)
+
+    # -- tuning jobs ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def save_job(self, job: JobRecord) -> None:
+        """Insert or replace a job record."""
+
+    @abc.abstractmethod
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        """Return one job, or None."""
+
+    @abc.abstractmethod
+    async def list_jobs(self, *, limit: int = 10, task: Task | None = None) -> list[JobRecord]:
+        """Return the most recent jobs, newest first."""
+
+    async def running_jobs(self) -> list[JobRecord]:
+        """Return jobs that have not ended, newest first."""
+        return [job for job in await self.list_jobs(limit=50) if not job.ended]
+
+    # -- channel settings, opt-outs, audit -----------------------------------------------------
+
+    @abc.abstractmethod
+    async def get_channel_settings(self, *, channel: str) -> ChannelSettings | None:
+        """Return the stored settings of a channel, or None."""
+
+    @abc.abstractmethod
+    async def put_channel_settings(self, settings: ChannelSettings) -> None:
+        """Store a channel's settings."""
+
+    async def channel_settings(self, *, channel: str) -> ChannelSettings:
+        """Return a channel's settings, or the defaults when none are stored."""
+        stored = await self.get_channel_settings(channel=channel)
+        return stored if stored is not None else ChannelSettings(channel=channel)
+
+    @abc.abstractmethod
+    async def set_opt_out(self, *, user: str, opted_out: bool) -> None:
+        """Record whether a user opted out of flagging and storage."""
+
+    @abc.abstractmethod
+    async def is_opted_out(self, *, user: str) -> bool:
+        """Return whether the user opted out (False when never recorded)."""
+
+    @abc.abstractmethod
+    async def add_audit(self, entry: AuditEntry) -> None:
+        """Append an entry to the audit log."""
+
+    @abc.abstractmethod
+    async def list_audit(self, *, limit: int = 50) -> list[AuditEntry]:
+        """Return the most recent audit entries, newest first."""
+
+    @abc.abstractmethod
+    async def forget_user(self, *, user: str) -> int:
+        """Delete the user's interactions (with their feedback) and feedback; return the count."""
+
+    # -- derived -------------------------------------------------------------------------------
+
+    async def count_feedback(self, *, since: datetime | None = None) -> int:
+        """Return how many unretracted feedback records changed after ``since``."""
+        count = 0
+        async for _ in self.iter_feedback(since=since):
+            count += 1
+        return count

@@ -1,0 +1,107 @@
+"""Settings: every variable documented, every bad value named in one line."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from tuning.config import DEFAULT_STORE_URL, Settings
+from tuning.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class RecordingEnv(Mapping[str, str]):
+    """An environment mapping that remembers which variables were asked for."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.asked: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return self.values[key]
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.asked.add(key)
+        return self.values.get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def documented_variables() -> dict[str, str]:
+    text = (ROOT / ".env.example").read_text(encoding="utf-8")
+    return dict(re.findall(r"^([A-Z][A-Z0-9_]+)=(.*)$", text, flags=re.MULTILINE))
+
+
+def test_every_variable_read_is_documented_in_env_example() -> None:
+    env = RecordingEnv({})
+    Settings.from_env(env)
+    missing = env.asked - set(documented_variables())
+    assert not missing, f"add these to .env.example: {sorted(missing)}"
+
+
+def test_env_example_values_are_valid_and_match_defaults() -> None:
+    documented = documented_variables()
+    assert Settings.from_env(documented) == Settings.from_env({})
+
+
+def test_defaults_run_locally_with_no_cloud_and_no_slack() -> None:
+    settings = Settings.from_env({})
+    assert settings.store_url == DEFAULT_STORE_URL
+    assert settings.model_backend == "local"
+    assert settings.port == 3000
+    assert not settings.slack.bot_token and not settings.slack.socket_mode
+
+
+def test_admin_ids_accept_spaces_and_commas() -> None:
+    settings = Settings.from_env({"ADMIN_USER_IDS": "U1, U2 U3,,"})
+    assert settings.admin_user_ids == frozenset({"U1", "U2", "U3"})
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "fragment"),
+    [
+        ({"STORE_URL": "mysql://db"}, "STORE_URL", "use sqlite:///PATH or firestore://PROJECT"),
+        ({"STORE_URL": "sqlite:///"}, "STORE_URL", "no path"),
+        ({"STORE_URL": "firestore://"}, "STORE_URL", "no project"),
+        ({"PORT": "eighty"}, "PORT", "not a whole number"),
+        ({"PORT": "70000"}, "PORT", "out of range"),
+        ({"MODEL_BACKEND": "openai"}, "MODEL_BACKEND", "local, vertex"),
+        ({"MODEL_BACKEND": "vertex"}, "GOOGLE_CLOUD_PROJECT", "required"),
+        (
+            {"MODEL_BACKEND": "vertex", "GOOGLE_CLOUD_PROJECT": "p"},
+            "TUNING_BUCKET",
+            "required",
+        ),
+        ({"TUNING_BUCKET": "s3://x"}, "TUNING_BUCKET", "gs://"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user"}, "SLACK_BOT_TOKEN", "xoxb-"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET", "HTTP mode"),
+        ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN", "required"),
+        ({"SLACK_API_URL": "localhost:9"}, "SLACK_API_URL", "http(s) URL"),
+        ({"PROMOTION_MARGIN": "-1"}, "PROMOTION_MARGIN", "out of range"),
+        ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL", "DEBUG"),
+    ],
+)
+def test_bad_values_name_the_variable_in_one_line(
+    env: dict[str, str], variable: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    message = str(caught.value)
+    assert caught.value.variable == variable
+    assert message.startswith(f"{variable}: ")
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_slack_api_url_gets_a_trailing_slash() -> None:
+    settings = Settings.from_env({"SLACK_API_URL": "http://127.0.0.1:9/api"})
+    assert settings.slack.api_url == "http://127.0.0.1:9/api/"

@@ -18,22 +18,22 @@ class RecordingEnv(Mapping[str, str]):
     """An environment mapping that remembers which variables were asked for."""
 
     def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
+        self._values = values
         self.asked: set[str] = set()
 
     def __getitem__(self, key: str) -> str:
         self.asked.add(key)
-        return self.values[key]
+        return self._values[key]
 
     def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
         self.asked.add(key)
-        return self.values.get(key, default)
+        return self._values.get(key, default)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self._values)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self._values)
 
 
 def documented_variables() -> dict[str, str]:
@@ -58,7 +58,8 @@ def test_defaults_run_locally_with_no_cloud_and_no_slack() -> None:
     assert settings.store_url == DEFAULT_STORE_URL
     assert settings.model_backend == "local"
     assert settings.port == 3000
-    assert not settings.slack.bot_token and not settings.slack.socket_mode
+    assert not settings.slack.bot_token
+    assert not settings.slack.socket_mode
 
 
 def test_admin_ids_accept_spaces_and_commas() -> None:

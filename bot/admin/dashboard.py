@@ -1,0 +1,76 @@
+"""Gather what `status` and the App Home show from the store, in one frozen snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tuning.records import TASKS, ChannelSettings, JobRecord, ModelVersion, Task, utcnow
+from tuning.reports import Report, collect_report
+from tuning.store.base import Store
+
+# App Home lists channels the bot acted in recently; older channels are left off to keep it fast.
+CHANNEL_LOOKBACK = timedelta(days=7)
+MAX_CHANNELS = 10
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Active models, candidates, jobs, recent feedback and visible channel settings."""
+
+    active: Mapping[Task, ModelVersion | None]
+    candidates: tuple[ModelVersion, ...] = ()
+    running: tuple[JobRecord, ...] = ()
+    recent_jobs: tuple[JobRecord, ...] = ()
+    feedback_since_last_job: int = 0
+    last_job_at: datetime | None = None
+    week: Report = field(default_factory=lambda: Report(start=utcnow().date()))
+    channels: tuple[ChannelSettings, ...] = ()
+
+
+async def gather_dashboard(
+    store: Store,
+    *,
+    user: str,
+    is_admin: bool,
+    jobs: int = 5,
+    now: datetime | None = None,
+) -> Dashboard:
+    """Read a dashboard; members see settings only of channels where the bot answered them."""
+    now = now or utcnow()
+    active: dict[Task, ModelVersion | None] = {}
+    candidates: list[ModelVersion] = []
+    for task in TASKS:
+        models = await store.list_models(task=task)
+        active[task] = next((m for m in models if m.state == "active"), None)
+        candidates.extend(m for m in models if m.state == "candidate")
+    candidates.sort(key=lambda m: m.created_at, reverse=True)
+    recent = await store.list_jobs(limit=max(jobs, 1))
+    last_job_at = recent[0].created_at if recent else None
+    return Dashboard(
+        active=active,
+        candidates=tuple(candidates[:5]),
+        running=tuple(await store.running_jobs()),
+        recent_jobs=tuple(recent[:jobs]),
+        feedback_since_last_job=await store.count_feedback(since=last_job_at),
+        last_job_at=last_job_at,
+        week=await collect_report(store, days=7, now=now),
+        channels=tuple(await _visible_channels(store, user=user, is_admin=is_admin, now=now)),
+    )
+
+
+async def _visible_channels(
+    store: Store, *, user: str, is_admin: bool, now: datetime
+) -> list[ChannelSettings]:
+    seen: list[str] = []
+    async for interaction in store.iter_interactions(since=now - CHANNEL_LOOKBACK):
+        if interaction.channel in seen or not (is_admin or interaction.user == user):
+            continue
+        # Direct-message conversations have no channel settings to show.
+        if interaction.channel.startswith("D"):
+            continue
+        seen.append(interaction.channel)
+        if len(seen) >= MAX_CHANNELS:
+            break
+    return [await store.channel_settings(channel=channel) for channel in seen]

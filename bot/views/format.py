@@ -1,0 +1,71 @@
+"""Short text for models, jobs and metrics, shared by the status, Home and progress views."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from tuning.records import JobRecord, ModelVersion
+
+STATE_EMOJI = {
+    "QUEUED": ":hourglass_flowing_sand:",
+    "PENDING": ":hourglass_flowing_sand:",
+    "RUNNING": ":gear:",
+    "EVALUATING": ":bar_chart:",
+    "SUCCEEDED": ":white_check_mark:",
+    "FAILED": ":x:",
+    "CANCELLED": ":no_entry_sign:",
+    "EXPIRED": ":hourglass:",
+}
+
+
+def when(at: datetime | None) -> str:
+    """Return a timestamp as short UTC text."""
+    return at.strftime("%Y-%m-%d %H:%M UTC") if at else "never"
+
+
+def metrics_text(metrics: Mapping[str, Any], *, limit: int = 6) -> str:
+    """Return up to ``limit`` numeric metrics as `name 0.123`, flattening one level of nesting."""
+    parts: list[str] = []
+    for name, value in metrics.items():
+        if isinstance(value, Mapping):
+            parts.extend(
+                f"{name} {inner} {v:.3f}"
+                for inner, v in value.items()
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            )
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            parts.append(f"{name} {value:.3f}")
+    return ", ".join(parts[:limit]) if parts else "no metrics"
+
+
+def model_line(model: ModelVersion | None, task: str) -> str:
+    """Return one line describing a task's model."""
+    if model is None:
+        return f"*{task.capitalize()}*: none active"
+    return (
+        f"*{task.capitalize()}*: `{model.version}` ({model.backend}), {metrics_text(model.metrics)}"
+    )
+
+
+def job_line(job: JobRecord) -> str:
+    """Return one line describing a job: what, where, state and result."""
+    emoji = STATE_EMOJI.get(job.state, ":grey_question:")
+    line = (
+        f"{emoji} `{job.id}` {job.task} {job.method} on {job.backend}: *{job.state.lower()}*"
+        f" ({when(job.created_at)})"
+    )
+    if job.outcome:
+        line += f", {job.outcome}"
+        if job.candidate_version:
+            line += f" `{job.candidate_version}`"
+    if job.error:
+        line += f". {first_line(job.error)}"
+    return line
+
+
+def first_line(text: str, limit: int = 200) -> str:
+    """Return the first line of ``text``, clipped, for showing an error to a user."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -1,0 +1,65 @@
+"""Messages that report a tuning job's progress: queued, running, evaluating, and how it ended."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from bot.views.format import first_line, metrics_text
+from tuning.records import JobRecord
+
+STAGES = ("queued", "running", "evaluating", "ended")
+
+
+def stage_of(job: JobRecord) -> str:
+    """Return the progress stage a job state belongs to (Vertex's PENDING counts as queued)."""
+    if job.ended:
+        return "ended"
+    return {"RUNNING": "running", "EVALUATING": "evaluating"}.get(job.state, "queued")
+
+
+def console_url(job: JobRecord) -> str | None:
+    """Return the Cloud console page of a Vertex tuning job, or None for other backends."""
+    name = job.remote_name or ""
+    parts = name.split("/")
+    # projects/P/locations/L/tuningJobs/ID, as google-genai returns it in TuningJob.name.
+    if job.backend != "vertex" or len(parts) != 6 or parts[4] != "tuningJobs":
+        return None
+    project, location, job_id = parts[1], parts[3], parts[5]
+    return (
+        "https://console.cloud.google.com/vertex-ai/generative/language/locations/"
+        f"{quote(location)}/tuning/tuningJob/{quote(job_id)}?project={quote(project)}"
+    )
+
+
+def build_progress_text(job: JobRecord) -> str:
+    """Return the one progress line for the job's current stage."""
+    what = f"{job.task} {job.method} job `{job.id}`"
+    stage = stage_of(job)
+    if stage == "queued":
+        return f":hourglass_flowing_sand: Queued the {what} on {job.backend}."
+    if stage == "running":
+        link = console_url(job)
+        where = f" on Vertex AI: <{link}|console>" if link else f" on {job.backend}"
+        return f":gear: The {what} is running{where}."
+    if stage == "evaluating":
+        return f":bar_chart: Evaluating the {what}: {metrics_text(job.metrics)}."
+    return _ended_text(job, what)
+
+
+def _ended_text(job: JobRecord, what: str) -> str:
+    version = f" `{job.candidate_version}`" if job.candidate_version else ""
+    metrics = f" ({metrics_text(job.metrics)})" if job.metrics else ""
+    if job.outcome == "promoted":
+        return f":tada: Promoted{version}: the {what} beat the active model{metrics}."
+    if job.outcome == "kept":
+        hint = (
+            f" `/sarcasm promote {job.task} {job.candidate_version}` uses it anyway."
+            if job.candidate_version
+            else ""
+        )
+        return (
+            f":package: Kept{version} as a candidate: the {what} did not beat the active model"
+            f" by the margin{metrics}.{hint}"
+        )
+    reason = first_line(job.error or job.state.lower())
+    return f":x: The {what} failed: {reason}"

@@ -1,0 +1,87 @@
+"""The value types dataset builders pass around, and the rules they share.
+
+>>> normalise("  Oh GREAT,   another  Monday ")
+'oh great, another monday'
+>>> split_of("oh great, another monday", validation_fraction=0.1)
+'train'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tuning.records import frozen_mapping
+
+Split = Literal["train", "validation"]
+
+
+@dataclass(frozen=True)
+class LabelledText:
+    """A base-data message with its label (from seed or bootstrapped data)."""
+
+    text: str
+    label: str  # "sarcastic" or "not_sarcastic"
+    source: str
+
+
+@dataclass(frozen=True)
+class Example:
+    """One SFT example: ``input`` should be answered with ``target``.
+
+    ``key`` is the normalised text that decides the split and de-duplication.
+    """
+
+    key: str
+    input: str
+    target: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One human preference: ``chosen`` was rated above ``rejected`` for ``prompt``."""
+
+    key: str
+    prompt: str
+    chosen: str
+    rejected: str
+    source: str
+    margin: int
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A record left out of a dataset, and why."""
+
+    source: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a builder produced: the items, what it skipped, and its counts."""
+
+    items: tuple[Example, ...] | tuple[Pair, ...]
+    skips: tuple[Skip, ...] = ()
+    counts: Mapping[str, Any] = field(default_factory=frozen_mapping)
+
+
+def normalise(text: str) -> str:
+    """Return ``text`` as compared for de-duplication: NFKC, case-folded, single-spaced."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def stable_hash(key: str) -> float:
+    """Return a number in [0, 1) fixed by ``key`` alone (the same in every process and run)."""
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def split_of(key: str, *, validation_fraction: float) -> Split:
+    """Return the split of an example from a hash of its key, so it never moves between splits."""
+    return "validation" if stable_hash(key) < validation_fraction else "train"

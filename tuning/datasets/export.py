@@ -1,0 +1,149 @@
+"""Read feedback from the store, build a dataset and write it atomically as JSONL files.
+
+The only part of :mod:`tuning.datasets` that does I/O. CPU-bound building runs off the event
+loop. Files are written to temporary names first and renamed once all three are complete, so
+an error leaves no half-written dataset behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tuning.backends.base import DatasetFiles
+from tuning.basedata import load_base_messages
+from tuning.datasets.assemble import Dataset, DatasetConfig, assemble
+from tuning.datasets.classifier import build_classifier_examples
+from tuning.datasets.examples import LabelledText
+from tuning.datasets.generator import build_generator_examples, build_preference_pairs
+from tuning.datasets.ratings import net_ratings
+from tuning.errors import DatasetError, SarcasmError, StoreError
+from tuning.records import Interaction, Kind, Method, Task, frozen_mapping
+from tuning.store.base import Store
+
+Progress = Callable[[int], None]  # called with the number of records just read
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The interactions of one kind and the net rating of each rated one."""
+
+    interactions: tuple[Interaction, ...]
+    ratings: Mapping[str, int]
+
+
+async def read_snapshot(store: Store, *, task: Task, progress: Progress | None = None) -> Snapshot:
+    """Read the interactions a task learns from, and their feedback; raise StoreError if broken."""
+    kind: Kind = "classify" if task == "classifier" else "generate"
+    interactions: list[Interaction] = []
+    feedback = []
+    try:
+        async for interaction in store.iter_interactions(kind=kind):
+            interactions.append(interaction)
+            if progress and len(interactions) % 1000 == 0:
+                progress(1000)
+        async for item in store.iter_feedback():
+            feedback.append(item)
+    except SarcasmError:
+        raise
+    except Exception as exc:  # a record the store could not decode: say so, keep the cause
+        raise StoreError(f"a stored record is unreadable ({type(exc).__name__}: {exc})") from exc
+    ids = {interaction.id for interaction in interactions}
+    ratings = {i: r for i, r in net_ratings(feedback).items() if i in ids}
+    return Snapshot(interactions=tuple(interactions), ratings=ratings)
+
+
+def base_examples(data_dir: Path) -> list[LabelledText]:
+    """Return the seed and bootstrapped labelled messages as base classifier data."""
+    return [
+        LabelledText(row.text, "sarcastic" if row.label == 1 else "not_sarcastic", f"base:{n}")
+        for n, row in enumerate(load_base_messages(data_dir))
+    ]
+
+
+def build_dataset(
+    task: Task,
+    method: Method,
+    snapshot: Snapshot,
+    *,
+    base: Sequence[LabelledText] = (),
+    config: DatasetConfig | None = None,
+) -> Dataset:
+    """Build, validate and split the dataset for ``task``/``method`` (pure)."""
+    config = config or DatasetConfig()
+    if task == "classifier" and method == "sft":
+        built = build_classifier_examples(
+            snapshot.interactions, snapshot.ratings, base, balance=config.balance
+        )
+    elif task == "generator" and method == "sft":
+        built = build_generator_examples(snapshot.interactions, snapshot.ratings)
+    elif task == "generator" and method == "preference":
+        built = build_preference_pairs(
+            snapshot.interactions,
+            snapshot.ratings,
+            max_pairs_per_prompt=config.max_pairs_per_prompt,
+        )
+    else:
+        raise DatasetError(
+            f"no {method} dataset for the {task}: preference tuning is generator-only"
+        )
+    return assemble(task, method, built, config)
+
+
+def write_dataset(dataset: Dataset, out: Path) -> DatasetFiles:
+    """Write train.jsonl, validation.jsonl and stats.json into ``out``, all or nothing."""
+    out.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "train.jsonl": "".join(line + "\n" for line in dataset.train).encode(),
+        "validation.jsonl": "".join(line + "\n" for line in dataset.validation).encode(),
+    }
+    stats: dict[str, Any] = dict(dataset.stats)
+    stats["sha256"] = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+    contents["stats.json"] = json.dumps(stats, ensure_ascii=False, indent=1).encode()
+    temps: dict[str, str] = {}
+    try:
+        for name, data in contents.items():
+            fd, temps[name] = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        for name, temp in temps.items():
+            os.replace(temp, out / name)
+    except OSError as exc:
+        raise DatasetError(f"could not write the dataset to {out}: {exc.strerror or exc}") from exc
+    finally:
+        for temp in temps.values():
+            Path(temp).unlink(missing_ok=True)
+    return DatasetFiles(
+        train=out / "train.jsonl", validation=out / "validation.jsonl", stats=summary(stats)
+    )
+
+
+def summary(stats: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return ``stats`` without the itemised skips, small enough to keep on a job record."""
+    return frozen_mapping({key: value for key, value in stats.items() if key != "skips"})
+
+
+async def export_dataset(
+    store: Store,
+    *,
+    task: Task,
+    method: Method,
+    out: Path,
+    data_dir: Path,
+    config: DatasetConfig | None = None,
+    progress: Progress | None = None,
+) -> DatasetFiles:
+    """Read the store, build the dataset and write it to ``out``; raise DatasetError if unusable."""
+    snapshot = await read_snapshot(store, task=task, progress=progress)
+    base = await asyncio.to_thread(base_examples, data_dir) if task == "classifier" else []
+    dataset = await asyncio.to_thread(
+        build_dataset, task, method, snapshot, base=base, config=config
+    )
+    return await asyncio.to_thread(write_dataset, dataset, out)

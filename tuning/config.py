@@ -17,8 +17,14 @@ from tuning.errors import ConfigError
 DEFAULT_STORE_URL = "sqlite:///.sarcasm/store.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MODEL_BACKENDS = ("local", "vertex")
-# Gemini 2.5 was retired on Vertex AI on 2026-10-20; these must name models that can be tuned now.
-DEFAULT_VERTEX_BASE_MODEL = "gemini-3.0-flash"
+# Gemini 2.5 was retired on Vertex AI in October 2026; these must name models that can be tuned now.
+# Both are stable, listed for supervised tuning, and kept until at least mid-2027. Flash-Lite is the
+# cheap one for a one-word label (it ignores custom temperatures, which a classifier does not need);
+# the generator needs Flash, which honours the configured temperature.
+DEFAULT_VERTEX_BASE_MODEL = "gemini-3.5-flash"
+DEFAULT_VERTEX_CLASSIFIER_MODEL = "gemini-3.5-flash-lite"
+ADAPTER_SIZES = (0, 1, 2, 4, 8, 16)
+CONTINUE_FROM_ACTIVE = ("never", "preference", "always")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -44,9 +50,30 @@ class VertexSettings:
     project: str = ""
     location: str = "us-central1"
     bucket: str = ""
-    classifier_base_model: str = DEFAULT_VERTEX_BASE_MODEL
+    classifier_base_model: str = DEFAULT_VERTEX_CLASSIFIER_MODEL
     generator_base_model: str = DEFAULT_VERTEX_BASE_MODEL
     temperature: float = 1.0
+    # Tuning jobs run, and tuned endpoints live, in one region; empty means ``location``.
+    tuning_location: str = ""
+    # 0 leaves a hyperparameter to Vertex AI's per-model default.
+    epochs: int = 0
+    learning_rate_multiplier: float = 0.0
+    adapter_size: int = 0
+    preference_beta: float = 0.0
+    # Which jobs continue from the active tuned model (preTunedModel) instead of the base model:
+    # "preference" follows Vertex's advice, SFT on preferred replies then preference on top.
+    continue_from_active: str = "preference"
+    min_train_examples: int = 100
+    # Probability reported for a parsed label when the endpoint returns no logprobs.
+    label_confidence: float = 0.9
+    logprobs: bool = True
+    retry_attempts: int = 5
+    timeout_seconds: float = 60.0
+
+    @property
+    def region(self) -> str:
+        """Return the region tuning jobs run in and tuned endpoints are called in."""
+        return self.tuning_location or self.location
 
 
 @dataclass(frozen=True)
@@ -78,13 +105,38 @@ class Settings:
             location=reader.text("GOOGLE_CLOUD_LOCATION", "us-central1"),
             bucket=reader.text("TUNING_BUCKET", ""),
             classifier_base_model=reader.text(
-                "VERTEX_CLASSIFIER_BASE_MODEL", DEFAULT_VERTEX_BASE_MODEL
+                "VERTEX_CLASSIFIER_BASE_MODEL", DEFAULT_VERTEX_CLASSIFIER_MODEL
             ),
             generator_base_model=reader.text(
                 "VERTEX_GENERATOR_BASE_MODEL", DEFAULT_VERTEX_BASE_MODEL
             ),
             temperature=reader.number("VERTEX_TEMPERATURE", 1.0, low=0.0, high=2.0),
+            tuning_location=reader.text("VERTEX_TUNING_LOCATION", ""),
+            epochs=int(reader.number("VERTEX_EPOCHS", 0, low=0, high=100, integer=True)),
+            learning_rate_multiplier=reader.number(
+                "VERTEX_LEARNING_RATE_MULTIPLIER", 0.0, low=0.0, high=100.0
+            ),
+            adapter_size=int(reader.number("VERTEX_ADAPTER_SIZE", 0, low=0, high=16, integer=True)),
+            preference_beta=reader.number("VERTEX_PREFERENCE_BETA", 0.0, low=0.0, high=10.0),
+            continue_from_active=reader.choice(
+                "VERTEX_CONTINUE_FROM_ACTIVE", "preference", CONTINUE_FROM_ACTIVE
+            ),
+            min_train_examples=int(
+                reader.number(
+                    "VERTEX_MIN_TRAIN_EXAMPLES", 100, low=1, high=10_000_000, integer=True
+                )
+            ),
+            label_confidence=reader.number("VERTEX_LABEL_CONFIDENCE", 0.9, low=0.5, high=1.0),
+            logprobs=reader.choice("VERTEX_LOGPROBS", "true", ("true", "false")) == "true",
+            retry_attempts=int(
+                reader.number("VERTEX_RETRY_ATTEMPTS", 5, low=1, high=10, integer=True)
+            ),
+            timeout_seconds=reader.number("VERTEX_TIMEOUT_SECONDS", 60.0, low=1.0, high=600.0),
         )
+        if vertex.adapter_size not in ADAPTER_SIZES:
+            raise ConfigError(
+                "VERTEX_ADAPTER_SIZE", f"{vertex.adapter_size} is not 0, 1, 2, 4, 8 or 16"
+            )
         if vertex.bucket and not vertex.bucket.startswith("gs://"):
             raise ConfigError("TUNING_BUCKET", f"{vertex.bucket!r} is not gs://BUCKET[/PREFIX]")
         if backend == "vertex":
@@ -92,6 +144,11 @@ class Settings:
                 raise ConfigError("GOOGLE_CLOUD_PROJECT", "required when MODEL_BACKEND=vertex")
             if not vertex.bucket:
                 raise ConfigError("TUNING_BUCKET", "required when MODEL_BACKEND=vertex")
+            if vertex.region == "global":
+                raise ConfigError(
+                    "VERTEX_TUNING_LOCATION",
+                    "tuning needs a region such as us-central1, not global",
+                )
         slack = SlackSettings(
             bot_token=reader.text("SLACK_BOT_TOKEN", ""),
             app_token=reader.text("SLACK_APP_TOKEN", ""),

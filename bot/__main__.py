@@ -1,0 +1,69 @@
+"""``python -m bot``: run the Slack bot in Socket Mode, HTTP mode, or the emulated workspace."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from tuning.config import Settings, load_settings
+from tuning.errors import ConfigError, SarcasmError
+from tuning.logs import configure_logging
+
+log = logging.getLogger("bot")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bot until SIGTERM or Ctrl-C; return the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Run sarcasm-bot. Socket Mode with SLACK_APP_TOKEN, HTTP mode on PORT with "
+        "SLACK_BOT_TOKEN, or, with no Slack token at all, a local emulated workspace.",
+    )
+    parser.add_argument("--host", default=None, help="interface to listen on (HTTP mode)")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        if not settings.slack.bot_token:
+            from bot.workspace.launch import run_workspace
+
+            return run_workspace(settings)
+        return asyncio.run(serve(settings, host=args.host or "0.0.0.0"))
+    except SarcasmError as exc:
+        log.error("bot failed to start", exc_info=exc)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+async def serve(settings: Settings, *, host: str) -> int:
+    """Start the bot and stop it cleanly on SIGTERM or SIGINT."""
+    from bot.runtime import start_bot
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    bot = await start_bot(settings, host=host)
+    await stop.wait()
+    log.info("stopping: finishing in-flight work")
+    await bot.stop()
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    run()

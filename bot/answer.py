@@ -1,0 +1,111 @@
+"""Generate a sarcastic reply, post it in the thread, and record the interaction."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.progress import show_progress
+from bot.replies import FRIENDLY_ERROR, build_reply_blocks, split_text
+from bot.services import Services
+from tuning.errors import SarcasmError
+from tuning.records import Candidate, Interaction
+from tuning.redaction import redact
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What to answer and where: ``text`` is the raw prompt, ``ts`` the message to mark."""
+
+    team: str
+    channel: str
+    ts: str
+    thread_ts: str
+    user: str
+    text: str
+    parent_id: str | None = None
+
+
+async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> str | None:
+    """Reply to ``prompt`` in its thread; return the recorded interaction id, or None.
+
+    On any failure the user gets one friendly line and the log gets the details.
+    """
+    record = not await services.store.is_opted_out(user=prompt.user)
+    try:
+        async with show_progress(client, channel=prompt.channel, ts=prompt.ts):
+            candidates = await services.models.reply(prompt.text)
+        if not candidates:
+            raise SarcasmError("the generator returned no candidates")
+    except Exception:
+        log.exception("reply generation failed", extra={"channel": prompt.channel})
+        await post_friendly_error(client, channel=prompt.channel, thread_ts=prompt.thread_ts)
+        return None
+    interaction_id = uuid.uuid4().hex if record else None
+    try:
+        reply_ts = await post_chunks(
+            client,
+            channel=prompt.channel,
+            thread_ts=prompt.thread_ts,
+            text=candidates[0].text,
+            interaction_id=interaction_id,
+        )
+    except (SlackApiError, OSError, TimeoutError):
+        log.exception("posting the reply failed", extra={"channel": prompt.channel})
+        await post_friendly_error(client, channel=prompt.channel, thread_ts=prompt.thread_ts)
+        return None
+    if interaction_id is None:
+        return None
+    interaction = Interaction(
+        id=interaction_id,
+        team=prompt.team,
+        channel=prompt.channel,
+        ts=reply_ts,
+        kind="generate",
+        input_text=redact(prompt.text),
+        output=redact(candidates[0].text),
+        model_version=services.models.versions.get("generator", ""),
+        user=prompt.user,
+        thread_ts=prompt.thread_ts,
+        candidates=tuple(Candidate(redact(c.text), c.score) for c in candidates),
+        parent_id=prompt.parent_id,
+    )
+    await services.store.add_interaction(interaction)
+    log.info(
+        "replied",
+        extra={"channel": prompt.channel, "interaction": interaction_id, "n": len(candidates)},
+    )
+    return interaction_id
+
+
+async def post_chunks(
+    client: AsyncWebClient, *, channel: str, thread_ts: str, text: str, interaction_id: str | None
+) -> str:
+    """Post ``text`` in Slack-sized messages, the button on the last; return the first ts."""
+    chunks = split_text(text) or ["…"]
+    first_ts = ""
+    for index, chunk in enumerate(chunks):
+        last = index == len(chunks) - 1
+        response = await client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=chunk,
+            blocks=build_reply_blocks(chunk, interaction_id=interaction_id if last else None),
+            unfurl_links=False,
+        )
+        first_ts = first_ts or str(response["ts"])
+    return first_ts
+
+
+async def post_friendly_error(client: AsyncWebClient, *, channel: str, thread_ts: str) -> None:
+    """Tell the user, in one line, that no reply is coming; never raise."""
+    try:
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=FRIENDLY_ERROR)
+    except Exception:
+        log.exception("could not post the error line either", extra={"channel": channel})

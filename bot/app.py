@@ -1,0 +1,81 @@
+"""Wire the Bolt app: client, noise filter, error handler and listeners. Nothing else."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+
+from bot.listeners import mentions, messages, reactions
+from bot.noise import is_noise
+from bot.services import Services
+from tuning.config import Settings
+
+log = logging.getLogger(__name__)
+
+# Listener modules owned by the admin work; registered when present.
+OPTIONAL_LISTENERS = ("bot.listeners.commands", "bot.listeners.home", "bot.listeners.actions")
+
+
+def build_app(settings: Settings, services: Services) -> AsyncApp:
+    """Return the AsyncApp with every listener registered; it acks before any model work."""
+    app = AsyncApp(
+        client=services.make_client(),
+        signing_secret=settings.slack.signing_secret or None,
+        # Listeners only schedule work on services.tasks; Bolt acks events before running them.
+        process_before_response=False,
+        before_authorize=drop_noise,
+        logger=logging.getLogger("slack_bolt"),
+    )
+    app.error(handle_error)
+    for module in (mentions, messages, reactions):
+        module.register(app, services)
+    for name in OPTIONAL_LISTENERS:
+        _register_optional(name, app, services)
+    # Events nobody handles (mpim messages, app_home_opened without the admin module) are
+    # acknowledged quietly, so Slack does not retry them and Bolt does not log their bodies.
+    app.event(re.compile(".*"))(_ignore)
+    return app
+
+
+async def drop_noise(
+    body: dict[str, Any], next: Callable[[], Awaitable[None]]
+) -> BoltResponse | None:
+    """Acknowledge and drop bot messages, edits, deletions and joins before authorization."""
+    if is_noise(body):
+        return BoltResponse(status=200, body="")
+    await next()
+    return None
+
+
+async def handle_error(error: Exception, body: dict[str, Any]) -> None:
+    """Log a listener's failure with ids only; the user-facing line is the listener's job."""
+    event = body.get("event") if isinstance(body, dict) else None
+    log.error(
+        "listener failed",
+        exc_info=error,
+        extra={
+            "event_id": body.get("event_id", "") if isinstance(body, dict) else "",
+            "event_type": event.get("type", "") if isinstance(event, dict) else "",
+            "payload_type": body.get("type", "") if isinstance(body, dict) else "",
+        },
+    )
+
+
+async def _ignore() -> None:
+    return None
+
+
+def _register_optional(name: str, app: AsyncApp, services: Services) -> None:
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise  # the module exists but one of its imports is broken: say so loudly
+        return
+    module.register(app, services)

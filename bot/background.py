@@ -1,0 +1,65 @@
+"""Work that runs after Slack has been acknowledged, tracked so shutdown can wait for it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundTasks:
+    """A set of running tasks: spawn work after the ack, drain it (bounded) before exit."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None] | None:
+        """Start ``work`` now and keep a reference until it ends; refuse once draining began."""
+        if self._closed:
+            work.close()
+            log.warning("background work refused during shutdown", extra={"task": name})
+            return None
+        task = asyncio.get_running_loop().create_task(self._guard(work, name), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    @property
+    def pending(self) -> int:
+        """Return how many tasks are still running."""
+        return len(self._tasks)
+
+    async def drain(self, *, within: float) -> int:
+        """Refuse new work, wait up to ``within`` s for running work, cancel the rest.
+
+        Return how many tasks had to be cancelled.
+        """
+        self._closed = True
+        if not self._tasks:
+            return 0
+        _, late = await asyncio.wait(set(self._tasks), timeout=within)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=1.0)
+            log.warning("cancelled unfinished work at shutdown", extra={"count": len(late)})
+        return len(late)
+
+    async def join(self) -> None:
+        """Wait until no task is running (tests and benchmarks use this)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    @staticmethod
+    async def _guard(work: Coroutine[Any, Any, None], name: str) -> None:
+        # A listener must never crash the process: log everything that escapes the work itself.
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background work failed", extra={"task": name})

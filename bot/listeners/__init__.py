@@ -1,0 +1,1 @@
+"""Bolt listeners: each module exposes ``register(app, services)``."""

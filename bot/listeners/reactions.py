@@ -1,0 +1,74 @@
+"""Emoji reactions on the bot's replies and flags become feedback; removing one retracts it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+
+from bot.feedback_map import DEFAULT_FEEDBACK_MAP, FeedbackMap, base_reaction
+from bot.once import claim_event
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def register(
+    app: AsyncApp, services: Services, *, feedback_map: FeedbackMap = DEFAULT_FEEDBACK_MAP
+) -> None:
+    """Store reaction_added as feedback and retract it on reaction_removed."""
+
+    async def on_reaction(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        services.tasks.spawn(
+            handle_reaction(
+                services,
+                body=body,
+                bot_user_id=context.bot_user_id or "",
+                feedback_map=feedback_map,
+            ),
+            name="reaction",
+        )
+
+    app.event("reaction_added")(on_reaction)
+    app.event("reaction_removed")(on_reaction)
+
+
+async def handle_reaction(
+    services: Services, *, body: Mapping[str, Any], bot_user_id: str, feedback_map: FeedbackMap
+) -> None:
+    """Record or retract one reaction if it lands on an interaction and means a rating."""
+    event = body.get("event")
+    if not isinstance(event, Mapping):
+        return
+    item = event.get("item")
+    user, reaction = event.get("user"), event.get("reaction")
+    if not isinstance(item, Mapping) or item.get("type") != "message":
+        return
+    channel, ts = item.get("channel"), item.get("ts")
+    if not all(isinstance(v, str) and v for v in (user, reaction, channel, ts)):
+        return
+    assert isinstance(user, str)  # narrowed above, for mypy
+    assert isinstance(reaction, str)
+    if user == bot_user_id:  # the bot's own reactions (flags, hourglass) are never feedback
+        return
+    store = services.store
+    interaction = await store.find_interaction(channel=str(channel), ts=str(ts))
+    if interaction is None:
+        return
+    rating = feedback_map.rating(interaction.kind, reaction)
+    if rating is None or await store.is_opted_out(user=user):
+        return
+    if not await claim_event(
+        store, event_id=str(body.get("event_id", "")), holder=services.instance
+    ):
+        return
+    name = base_reaction(reaction)
+    if event.get("type") == "reaction_added":
+        await store.add_feedback(
+            interaction_id=interaction.id, user=user, reaction=name, rating=rating
+        )
+    else:
+        await store.retract_feedback(interaction_id=interaction.id, user=user, reaction=name)
+    log.info("feedback", extra={"interaction": interaction.id, "type": event.get("type")})

@@ -1,0 +1,35 @@
+"""The collaborators every listener needs, built once in ``main()`` and passed down."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.background import BackgroundTasks
+from tuning.config import Settings
+from tuning.store.base import Store
+
+if TYPE_CHECKING:
+    from tuning.serving import LiveModels
+
+
+@dataclass(frozen=True)
+class Services:
+    """Settings, store, live models and the background-task set of one bot process.
+
+    ``make_client`` builds a Web API client for work that has no Bolt ``client`` at hand (job
+    notifications). ``tuning`` is the tuning loop's service when the process runs it (the admin
+    listeners use it), else None. ``instance`` names this process in store claims.
+    """
+
+    settings: Settings
+    store: Store
+    models: LiveModels
+    make_client: Callable[[], AsyncWebClient]
+    tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
+    tuning: Any | None = None
+    instance: str = field(default_factory=lambda: uuid.uuid4().hex[:12])

@@ -1,0 +1,45 @@
+"""The one way to build a Slack Web API client: SLACK_API_URL, bounded retries, a timeout."""
+
+from __future__ import annotations
+
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.web.async_client import AsyncWebClient
+
+from tuning.config import SlackSettings
+
+# Bounded on purpose: a reply that needs more than a few attempts is better replaced by the
+# friendly error line than delayed for minutes. 429s sleep for Slack's Retry-After each time.
+RATE_LIMIT_RETRIES = 3
+SERVER_ERROR_RETRIES = 2
+CONNECTION_RETRIES = 2
+REQUEST_TIMEOUT_SECONDS = 10
+
+
+def build_retry_handlers(backoff: float = 0.25) -> list[AsyncRetryHandler]:
+    """Return retry handlers for 429 (Retry-After), 500/503 and dropped connections."""
+    interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        AsyncServerErrorRetryHandler(
+            max_retry_count=SERVER_ERROR_RETRIES, interval_calculator=interval
+        ),
+        AsyncConnectionErrorRetryHandler(
+            max_retry_count=CONNECTION_RETRIES, interval_calculator=interval
+        ),
+    ]
+
+
+def build_web_client(slack: SlackSettings, *, token: str | None = None) -> AsyncWebClient:
+    """Return an AsyncWebClient for the bot token (or ``token``) against SLACK_API_URL."""
+    return AsyncWebClient(
+        token=token if token is not None else (slack.bot_token or None),
+        base_url=slack.api_url,
+        timeout=REQUEST_TIMEOUT_SECONDS,
+        retry_handlers=build_retry_handlers(),
+    )

@@ -62,7 +62,9 @@ class Dataset:
     stats: Mapping[str, Any] = field(default_factory=frozen_mapping)
 
 
-def assemble(task: Task, method: Method, built: Built, config: DatasetConfig) -> Dataset:
+def assemble(
+    task: Task, method: Method, built: Built[Example] | Built[Pair], config: DatasetConfig
+) -> Dataset:
     """Format, validate and split ``built``; raise DatasetError when the result is too small."""
     to_line, validate = _format(task, method)
     skips = list(built.skips)
@@ -108,7 +110,7 @@ def _format(task: Task, method: Method) -> tuple[Callable[[Any], Any], Callable[
 def _stats(
     task: Task,
     method: Method,
-    built: Built,
+    built: Built[Example] | Built[Pair],
     config: DatasetConfig,
     train: tuple[str, ...],
     validation: tuple[str, ...],

@@ -38,7 +38,7 @@ def build_classifier_examples(
     base: Sequence[LabelledText],
     *,
     balance: bool = True,
-) -> Built:
+) -> Built[Example]:
     """Return labelled examples from rated flags plus ``base``, de-duplicated and balanced."""
     skips: list[Skip] = []
     chosen: dict[str, tuple[Example, bool]] = {}  # key -> (example, from feedback)

@@ -12,7 +12,7 @@ import hashlib
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from tuning.records import frozen_mapping
 
@@ -62,11 +62,14 @@ class Skip:
     detail: str = ""
 
 
+Item = TypeVar("Item", Example, Pair)
+
+
 @dataclass(frozen=True)
-class Built:
+class Built(Generic[Item]):
     """What a builder produced: the items, what it skipped, and its counts."""
 
-    items: tuple[Example, ...] | tuple[Pair, ...]
+    items: tuple[Item, ...]
     skips: tuple[Skip, ...] = ()
     counts: Mapping[str, Any] = field(default_factory=frozen_mapping)
 

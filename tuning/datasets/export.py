@@ -21,7 +21,7 @@ from tuning.backends.base import DatasetFiles
 from tuning.basedata import load_base_messages
 from tuning.datasets.assemble import Dataset, DatasetConfig, assemble
 from tuning.datasets.classifier import build_classifier_examples
-from tuning.datasets.examples import LabelledText
+from tuning.datasets.examples import Built, Example, LabelledText, Pair
 from tuning.datasets.generator import build_generator_examples, build_preference_pairs
 from tuning.datasets.ratings import net_ratings
 from tuning.errors import DatasetError, SarcasmError, StoreError
@@ -78,6 +78,7 @@ def build_dataset(
 ) -> Dataset:
     """Build, validate and split the dataset for ``task``/``method`` (pure)."""
     config = config or DatasetConfig()
+    built: Built[Example] | Built[Pair]
     if task == "classifier" and method == "sft":
         built = build_classifier_examples(
             snapshot.interactions, snapshot.ratings, base, balance=config.balance

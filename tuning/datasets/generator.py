@@ -33,7 +33,7 @@ from tuning.redaction import redact
 
 def build_generator_examples(
     interactions: Iterable[Interaction], ratings: Mapping[str, int]
-) -> Built:
+) -> Built[Example]:
     """Return prompt/reply examples from replies with a net positive rating."""
     skips: list[Skip] = []
     chosen: dict[tuple[str, str], Example] = {}
@@ -65,7 +65,7 @@ def build_preference_pairs(
     ratings: Mapping[str, int],
     *,
     max_pairs_per_prompt: int = 10,
-) -> Built:
+) -> Built[Pair]:
     """Return pairs of rated replies to the same prompt whose net ratings differ."""
     replies = list(_replies(interactions))
     by_id = {interaction.id: interaction for interaction in replies}

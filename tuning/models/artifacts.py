@@ -1,0 +1,104 @@
+"""Model artifacts on disk: skops files for fitted estimators, JSON for plain data, a sidecar.
+
+A model version is a directory ``DATA_DIR/models/<task>/<version>/`` holding its files and
+``meta.json`` (version, kind, training-data fingerprint, metrics, format). skops refuses to load
+any type we did not list, so a tampered file cannot run code; a missing, corrupt or unexpected
+file raises :class:`ModelError` with one line naming the path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tuning.errors import ModelError
+
+FORMAT = 1
+META_FILE = "meta.json"
+
+# Types a sarcasm-bot pipeline is made of, beyond those skops trusts by default. Anything else in
+# a file means it is not one of ours and is refused.
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "collections.")
+
+
+def dump_estimator(obj: object, path: Path) -> None:
+    """Save a fitted scikit-learn object with skops, atomically."""
+    import skops.io as sio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        sio.dump(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_estimator(path: Path) -> Any:
+    """Load a skops file, trusting only scikit-learn, numpy and scipy types; raise ModelError."""
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+        refused = [name for name in untrusted if not name.startswith(TRUSTED_PREFIXES)]
+        if refused:
+            raise ModelError(f"{path}: refusing unexpected types {', '.join(refused[:3])}")
+        return sio.load(path, trusted=untrusted)
+    except ModelError:
+        raise
+    except Exception as exc:  # skops raises zipfile, json, OSError and type errors alike
+        raise ModelError(f"{path}: unreadable model file ({type(exc).__name__})") from exc
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write ``data`` as JSON through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON object from ``path``; raise ModelError naming the path if it is unusable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: unreadable model file ({type(exc).__name__})") from exc
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: unreadable model file (not a JSON object)")
+    return data
+
+
+def write_meta(
+    directory: Path, *, version: str, kind: str, fingerprint: str, metrics: Mapping[str, float]
+) -> None:
+    """Write the sidecar describing the model in ``directory``."""
+    write_json(
+        directory / META_FILE,
+        {
+            "format": FORMAT,
+            "version": version,
+            "kind": kind,
+            "fingerprint": fingerprint,
+            "metrics": dict(metrics),
+        },
+    )
+
+
+def read_meta(directory: Path, *, kind: str) -> dict[str, Any]:
+    """Read and check the sidecar in ``directory``; raise ModelError if it is not a ``kind``."""
+    meta = read_json(directory / META_FILE)
+    if meta.get("kind") != kind or meta.get("format") != FORMAT:
+        raise ModelError(f"{directory / META_FILE}: not a format-{FORMAT} {kind} model")
+    return meta

@@ -1,0 +1,133 @@
+"""The local classifier: TF-IDF word and character n-grams into a logistic regression.
+
+Word 1-2 grams catch phrasing ("oh great", "just love"); char_wb 2-5 grams catch spelling,
+elongation and punctuation ("soooo", "!!", "/s"). Logistic regression gives probabilities that
+are calibrated well enough to threshold per channel; ``class_weight="balanced"`` keeps a skewed
+training set from drowning the sarcastic class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from tuning.errors import DatasetError, ModelError
+from tuning.models import artifacts
+from tuning.records import Label, Prediction
+
+KIND = "local-classifier"
+MODEL_FILE = "classifier.skops"
+MIN_PER_CLASS = 5
+
+
+def build_pipeline(*, c: float = 4.0) -> Pipeline:
+    """Return an unfitted TF-IDF (word 1-2 + char_wb 2-5) logistic-regression pipeline."""
+    features = FeatureUnion(
+        [
+            ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2
+                ),
+            ),
+        ]
+    )
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+    return Pipeline([("features", features), ("model", model)])
+
+
+def _check(texts: Sequence[str], labels: Sequence[int]) -> None:
+    if len(texts) != len(labels):
+        raise DatasetError(f"{len(texts)} texts but {len(labels)} labels")
+    counts = np.bincount(np.asarray(labels, dtype=int), minlength=2)
+    if len(counts) > 2 or min(counts) < MIN_PER_CLASS:
+        raise DatasetError(
+            f"need labels 0/1 with at least {MIN_PER_CLASS} of each; got {counts.tolist()}"
+        )
+
+
+def cross_validated_f1(
+    texts: Sequence[str], labels: Sequence[int], *, folds: int = 5, seed: int = 0
+) -> float:
+    """Return the F1 on the sarcastic class from ``folds``-fold stratified cross-validation."""
+    _check(texts, labels)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    predicted = cross_val_predict(build_pipeline(), list(texts), list(labels), cv=splitter)
+    return float(f1_score(labels, predicted, pos_label=1))
+
+
+def train_classifier(
+    texts: Sequence[str], labels: Sequence[int], *, cv_folds: int = 5
+) -> tuple[Pipeline, dict[str, float]]:
+    """Fit the pipeline on labelled texts (1 = sarcastic); return it and its training metrics."""
+    _check(texts, labels)
+    metrics = {"n_train": float(len(texts)), "n_sarcastic": float(sum(labels))}
+    if cv_folds >= 2:
+        metrics["cv_f1"] = cross_validated_f1(texts, labels, folds=cv_folds)
+    pipeline = build_pipeline().fit(list(texts), list(labels))
+    return pipeline, metrics
+
+
+class LocalClassifier:
+    """A fitted pipeline serving the :class:`~tuning.models.base.Classifier` protocol."""
+
+    def __init__(self, pipeline: Any, *, version: str, threshold: float = 0.5) -> None:
+        self._pipeline = pipeline
+        self._version = version
+        self.threshold = threshold
+
+    @property
+    def version(self) -> str:
+        """The registry version this classifier serves."""
+        return self._version
+
+    def probabilities(self, texts: Sequence[str]) -> list[float]:
+        """Return the probability that each text is sarcastic, in input order (blocking)."""
+        if not texts:
+            return []
+        return [float(p) for p in self._pipeline.predict_proba(list(texts))[:, 1]]
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Return one prediction per text, in input order (blocking)."""
+        return [
+            Prediction(text=text, label=self._label(p), probability=p)
+            for text, p in zip(texts, self.probabilities(texts), strict=True)
+        ]
+
+    async def classify(self, texts: Sequence[str]) -> list[Prediction]:
+        """Return one prediction per text, in input order, computed off the event loop."""
+        return await asyncio.to_thread(self.predict, list(texts))
+
+    def _label(self, probability: float) -> Label:
+        return "sarcastic" if probability >= self.threshold else "not_sarcastic"
+
+    def save(self, directory: Path, *, fingerprint: str, metrics: dict[str, float]) -> None:
+        """Write the skops model and its sidecar into ``directory``."""
+        artifacts.dump_estimator(self._pipeline, directory / MODEL_FILE)
+        artifacts.write_meta(
+            directory,
+            version=self._version,
+            kind=KIND,
+            fingerprint=fingerprint,
+            metrics={**metrics, "threshold": self.threshold},
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> LocalClassifier:
+        """Load a classifier saved by :meth:`save`; raise ModelError naming a bad file."""
+        meta = artifacts.read_meta(directory, kind=KIND)
+        pipeline = artifacts.load_estimator(directory / MODEL_FILE)
+        if not hasattr(pipeline, "predict_proba"):
+            raise ModelError(f"{directory / MODEL_FILE}: not a classifier")
+        threshold = float(meta.get("metrics", {}).get("threshold", 0.5))
+        return cls(pipeline, version=str(meta["version"]), threshold=threshold)

@@ -1,0 +1,131 @@
+"""Train local models from base data, save them as versioned artifacts, and register them.
+
+A version id is ``<clf|gen>-<UTC time>-<first 6 hex of the training-data fingerprint>``, e.g.
+``clf-20261125-171500-ab12cd``; its files live in ``DATA_DIR/models/<task>/<version>/``. The
+reward model is saved inside the generator's directory and so travels with the generator version:
+preference tuning makes a new generator version with the same pairs and new reward weights.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from tuning.basedata import LabeledText, Pair, fingerprint, load_base_messages, load_base_pairs
+from tuning.config import Settings
+from tuning.errors import ConflictError, ModelError
+from tuning.models.local_classifier import LocalClassifier, train_classifier
+from tuning.models.local_generator import LocalGenerator
+from tuning.models.reward import RewardModel
+from tuning.records import ModelVersion, Task, utcnow
+from tuning.store.base import Store
+
+log = logging.getLogger(__name__)
+PREFIX: dict[Task, str] = {"classifier": "clf", "generator": "gen"}
+INITIAL_TRAINING_TTL = timedelta(minutes=5)
+
+
+def new_version(task: Task, data_fingerprint: str, *, now: datetime | None = None) -> str:
+    """Return a version id from the task, the UTC time and the training-data fingerprint."""
+    return f"{PREFIX[task]}-{(now or utcnow()):%Y%m%d-%H%M%S}-{data_fingerprint[:6]}"
+
+
+def model_dir(data_dir: Path, task: Task, version: str) -> Path:
+    """Return the directory that holds the files of one model version."""
+    return (data_dir / "models" / task / version).resolve()
+
+
+def build_classifier(
+    data_dir: Path, messages: Sequence[LabeledText], *, cv_folds: int = 5
+) -> ModelVersion:
+    """Train a classifier on ``messages``, save it, and return its (unregistered) version."""
+    texts = [m.text for m in messages]
+    labels = [m.label for m in messages]
+    data_fp = fingerprint(zip(texts, labels, strict=True))
+    version = new_version("classifier", data_fp)
+    pipeline, metrics = train_classifier(texts, labels, cv_folds=cv_folds)
+    directory = model_dir(data_dir, "classifier", version)
+    LocalClassifier(pipeline, version=version).save(directory, fingerprint=data_fp, metrics=metrics)
+    return ModelVersion(
+        task="classifier",
+        version=version,
+        backend="local",
+        artifact=str(directory),
+        metrics=metrics,
+    )
+
+
+def build_generator(
+    data_dir: Path, pairs: Sequence[Pair], *, reward: RewardModel | None = None
+) -> ModelVersion:
+    """Build a generator over ``pairs`` (ranking with ``reward``), save it, return its version."""
+    model = reward or RewardModel()
+    data_fp = fingerprint([*pairs, sorted(model.weights.items())])
+    version = new_version("generator", data_fp)
+    generator = LocalGenerator(pairs, version=version, reward=model)
+    metrics = {"n_pairs": float(len(generator.pairs)), "n_preferences": float(model.n_pairs)}
+    directory = model_dir(data_dir, "generator", version)
+    generator.save(directory, fingerprint=data_fp, metrics=metrics)
+    return ModelVersion(
+        task="generator", version=version, backend="local", artifact=str(directory), metrics=metrics
+    )
+
+
+def build_from_base(data_dir: Path, task: Task) -> ModelVersion:
+    """Train the ``task`` model from the base data (seed plus bootstrapped) and save it."""
+    if task == "classifier":
+        return build_classifier(data_dir, load_base_messages(data_dir))
+    return build_generator(data_dir, load_base_pairs(data_dir))
+
+
+async def register(store: Store, model: ModelVersion, *, promote: bool) -> ModelVersion:
+    """Register a saved version (idempotently) and optionally make it active."""
+    try:
+        await store.add_model(model)
+    except ConflictError:
+        log.info("%s %s was already registered", model.task, model.version)
+    if promote:
+        return await store.promote(task=model.task, version=model.version)
+    return model
+
+
+async def ensure_active(
+    *, settings: Settings, store: Store, wait_seconds: float = 120.0
+) -> dict[Task, ModelVersion]:
+    """Return the active version of each task, training one from base data where none is active.
+
+    One process trains (it holds a store claim); others wait for it to promote its version.
+    """
+    holder = uuid.uuid4().hex
+    active: dict[Task, ModelVersion] = {}
+    for task in ("classifier", "generator"):
+        model = await store.active_model(task=task)
+        if model is None:
+            model = await _train_once(settings, store, task, holder, wait_seconds)
+        active[task] = model
+    return active
+
+
+async def _train_once(
+    settings: Settings, store: Store, task: Task, holder: str, wait_seconds: float
+) -> ModelVersion:
+    key = f"initial-training:{task}"
+    if await store.claim(key, ttl=INITIAL_TRAINING_TTL, holder=holder):
+        try:
+            log.info("no active %s: training one from base data", task)
+            built = await asyncio.to_thread(build_from_base, settings.data_dir, task)
+            return await register(store, built, promote=True)
+        finally:
+            await store.release(key, holder=holder)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    while loop.time() < deadline:
+        await asyncio.sleep(0.5)
+        model = await store.active_model(task=task)
+        if model is not None:
+            return model
+    raise ModelError(f"no active {task}: another process is training one and did not finish")

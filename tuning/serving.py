@@ -1,0 +1,129 @@
+"""The models a running bot serves, kept in step with the registry's active versions.
+
+:class:`LiveModels` loads the active classifier and generator (training local ones from base data
+on a fresh store), answers ``classify`` and ``reply``, and swaps models when the registry changes:
+``run_polling`` re-reads the active versions every ``REGISTRY_POLL_SECONDS`` (at most 60 s), so
+every replica follows a promotion or rollback without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from tuning.config import Settings
+from tuning.errors import SarcasmError
+from tuning.models.base import Classifier, Generator
+from tuning.models.loader import load_classifier, load_generator
+from tuning.models.local_generator import LocalGenerator
+from tuning.models.local_training import ensure_active
+from tuning.models.reward import RewardModel
+from tuning.records import Candidate, ModelVersion, Prediction
+from tuning.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+class LiveModels:
+    """The active classifier and generator, reloaded when the registry promotes new versions."""
+
+    def __init__(
+        self, *, settings: Settings, store: Store, classifier: Classifier, generator: Generator
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._classifier = classifier
+        self._generator = generator
+        self._refresh_lock = asyncio.Lock()
+
+    @classmethod
+    async def start(cls, *, settings: Settings, store: Store) -> LiveModels:
+        """Load the active models, first training and promoting local ones if none are active."""
+        active = await ensure_active(settings=settings, store=store)
+        classifier = await asyncio.to_thread(load_classifier, active["classifier"], settings)
+        generator = await asyncio.to_thread(load_generator, active["generator"], settings)
+        log.info("serving classifier %s, generator %s", classifier.version, generator.version)
+        return cls(settings=settings, store=store, classifier=classifier, generator=generator)
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Return the versions being served, by task."""
+        return {"classifier": self._classifier.version, "generator": self._generator.version}
+
+    async def classify(self, texts: Sequence[str]) -> list[Prediction]:
+        """Return one prediction per text, in input order, from the active classifier."""
+        return await self._classifier.classify(list(texts))
+
+    async def reply(self, prompt: str, *, n: int | None = None) -> list[Candidate]:
+        """Return ``n`` candidate replies (default ``GENERATOR_CANDIDATES``), best first.
+
+        Candidates come from the active generator and are reranked by the reward model that
+        travels with it (the prior for a Vertex generator), fed the classifier's sarcasm
+        probability for each candidate.
+        """
+        count = n or self._settings.candidates
+        generator, classifier = self._generator, self._classifier  # one consistent pair
+        if isinstance(generator, LocalGenerator):
+            texts = await asyncio.to_thread(generator.pool, prompt, size=max(3 * count, 12))
+            reward = generator.reward
+        else:
+            texts = [c.text for c in await generator.generate(prompt, n=count)]
+            reward = RewardModel()
+        sarcasm: list[float] | None = None
+        try:
+            sarcasm = [p.probability for p in await classifier.classify(texts)]
+        except SarcasmError:
+            log.warning("classifier failed while ranking replies; ignoring it", exc_info=True)
+        scores = await asyncio.to_thread(reward.score, prompt, texts, sarcasm=sarcasm)
+        ranked = sorted(zip(texts, scores, strict=True), key=lambda item: -item[1])
+        return [Candidate(text=text, score=score) for text, score in ranked[:count]]
+
+    async def refresh(self) -> bool:
+        """Re-read the active versions and swap in any that changed; return whether one did.
+
+        A version that fails to load is logged and skipped: the current model keeps serving.
+        """
+        async with self._refresh_lock:
+            changed = False
+            classifier = await self._store.active_model(task="classifier")
+            if classifier is not None and classifier.version != self._classifier.version:
+                loaded = await self._load(classifier)
+                if loaded is not None:
+                    assert isinstance(loaded, Classifier)
+                    self._classifier, changed = loaded, True
+            generator = await self._store.active_model(task="generator")
+            if generator is not None and generator.version != self._generator.version:
+                loaded = await self._load(generator)
+                if loaded is not None:
+                    assert isinstance(loaded, Generator)
+                    self._generator, changed = loaded, True
+            if changed:
+                log.info("now serving %s", self.versions)
+            return changed
+
+    async def _load(self, model: ModelVersion) -> Classifier | Generator | None:
+        loader = load_classifier if model.task == "classifier" else load_generator
+        try:
+            return await asyncio.to_thread(loader, model, self._settings)
+        except SarcasmError:
+            log.exception("cannot load %s %s; keeping the current one", model.task, model.version)
+            return None
+
+    async def run_polling(self) -> None:
+        """Call :meth:`refresh` every ``registry_poll_seconds`` until cancelled."""
+        while True:
+            await asyncio.sleep(self._settings.registry_poll_seconds)
+            try:
+                await self.refresh()
+            except SarcasmError:
+                log.warning("registry poll failed; will retry", exc_info=True)
+
+    async def close(self) -> None:
+        """Release whatever the models hold (Vertex clients); local models hold nothing."""
+        for model in (self._classifier, self._generator):
+            closer = getattr(model, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()

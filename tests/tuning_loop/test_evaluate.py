@@ -1,0 +1,112 @@
+"""Evaluation metrics and the promotion rule, table-driven and checked against scikit-learn."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import f1_score, roc_auc_score
+
+from tuning.evaluate import (
+    classifier_metrics,
+    decide,
+    distinct_n,
+    generator_metrics,
+    roc_auc,
+    win_rate,
+)
+
+
+@pytest.mark.parametrize(
+    ("labels", "probs", "expected"),
+    [
+        (
+            [1, 0],
+            [0.9, 0.1],
+            {"f1": 1.0, "precision": 1.0, "recall": 1.0, "accuracy": 1.0, "roc_auc": 1.0},
+        ),
+        (
+            [1, 0],
+            [0.1, 0.9],
+            {"f1": 0.0, "precision": 0.0, "recall": 0.0, "accuracy": 0.0, "roc_auc": 0.0},
+        ),
+        (
+            [1, 1, 0, 0],
+            [0.9, 0.4, 0.2, 0.6],
+            {"f1": 0.5, "precision": 0.5, "recall": 0.5, "roc_auc": 0.75},
+        ),
+        ([1, 1, 1, 0], [0.6, 0.6, 0.6, 0.6], {"precision": 0.75, "recall": 1.0, "roc_auc": 0.5}),
+        ([0, 0], [0.2, 0.7], {"f1": 0.0, "accuracy": 0.5}),
+    ],
+)
+def test_classifier_metrics_table(
+    labels: list[int], probs: list[float], expected: dict[str, float]
+) -> None:
+    metrics = classifier_metrics(labels, probs)
+    for name, value in expected.items():
+        assert metrics[name] == pytest.approx(value), name
+
+
+def test_roc_auc_is_nan_for_one_class() -> None:
+    assert math.isnan(roc_auc([1, 1], [0.2, 0.3]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 1), st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0])),
+        min_size=2,
+        max_size=40,
+    )
+)
+def test_metrics_agree_with_scikit_learn(rows: list[tuple[int, float]]) -> None:
+    labels = [y for y, _ in rows]
+    probs = [p for _, p in rows]
+    metrics = classifier_metrics(labels, probs)
+    predicted = [int(p >= 0.5) for p in probs]
+    assert metrics["f1"] == pytest.approx(f1_score(labels, predicted, zero_division=0.0))
+    if len(set(labels)) == 2:
+        assert metrics["roc_auc"] == pytest.approx(roc_auc_score(labels, probs))
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [([], 0.0), (["one"], 0.0), (["a b c"], 1.0), (["a b", "a b"], 0.5), (["A b", "a B c"], 2 / 3)],
+)
+def test_distinct_2(texts: list[str], expected: float) -> None:
+    assert distinct_n(texts, n=2) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("cand", "active", "expected"),
+    [([1.0], [0.0], 1.0), ([0.0], [0.0], 0.5), ([0, 1], [1, 0], 0.5)],
+)
+def test_win_rate(cand: list[float], active: list[float], expected: float) -> None:
+    assert win_rate(cand, active) == expected
+
+
+def test_generator_quality_is_the_mean_of_its_parts() -> None:
+    metrics = generator_metrics(
+        sarcasm=[0.9, 0.1], relevance=[0.5, 0.3], replies=["a b c", "d e"], wins=0.6
+    )
+    assert metrics["sarcasm_rate"] == 0.5
+    assert metrics["quality"] == pytest.approx((0.5 + 0.4 + 1.0 + 0.6) / 4)
+
+
+@pytest.mark.parametrize(
+    ("cand", "active", "force", "promote"),
+    [
+        ({"f1": 0.80}, None, False, True),  # nothing active yet
+        ({"f1": 0.80}, {"f1": 0.78}, False, True),  # beats by more than the margin
+        ({"f1": 0.785}, {"f1": 0.78}, False, False),  # better, but not by the margin
+        ({"f1": 0.70}, {"f1": 0.78}, False, False),  # worse
+        ({"f1": 0.70}, {"f1": 0.78}, True, True),  # forced after evaluation
+        ({"f1": math.nan}, {"f1": 0.78}, False, False),  # unmeasurable never wins
+    ],
+)
+def test_promotion_rule(cand: dict, active: dict | None, force: bool, promote: bool) -> None:
+    decision = decide("f1", cand, active, margin=0.01, force=force)
+    assert decision.promote is promote
+    assert "f1" in decision.reason

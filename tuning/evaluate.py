@@ -1,0 +1,142 @@
+"""Pure evaluation metrics and the promotion rule: numbers in, numbers (or a decision) out.
+
+>>> m = classifier_metrics([1, 1, 0, 0], [0.9, 0.4, 0.2, 0.6])
+>>> (m["precision"], m["recall"], m["f1"], m["accuracy"], m["roc_auc"])
+(0.5, 0.5, 0.5, 0.5, 0.75)
+>>> distinct_n(["oh great", "oh great again"], n=2)
+0.6666666666666666
+>>> win_rate([2.0, 1.0, 0.5], [1.0, 1.0, 3.0])
+0.5
+>>> decide("f1", {"f1": 0.80}, {"f1": 0.78}, margin=0.01).promote
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from tuning.records import Method, Task
+
+# The metric each kind of job is judged on; higher is better for all of them.
+KEY_METRICS: dict[tuple[Task, Method], str] = {
+    ("classifier", "sft"): "f1",
+    ("generator", "sft"): "quality",
+    ("generator", "preference"): "quality",
+}
+
+
+def classifier_metrics(
+    labels: Sequence[int], probabilities: Sequence[float], *, threshold: float = 0.5
+) -> dict[str, float]:
+    """Return F1, precision and recall on the sarcastic class (1), accuracy and ROC AUC."""
+    if len(labels) != len(probabilities):
+        raise ValueError("labels and probabilities differ in length")
+    predicted = [int(p >= threshold) for p in probabilities]
+    tp = sum(1 for y, p in zip(labels, predicted, strict=True) if y == 1 and p == 1)
+    fp = sum(1 for y, p in zip(labels, predicted, strict=True) if y == 0 and p == 1)
+    fn = sum(1 for y, p in zip(labels, predicted, strict=True) if y == 1 and p == 0)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    correct = sum(1 for y, p in zip(labels, predicted, strict=True) if y == p)
+    return {
+        "f1": f1,
+        "precision": precision,
+        "recall": recall,
+        "accuracy": correct / len(labels) if labels else 0.0,
+        "roc_auc": roc_auc(labels, probabilities),
+        "n": float(len(labels)),
+    }
+
+
+def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
+    """Return the ROC AUC (ties count half), or NaN when only one class is present."""
+    ranked = sorted(zip(scores, labels, strict=True))
+    positives = sum(1 for y in labels if y == 1)
+    negatives = len(labels) - positives
+    if not positives or not negatives:
+        return math.nan
+    rank_sum, i = 0.0, 0
+    while i < len(ranked):  # average ranks over ties (Mann–Whitney U)
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        average = (i + j + 1) / 2
+        rank_sum += average * sum(1 for _, y in ranked[i:j] if y == 1)
+        i = j
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def distinct_n(texts: Sequence[str], *, n: int = 2) -> float:
+    """Return unique word n-grams over all word n-grams across ``texts`` (0 when there are none)."""
+    grams = [
+        tuple(words[i : i + n])
+        for words in (text.lower().split() for text in texts)
+        for i in range(len(words) - n + 1)
+    ]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def win_rate(candidate: Sequence[float], active: Sequence[float]) -> float:
+    """Return how often the candidate scores higher, ties counting half (NaN when empty)."""
+    if len(candidate) != len(active):
+        raise ValueError("score lists differ in length")
+    if not candidate:
+        return math.nan
+    wins = sum(
+        1.0 if c > a else 0.5 if c == a else 0.0 for c, a in zip(candidate, active, strict=True)
+    )
+    return wins / len(candidate)
+
+
+def mean(values: Sequence[float]) -> float:
+    """Return the arithmetic mean, or NaN for no values."""
+    return sum(values) / len(values) if values else math.nan
+
+
+def generator_metrics(
+    *, sarcasm: Sequence[float], relevance: Sequence[float], replies: Sequence[str], wins: float
+) -> dict[str, float]:
+    """Return sarcasm rate, relevance, distinct-2, reward win rate and their mean, ``quality``."""
+    metrics = {
+        "sarcasm_rate": mean([float(p >= 0.5) for p in sarcasm]),
+        "relevance": mean(relevance),
+        "distinct_2": distinct_n(replies, n=2),
+        "reward_win_rate": wins,
+    }
+    metrics["quality"] = mean([v for v in metrics.values() if not math.isnan(v)])
+    metrics["n"] = float(len(replies))
+    return metrics
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether to promote a candidate, and the one-line reason."""
+
+    promote: bool
+    reason: str
+
+
+def decide(
+    key: str,
+    candidate: Mapping[str, float],
+    active: Mapping[str, float] | None,
+    *,
+    margin: float,
+    force: bool = False,
+) -> Decision:
+    """Promote if forced, if nothing is active, or if the key metric beats it by ``margin``."""
+    ours = candidate.get(key, math.nan)
+    if active is None:
+        return Decision(True, f"no active model; {key} {ours:.3f}")
+    theirs = active.get(key, math.nan)
+    versus = f"{key} {ours:.3f} vs active {theirs:.3f}"
+    if force:
+        return Decision(True, f"forced; {versus}")
+    if math.isnan(ours):
+        return Decision(False, f"{key} could not be measured")
+    if math.isnan(theirs) or ours >= theirs + margin:
+        return Decision(True, f"{versus} (margin {margin:g})")
+    return Decision(False, f"{versus}: not better by {margin:g}")

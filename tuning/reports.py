@@ -96,7 +96,7 @@ def feedback_totals(report: Report, *, last_days: int | None = None) -> tuple[in
     return sum(d.positive for d in days), sum(d.negative for d in days)
 
 
-def summarize(report: Report, *, active: Mapping[str, ModelVersion | None] | None = None) -> str:
+def summarize(report: Report, *, active: Mapping[Task, ModelVersion | None] | None = None) -> str:
     """Return a few lines of plain text saying what the chart shows."""
     positive, negative = feedback_totals(report)
     week_pos, week_neg = feedback_totals(report, last_days=7)

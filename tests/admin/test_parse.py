@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -128,18 +130,17 @@ def test_fuzzed_text_parses_or_raises_usage_error_only(words: list[str], sep: st
     try:
         command = parse_command(sep.join(words))
     except UsageError as error:
-        assert str(error)
-        assert error.usage
-    else:
-        assert subcommand_of(command) in USAGE
-        if isinstance(command, Threshold):
-            assert 0.0 <= command.value <= 1.0
+        message, usage = str(error), error.usage
+        assert message
+        assert usage
+        return
+    assert subcommand_of(command) in USAGE
+    if isinstance(command, Threshold):
+        assert 0.0 <= command.value <= 1.0
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.text(max_size=300))
 def test_fuzzed_raw_text_never_raises_anything_else(text: str) -> None:
-    try:
+    with contextlib.suppress(UsageError):
         parse_command(text)
-    except UsageError:
-        pass

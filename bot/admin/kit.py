@@ -1,0 +1,127 @@
+"""Build the admin collaborators once per bot process, shared by the command, Home and buttons."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.admin.dashboard import gather_dashboard
+from bot.admin.progress import ProgressReporter
+from bot.admin.runner import AdminRunner, Tuning
+from bot.authz import Authorizer
+from bot.services import Services
+from bot.views.home import build_home_view
+from tuning.chart import render_chart
+from tuning.records import TASKS, JobRecord
+from tuning.reports import collect_report, summarize
+
+log = logging.getLogger(__name__)
+# Home re-uses an uploaded chart this long, so opening the tab does not upload a file each time.
+CHART_SECONDS = 600.0
+_KITS: dict[int, AdminKit] = {}
+
+
+@dataclass
+class AdminKit:
+    """The runner, authorizer and progress reporter of one process, plus the Home chart cache."""
+
+    services: Services
+    runner: AdminRunner
+    authorizer: Authorizer
+    reporter: ProgressReporter
+    _chart: tuple[float, str, str] | None = field(default=None, repr=False)
+
+    async def is_admin(self, client: AsyncWebClient, user: str) -> bool:
+        """Return whether ``user`` may run admin commands."""
+        return await self.authorizer.is_admin(client, user=user)
+
+    async def publish_home(
+        self, client: AsyncWebClient, *, user: str, notice: str | None = None
+    ) -> None:
+        """Publish the App Home dashboard for ``user`` (buttons for admins)."""
+        store = self.services.store
+        admin = await self.is_admin(client, user)
+        dashboard = await gather_dashboard(store, user=user, is_admin=admin)
+        file_id, summary = await self._home_chart(client)
+        view = build_home_view(
+            dashboard,
+            is_admin=admin,
+            admins=self.authorizer.admin_user_ids,
+            chart_file_id=file_id,
+            summary=summary,
+            notice=notice,
+        )
+        await client.views_publish(user_id=user, view=view)
+
+    async def _home_chart(self, client: AsyncWebClient) -> tuple[str | None, str]:
+        store = self.services.store
+        report = await collect_report(store, days=30)
+        summary = summarize(report, active={t: await store.active_model(task=t) for t in TASKS})
+        digest = hashlib.sha256(repr(report).encode()).hexdigest()
+        if (
+            self._chart
+            and self._chart[1] == digest
+            and time.monotonic() - self._chart[0] < CHART_SECONDS
+        ):
+            return self._chart[2], summary
+        png = await asyncio.to_thread(render_chart, report)
+        try:
+            uploaded = await client.files_upload_v2(
+                content=png, filename="sarcasm-home.png", title="sarcasm-bot chart"
+            )
+            file_id = cast(dict[str, Any], uploaded.get("file") or {}).get("id")
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            log.warning(
+                "home chart upload failed; showing the summary only", extra={"error": str(error)}
+            )
+            return None, summary
+        if not file_id:
+            return None, summary
+        self._chart = (time.monotonic(), digest, file_id)
+        return file_id, summary
+
+
+def admin_kit(services: Services) -> AdminKit:
+    """Return this process's admin kit, building it (and hooking job progress) on first use."""
+    kit = _KITS.get(id(services))
+    if kit is not None and kit.services is services:
+        return kit
+    authorizer = Authorizer(admin_user_ids=services.settings.admin_user_ids)
+    reporter = ProgressReporter(
+        store=services.store, make_client=services.make_client, instance=services.instance
+    )
+    tuning = cast(Tuning | None, services.tuning)
+    runner = AdminRunner(
+        store=services.store, tuning=tuning, authorizer=authorizer, reporter=reporter
+    )
+    kit = AdminKit(services=services, runner=runner, authorizer=authorizer, reporter=reporter)
+    _hook_progress(services.tuning, reporter.on_change)
+    _KITS[id(services)] = kit
+    return kit
+
+
+def _hook_progress(tuning: object, hook: Callable[[JobRecord], Awaitable[None]]) -> None:
+    # The tuning service calls ``on_change`` on every state change, including for jobs it
+    # resumed after a restart; chain ours after whatever hook is already there.
+    if tuning is None or not hasattr(tuning, "on_change"):
+        return
+    previous = tuning.on_change
+    if getattr(previous, "__admin_progress__", False):
+        return
+
+    async def chained(job: JobRecord) -> None:
+        if previous is not None:
+            await previous(job)
+        await hook(job)
+
+    chained.__admin_progress__ = True  # type: ignore[attr-defined]
+    tuning.on_change = chained

@@ -1,5 +1,40 @@
 """Persistence: one async :class:`Store` interface with SQLite and Firestore implementations."""
 
+from __future__ import annotations
+
+from tuning.errors import ConfigError
 from tuning.store.base import Store
 
-__all__ = ["Store"]
+__all__ = ["Store", "open_store"]
+
+
+async def open_store(url: str) -> Store:
+    """Build the store named by a STORE_URL, open it and return it.
+
+    ``sqlite:///PATH`` (relative; ``sqlite:////abs/path`` for an absolute path) or
+    ``firestore://PROJECT[/DATABASE]``. Raise ConfigError naming STORE_URL for anything else.
+    """
+    scheme, _, rest = url.partition("://")
+    store: Store
+    if scheme == "sqlite":
+        if not rest.startswith("/") or len(rest) < 2:
+            raise ConfigError("STORE_URL", f"{url!r} has no path (use sqlite:///PATH)")
+        from tuning.store.sqlite import SqliteStore
+
+        store = SqliteStore(rest[1:])
+    elif scheme == "firestore":
+        from tuning.store.firestore import FirestoreStore
+
+        store = FirestoreStore.from_url(url)
+    else:
+        raise ConfigError(
+            "STORE_URL",
+            f"unsupported scheme {scheme if rest else url!r} "
+            "(use sqlite:///PATH or firestore://PROJECT)",
+        )
+    try:
+        await store.open()
+    except BaseException:
+        await store.close()
+        raise
+    return store

@@ -1,0 +1,177 @@
+"""What only the SQLite store promises: several processes on one file, odd text, bad paths."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from tuning.errors import ConfigError, StoreError
+from tuning.records import Interaction
+from tuning.store import open_store
+from tuning.store.sqlite import SqliteStore
+from tuning.store.sqlite_schema import MIGRATIONS
+
+CLAIMER = textwrap.dedent(
+    """
+    import asyncio, json, random, sys, time
+    from datetime import timedelta
+    from tuning.store.sqlite import SqliteStore
+
+    async def main(path, start, name):
+        store = SqliteStore(path)
+        await store.open()
+        keys = list(range(200))
+        random.Random(name).shuffle(keys)  # different orders, so the processes collide often
+        while time.time() < start:  # both processes begin together
+            time.sleep(0.001)
+        won = [k for k in keys
+               if await store.claim(f"event:{k}", ttl=timedelta(hours=1), holder=name)]
+        await store.close()
+        print(json.dumps(won))
+
+    asyncio.run(main(sys.argv[1], float(sys.argv[2]), sys.argv[3]))
+    """
+)
+
+
+def test_two_processes_claiming_the_same_keys_win_each_exactly_once(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    start = time.time() + 2.0
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMER, str(path), str(start), name],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
+    results = [json.loads(worker.communicate(timeout=120)[0]) for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers)
+    assert sorted(results[0] + results[1]) == list(range(200))
+    assert results[0], "process b won every key: they never overlapped"
+    assert results[1], "process a won every key: they never overlapped"
+
+
+async def _round_trip(path: Path, text: str) -> Interaction | None:
+    store = SqliteStore(path)
+    try:
+        item = Interaction(
+            id=text[:40] or "empty-id",
+            team="T",
+            channel=text[:10],
+            ts="1.1",
+            kind="generate",
+            input_text=text,
+            output=text[::-1],
+            model_version="v",
+            user=text[:5],
+        )
+        if await store.get_interaction(item.id) is None:
+            await store.add_interaction(item)
+        else:  # hypothesis repeats prefixes, and so ids
+            await store.update_interaction(item)
+        got = await store.get_interaction(item.id)
+        assert got == item
+        return got
+    finally:
+        await store.close()
+
+
+def test_any_unicode_text_round_trips(tmp_path_factory: pytest.TempPathFactory) -> None:
+    path = tmp_path_factory.mktemp("unicode") / "store.db"
+    weird = st.characters(exclude_categories=["Cs"])  # lone surrogates are not text
+
+    @settings(max_examples=60, deadline=None)
+    @given(text=st.text(weird, max_size=300))
+    @example(text="🙃" * 40_000)
+    @example(text="a\x00b\u202e\ufeff\U0010ffff 'quotes' \"; DROP TABLE interactions; --")
+    @example(text="")
+    def check(text: str) -> None:
+        asyncio.run(_round_trip(path, text))
+
+    check()
+
+
+@pytest.mark.parametrize("kind", ["parent-is-a-file", "proc"])
+async def test_unwritable_path_fails_with_one_line_naming_store_url(
+    tmp_path: Path, kind: str
+) -> None:
+    # Tests run as root, where chmod does not stop writes; use paths that even root cannot write.
+    if kind == "parent-is-a-file":
+        (tmp_path / "afile").write_text("not a directory")
+        path = tmp_path / "afile" / "sub" / "store.db"
+    else:
+        path = Path("/proc/sarcasm-bot-test/store.db")
+    with pytest.raises(StoreError) as caught:
+        await open_store(f"sqlite:///{path}")
+    message = str(caught.value)
+    assert message.startswith(f"STORE_URL: cannot write sqlite database at {path} (")
+    assert "\n" not in message
+    assert not path.exists()
+    assert not path.parent.exists()
+    if kind == "parent-is-a-file":
+        assert (tmp_path / "afile").read_text() == "not a directory"
+
+
+async def test_unwritable_file_in_proc_fails_cleanly() -> None:
+    with pytest.raises(
+        StoreError, match=r"^STORE_URL: cannot write sqlite database at /proc/x\.db"
+    ):
+        await open_store("sqlite:////proc/x.db")
+
+
+async def test_open_store_creates_directory_and_rejects_unknown_scheme(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path}/new/dir/store.db")
+    try:
+        assert await store.ping()
+    finally:
+        await store.close()
+    assert (tmp_path / "new" / "dir" / "store.db").is_file()
+    with pytest.raises(ConfigError, match=r"^STORE_URL: unsupported scheme 'mysql'"):
+        await open_store("mysql://localhost/db")
+
+
+async def test_schema_is_versioned_and_newer_schema_refused(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    store = SqliteStore(path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(StoreError, match="newer than this code"):
+        await open_store(f"sqlite:///{path}")
+
+
+async def test_corrupted_json_raises_store_error(sqlite_store: SqliteStore) -> None:
+    item = Interaction(
+        id="i1",
+        team="T",
+        channel="C",
+        ts="1.1",
+        kind="generate",
+        input_text="x",
+        output="y",
+        model_version="v",
+    )
+    await sqlite_store.add_interaction(item)
+    with sqlite3.connect(sqlite_store.path) as conn:
+        conn.execute("UPDATE interactions SET candidates = '[{\"text\": ' WHERE id = 'i1'")
+        conn.execute("INSERT INTO jobs VALUES ('j1', 'classifier', 'QUEUED', 'x', '{}')")
+    with pytest.raises(StoreError, match="stored interaction 'i1' is malformed"):
+        await sqlite_store.get_interaction("i1")
+    with pytest.raises(StoreError, match="stored interaction 'i1' is malformed"):
+        await sqlite_store.find_interaction(channel="C", ts="1.1")
+    with pytest.raises(StoreError, match="malformed"):
+        await sqlite_store.list_jobs()

@@ -1,0 +1,360 @@
+"""One contract for every Store implementation: SQLite always, Firestore on the real emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from tuning.errors import ConflictError, NotFoundError
+from tuning.records import (
+    AuditEntry,
+    Candidate,
+    ChannelSettings,
+    Interaction,
+    JobRecord,
+    ModelVersion,
+    StateChange,
+    utcnow,
+)
+from tuning.store.base import Store
+
+T0 = utcnow().replace(microsecond=0) - timedelta(days=1)
+
+
+def interaction(n: int, **changes: object) -> Interaction:
+    """Build interaction number ``n``, created ``n`` seconds after T0."""
+    fields: dict[str, object] = {
+        "id": f"i{n:05d}",
+        "team": "T1",
+        "channel": "C1",
+        "ts": f"1700000000.{n:06d}",
+        "kind": "generate" if n % 2 else "classify",
+        "input_text": f"message {n} 🙃",
+        "output": f"reply {n}",
+        "model_version": "generator-1",
+        "user": "U1",
+        "created_at": T0 + timedelta(seconds=n),
+    }
+    fields.update(changes)
+    return Interaction(**fields)  # type: ignore[arg-type]
+
+
+def model(version: str, *, task: str = "classifier", age: int = 0) -> ModelVersion:
+    return ModelVersion(
+        task=task,  # type: ignore[arg-type]
+        version=version,
+        backend="local",
+        artifact=f"/models/{version}.skops",
+        metrics={"f1": 0.5},
+        created_at=T0 + timedelta(minutes=age),
+    )
+
+
+async def test_ping(store: Store) -> None:
+    assert await store.ping() is True
+
+
+# -- interactions ------------------------------------------------------------------------------
+
+
+async def test_interaction_round_trips_with_candidates(store: Store) -> None:
+    item = interaction(
+        1,
+        thread_ts="1700000000.000000",
+        reply_ts="1700000001.000001",
+        probability=0.875,
+        candidates=(Candidate("oh great", 0.9), Candidate("wonderful ✨", -1.25)),
+        parent_id="i00000",
+    )
+    await store.add_interaction(item)
+    assert await store.get_interaction("i00001") == item
+    assert await store.get_interaction("missing") is None
+
+
+async def test_duplicate_interaction_conflicts_and_update_replaces(store: Store) -> None:
+    await store.add_interaction(interaction(1))
+    with pytest.raises(ConflictError):
+        await store.add_interaction(interaction(1, output="other"))
+    changed = interaction(1, output="edited", reply_ts="1700000009.000001", probability=0.1)
+    await store.update_interaction(changed)
+    assert await store.get_interaction("i00001") == changed
+    with pytest.raises(NotFoundError):
+        await store.update_interaction(interaction(2))
+
+
+async def test_find_interaction_by_ts_and_reply_ts(store: Store) -> None:
+    await store.add_interaction(interaction(1, reply_ts="1700000050.000001"))
+    await store.add_interaction(interaction(2, channel="C2"))
+    by_ts = await store.find_interaction(channel="C1", ts="1700000000.000001")
+    by_reply = await store.find_interaction(channel="C1", ts="1700000050.000001")
+    assert by_ts is not None
+    assert by_ts.id == "i00001"
+    assert by_reply is not None
+    assert by_reply.id == "i00001"
+    assert await store.find_interaction(channel="C2", ts="1700000000.000001") is None
+    assert await store.find_interaction(channel="C1", ts="1700000000.000002") is None
+
+
+async def test_iter_interactions_pages_oldest_first_with_filters(store: Store) -> None:
+    # More than one page (fixtures use a page size of 50), stored out of order.
+    items = [interaction(n) for n in range(120)]
+    await asyncio.gather(*(store.add_interaction(item) for item in reversed(items)))
+    assert [i.id async for i in store.iter_interactions()] == [i.id for i in items]
+    generated = [i.id async for i in store.iter_interactions(kind="generate")]
+    assert generated == [i.id for i in items if i.kind == "generate"]
+    recent = [i.id async for i in store.iter_interactions(since=items[99].created_at)]
+    assert recent == [i.id for i in items[100:]]
+
+
+# -- feedback ----------------------------------------------------------------------------------
+
+
+async def test_feedback_is_idempotent_under_100_concurrent_writes(store: Store) -> None:
+    await store.add_interaction(interaction(1))
+    results = await asyncio.gather(
+        *(
+            store.add_feedback(interaction_id="i00001", user="U2", reaction="joy", rating=1)
+            for _ in range(100)
+        )
+    )
+    stored = [f async for f in store.iter_feedback(include_retracted=True)]
+    assert len(stored) == 1
+    assert {(f.interaction_id, f.user, f.reaction, f.rating) for f in results} == {
+        ("i00001", "U2", "joy", 1)
+    }
+    assert {f.created_at for f in results} == {stored[0].created_at}
+
+
+async def test_feedback_retraction_keeps_history_and_re_adding_reinstates(store: Store) -> None:
+    first = await store.add_feedback(interaction_id="i1", user="U2", reaction="joy", rating=1)
+    assert not first.retracted
+    assert first.retracted_at is None
+    retracted = await store.retract_feedback(interaction_id="i1", user="U2", reaction="joy")
+    assert retracted is not None
+    assert retracted.retracted
+    assert retracted.retracted_at is not None
+    assert retracted.retracted_at >= first.created_at
+    assert retracted.created_at == first.created_at
+    assert [f async for f in store.iter_feedback()] == []
+    assert [f async for f in store.iter_feedback(include_retracted=True)] == [retracted]
+    assert await store.count_feedback() == 0
+
+    again = await store.add_feedback(interaction_id="i1", user="U2", reaction="joy", rating=1)
+    assert not again.retracted
+    assert again.created_at == first.created_at
+    assert again.updated_at >= retracted.updated_at
+    assert again.retracted_at == retracted.retracted_at  # the last retraction stays on record
+    assert [f async for f in store.iter_feedback()] == [again]
+
+
+async def test_retracting_feedback_never_given_returns_none(store: Store) -> None:
+    assert await store.retract_feedback(interaction_id="i1", user="U2", reaction="joy") is None
+    assert [f async for f in store.iter_feedback(include_retracted=True)] == []
+
+
+async def test_iter_feedback_filters_by_interaction_and_since(store: Store) -> None:
+    for n in range(60):
+        await store.add_feedback(
+            interaction_id=f"i{n % 3}", user=f"U{n}", reaction="joy", rating=1 if n % 2 else -1
+        )
+    everything = [f async for f in store.iter_feedback()]
+    assert len(everything) == 60
+    assert [f.updated_at for f in everything] == sorted(f.updated_at for f in everything)
+    on_one = [f async for f in store.iter_feedback(interaction_id="i1")]
+    assert len(on_one) == 20
+    assert {f.interaction_id for f in on_one} == {"i1"}
+    later = [f async for f in store.iter_feedback(since=everything[39].updated_at)]
+    assert later == everything[40:]
+    assert await store.count_feedback(since=everything[39].updated_at) == 20
+
+
+# -- claims ------------------------------------------------------------------------------------
+
+
+async def test_100_concurrent_claims_of_one_event_have_one_winner(store: Store) -> None:
+    wins = await asyncio.gather(
+        *(store.claim("event:Ev1", ttl=timedelta(minutes=5), holder=f"h{n}") for n in range(100))
+    )
+    assert wins.count(True) == 1
+    assert await store.claim("event:Ev2", ttl=timedelta(minutes=5)) is True
+
+
+async def test_release_only_by_holder(store: Store) -> None:
+    assert await store.claim("lease", ttl=timedelta(minutes=5), holder="a")
+    await store.release("lease", holder="b")
+    assert not await store.claim("lease", ttl=timedelta(minutes=5), holder="b")
+    await store.release("lease", holder="a")
+    assert await store.claim("lease", ttl=timedelta(minutes=5), holder="b")
+
+
+async def test_expired_claim_can_be_won_again_and_purged(store: Store) -> None:
+    assert await store.claim("short", ttl=timedelta(milliseconds=200))
+    assert await store.claim("long", ttl=timedelta(hours=1))
+    assert not await store.claim("short", ttl=timedelta(milliseconds=200))
+    await asyncio.sleep(0.3)
+    wins = await asyncio.gather(*(store.claim("short", ttl=timedelta(hours=1)) for _ in range(20)))
+    assert wins.count(True) == 1
+    assert await store.purge_expired() == 0
+    assert await store.purge_expired(now=utcnow() + timedelta(hours=2)) == 2
+    assert await store.claim("long", ttl=timedelta(hours=1))
+
+
+# -- model registry ----------------------------------------------------------------------------
+
+
+async def test_models_register_list_and_conflict(store: Store) -> None:
+    await store.add_model(model("v1", age=1))
+    await store.add_model(model("v2", age=2))
+    await store.add_model(model("g1", task="generator", age=3))
+    with pytest.raises(ConflictError):
+        await store.add_model(model("v1"))
+    assert [m.version for m in await store.list_models(task="classifier")] == ["v2", "v1"]
+    assert [m.version for m in await store.list_models()] == ["g1", "v2", "v1"]
+    assert await store.get_model(task="classifier", version="v1") == model("v1", age=1)
+    assert await store.get_model(task="generator", version="v1") is None
+    assert await store.active_model(task="classifier") is None
+
+
+async def test_promote_retires_previous_and_rollback_restores_it(store: Store) -> None:
+    for n in (1, 2):
+        await store.add_model(model(f"v{n}", age=n))
+    await store.add_model(model("g1", task="generator"))
+    await store.promote(task="generator", version="g1")
+    first = await store.promote(task="classifier", version="v1")
+    assert first.state == "active"
+    assert first.promoted_at is not None
+    second = await store.promote(task="classifier", version="v2")
+    assert second.state == "active"
+    states = {m.version: m.state for m in await store.list_models()}
+    assert states == {"v1": "retired", "v2": "active", "g1": "active"}
+
+    back = await store.rollback(task="classifier")
+    assert back.version == "v1"
+    active = await store.active_model(task="classifier")
+    assert active is not None
+    assert active.version == "v1"
+    assert (await store.active_model(task="generator")) is not None
+    with pytest.raises(NotFoundError):
+        await store.promote(task="classifier", version="v9")
+    with pytest.raises(NotFoundError):
+        await store.rollback(task="generator")
+
+
+async def test_concurrent_promotions_leave_exactly_one_active(store: Store) -> None:
+    for n in range(4):
+        await store.add_model(model(f"v{n}", age=n))
+    await asyncio.gather(
+        *(store.promote(task="classifier", version=f"v{n % 4}") for n in range(12))
+    )
+    assert [m.state for m in await store.list_models()].count("active") == 1
+
+
+async def test_update_model_metrics_merges(store: Store) -> None:
+    await store.add_model(model("v1"))
+    await store.update_model_metrics(task="classifier", version="v1", metrics={"auc": 0.75})
+    stored = await store.get_model(task="classifier", version="v1")
+    assert stored is not None
+    assert dict(stored.metrics) == {"f1": 0.5, "auc": 0.75}
+    with pytest.raises(NotFoundError):
+        await store.update_model_metrics(task="classifier", version="v9", metrics={})
+
+
+# -- jobs --------------------------------------------------------------------------------------
+
+
+def job(n: int, **changes: object) -> JobRecord:
+    fields: dict[str, object] = {
+        "id": f"job-{n}",
+        "task": "classifier" if n % 2 else "generator",
+        "method": "sft",
+        "backend": "local",
+        "config": {"epochs": 3, "nested": {"lr": 0.1}},
+        "notify": {"channel": "C1", "thread_ts": "1.2"},
+        "history": (StateChange("QUEUED", T0 + timedelta(minutes=n)),),
+        "created_at": T0 + timedelta(minutes=n),
+        "updated_at": T0 + timedelta(minutes=n),
+    }
+    fields.update(changes)
+    return JobRecord(**fields)  # type: ignore[arg-type]
+
+
+async def test_jobs_save_replace_and_list_newest_first(store: Store) -> None:
+    for n in range(5):
+        await store.save_job(job(n))
+    assert await store.get_job("job-3") == job(3)
+    assert await store.get_job("nope") is None
+    assert [j.id for j in await store.list_jobs()] == [f"job-{n}" for n in (4, 3, 2, 1, 0)]
+    assert [j.id for j in await store.list_jobs(limit=2)] == ["job-4", "job-3"]
+    assert [j.id for j in await store.list_jobs(task="classifier")] == ["job-3", "job-1"]
+
+    done = job(
+        4,
+        state="SUCCEEDED",
+        history=(
+            StateChange("QUEUED", T0),
+            StateChange("SUCCEEDED", T0 + timedelta(hours=1)),
+        ),
+        metrics={"f1": 0.9},
+        outcome="promoted",
+        candidate_version="v2",
+    )
+    await store.save_job(done)
+    assert await store.get_job("job-4") == done
+    assert [j.id for j in await store.running_jobs()] == [f"job-{n}" for n in (3, 2, 1, 0)]
+
+
+# -- channel settings, opt-outs, audit ---------------------------------------------------------
+
+
+async def test_channel_settings_default_and_stored(store: Store) -> None:
+    assert await store.get_channel_settings(channel="C1") is None
+    assert await store.channel_settings(channel="C1") == ChannelSettings(channel="C1")
+    custom = ChannelSettings(channel="C1", threshold=0.6, mode="reply", reaction="eyes")
+    await store.put_channel_settings(custom)
+    assert await store.channel_settings(channel="C1") == custom
+    await store.put_channel_settings(ChannelSettings(channel="C1", mode="off"))
+    assert (await store.channel_settings(channel="C1")).mode == "off"
+
+
+async def test_opt_outs(store: Store) -> None:
+    assert await store.is_opted_out(user="U1") is False
+    await store.set_opt_out(user="U1", opted_out=True)
+    assert await store.is_opted_out(user="U1") is True
+    assert await store.is_opted_out(user="U2") is False
+    await store.set_opt_out(user="U1", opted_out=False)
+    assert await store.is_opted_out(user="U1") is False
+
+
+async def test_audit_newest_first(store: Store) -> None:
+    entries = [
+        AuditEntry(
+            actor="U1",
+            action=f"promote-{n}",
+            result="ok",
+            detail={"n": n},
+            at=T0 + timedelta(seconds=n),
+        )
+        for n in range(5)
+    ]
+    for entry in entries:
+        await store.add_audit(entry)
+    assert await store.list_audit(limit=3) == entries[:1:-1]
+    assert len(await store.list_audit()) == 5
+
+
+async def test_forget_user_leaves_nothing_of_them(store: Store) -> None:
+    await store.add_interaction(interaction(1, user="U1"))
+    await store.add_interaction(interaction(2, user="U2"))
+    await store.add_feedback(interaction_id="i00001", user="U3", reaction="joy", rating=1)
+    await store.add_feedback(interaction_id="i00002", user="U1", reaction="joy", rating=1)
+    await store.add_feedback(interaction_id="i00002", user="U3", reaction="joy", rating=1)
+    await store.retract_feedback(interaction_id="i00002", user="U3", reaction="joy")
+
+    assert await store.forget_user(user="U1") == 3
+    assert await store.get_interaction("i00001") is None
+    left = [f async for f in store.iter_feedback(include_retracted=True)]
+    assert [(f.interaction_id, f.user) for f in left] == [("i00002", "U3")]
+    assert [i.id async for i in store.iter_interactions()] == ["i00002"]
+    assert await store.forget_user(user="U1") == 0

@@ -1,0 +1,128 @@
+"""Start and stop the real Firestore emulator (gcloud) for tests.
+
+The emulator runs in its own process group, because gcloud starts a shell script that starts
+Java: stopping only gcloud would leave the Java server running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+READY_LINE = "Dev App Server is now running"
+
+
+def gcloud_available() -> bool:
+    """Return whether gcloud (and Java, which the emulator runs on) are on PATH."""
+    return shutil.which("gcloud") is not None and shutil.which("java") is not None
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmulatorError(RuntimeError):
+    """The emulator did not start; the message holds the tail of its log."""
+
+
+class FirestoreEmulator:
+    """``with FirestoreEmulator() as host:`` runs the emulator on a free port of 127.0.0.1."""
+
+    def __init__(self, *, port: int | None = None, timeout: float = 60.0) -> None:
+        self.port = port or free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.timeout = timeout
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = Path(tempfile.mkstemp(prefix="firestore-emulator-", suffix=".log")[1])
+
+    def start(self) -> str:
+        """Start the emulator, wait until it answers, and return ``host:port``."""
+        with self._log.open("wb") as log:
+            self._process = subprocess.Popen(
+                [
+                    "gcloud",
+                    "emulators",
+                    "firestore",
+                    "start",
+                    f"--host-port={self.host}",
+                    "--quiet",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group, so stop() reaches Java too
+            )
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self.stop()
+                raise EmulatorError(f"firestore emulator exited early:\n{self.log_tail()}")
+            if READY_LINE in self._log.read_text(errors="replace") and self._answers():
+                return self.host
+            time.sleep(0.2)
+        self.stop()
+        raise EmulatorError(
+            f"firestore emulator not ready after {self.timeout:.0f} s:\n{self.log_tail()}"
+        )
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def clear(self, project: str) -> None:
+        """Delete every document of ``project``'s default database."""
+        request = urllib.request.Request(
+            f"http://{self.host}/emulator/v1/projects/{project}/databases/(default)/documents",
+            method="DELETE",
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def stop(self) -> None:
+        """Stop the emulator's whole process group; wait for it to exit."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        # The group may outlive its leader (Java exits after gcloud): make sure it is gone.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def log_tail(self, lines: int = 20) -> str:
+        """Return the last lines of the emulator's output."""
+        text = self._log.read_text(errors="replace") if self._log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+        self._log.unlink(missing_ok=True)

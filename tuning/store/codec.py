@@ -1,0 +1,239 @@
+"""Convert records to plain dicts and back, for both store backends.
+
+Each backend stores datetimes its own way (ISO text in SQLite, Timestamps in Firestore), so the
+converters take the datetime encoding as a function. Decoding a malformed record raises
+:class:`StoreError`: a broken row is never silently "not found".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from tuning.errors import StoreError
+from tuning.records import (
+    AuditEntry,
+    Candidate,
+    ChannelSettings,
+    Feedback,
+    Interaction,
+    JobRecord,
+    ModelVersion,
+    StateChange,
+    frozen_mapping,
+)
+
+Encode = Callable[[datetime], Any]
+Decode = Callable[[Any], datetime]
+
+
+def to_utc(value: datetime) -> datetime:
+    """Return ``value`` in UTC, reading a naive datetime as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def encode_text(value: datetime) -> str:
+    """Return a fixed-width ISO-8601 UTC string, so stored timestamps sort as text."""
+    return to_utc(value).isoformat(timespec="microseconds")
+
+
+def decode_text(value: Any) -> datetime:
+    """Parse a string written by :func:`encode_text`."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO timestamp string, got {type(value).__name__}")
+    return to_utc(datetime.fromisoformat(value))
+
+
+def key_digest(*parts: str) -> str:
+    """Return a stable sha256 hex digest of ``parts``, NUL-separated so they cannot run together."""
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@contextmanager
+def decoding(what: str) -> Iterator[None]:
+    """Turn any error raised while decoding ``what`` into a StoreError naming it."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StoreError(f"stored {what} is malformed: {exc!r}") from exc
+
+
+def interaction_to_dict(item: Interaction, enc: Encode) -> dict[str, Any]:
+    """Return the interaction as a dict; candidates become a list of {text, score}."""
+    return {
+        "id": item.id,
+        "team": item.team,
+        "channel": item.channel,
+        "ts": item.ts,
+        "kind": item.kind,
+        "input_text": item.input_text,
+        "output": item.output,
+        "model_version": item.model_version,
+        "user": item.user,
+        "thread_ts": item.thread_ts,
+        "reply_ts": item.reply_ts,
+        "probability": item.probability,
+        "candidates": [{"text": c.text, "score": c.score} for c in item.candidates],
+        "parent_id": item.parent_id,
+        "created_at": enc(item.created_at),
+    }
+
+
+def interaction_from_dict(data: Mapping[str, Any], dec: Decode) -> Interaction:
+    """Rebuild an interaction from :func:`interaction_to_dict` output."""
+    with decoding(f"interaction {data.get('id')!r}"):
+        probability = data.get("probability")
+        return Interaction(
+            id=str(data["id"]),
+            team=data["team"],
+            channel=data["channel"],
+            ts=data["ts"],
+            kind=data["kind"],
+            input_text=data["input_text"],
+            output=data["output"],
+            model_version=data["model_version"],
+            user=data.get("user") or "",
+            thread_ts=data.get("thread_ts"),
+            reply_ts=data.get("reply_ts"),
+            probability=None if probability is None else float(probability),
+            candidates=tuple(
+                Candidate(text=str(c["text"]), score=float(c["score"])) for c in data["candidates"]
+            ),
+            parent_id=data.get("parent_id"),
+            created_at=dec(data["created_at"]),
+        )
+
+
+def feedback_to_dict(item: Feedback, enc: Encode) -> dict[str, Any]:
+    """Return the feedback as a dict."""
+    return {
+        "interaction_id": item.interaction_id,
+        "user": item.user,
+        "reaction": item.reaction,
+        "rating": item.rating,
+        "created_at": enc(item.created_at),
+        "updated_at": enc(item.updated_at),
+        "retracted": item.retracted,
+        "retracted_at": None if item.retracted_at is None else enc(item.retracted_at),
+    }
+
+
+def feedback_from_dict(data: Mapping[str, Any], dec: Decode) -> Feedback:
+    """Rebuild feedback from :func:`feedback_to_dict` output."""
+    with decoding(f"feedback on {data.get('interaction_id')!r}"):
+        retracted_at = data.get("retracted_at")
+        return Feedback(
+            interaction_id=data["interaction_id"],
+            user=data["user"],
+            reaction=data["reaction"],
+            rating=int(data["rating"]),
+            created_at=dec(data["created_at"]),
+            updated_at=dec(data["updated_at"]),
+            retracted=bool(data["retracted"]),
+            retracted_at=None if retracted_at is None else dec(retracted_at),
+        )
+
+
+def model_to_dict(item: ModelVersion, enc: Encode) -> dict[str, Any]:
+    """Return the model version as a dict."""
+    return {
+        "task": item.task,
+        "version": item.version,
+        "backend": item.backend,
+        "artifact": item.artifact,
+        "metrics": dict(item.metrics),
+        "state": item.state,
+        "job_id": item.job_id,
+        "created_at": enc(item.created_at),
+        "promoted_at": None if item.promoted_at is None else enc(item.promoted_at),
+    }
+
+
+def model_from_dict(data: Mapping[str, Any], dec: Decode) -> ModelVersion:
+    """Rebuild a model version from :func:`model_to_dict` output."""
+    with decoding(f"model {data.get('task')!r} {data.get('version')!r}"):
+        promoted_at = data.get("promoted_at")
+        return ModelVersion(
+            task=data["task"],
+            version=data["version"],
+            backend=data["backend"],
+            artifact=data["artifact"],
+            metrics=frozen_mapping({str(k): float(v) for k, v in dict(data["metrics"]).items()}),
+            state=data["state"],
+            job_id=data.get("job_id"),
+            created_at=dec(data["created_at"]),
+            promoted_at=None if promoted_at is None else dec(promoted_at),
+        )
+
+
+def job_to_dict(item: JobRecord, enc: Encode) -> dict[str, Any]:
+    """Return the job as a dict; its history becomes a list of {state, at}."""
+    return {
+        "id": item.id,
+        "task": item.task,
+        "method": item.method,
+        "backend": item.backend,
+        "state": item.state,
+        "config": dict(item.config),
+        "dataset_stats": dict(item.dataset_stats),
+        "history": [{"state": h.state, "at": enc(h.at)} for h in item.history],
+        "metrics": dict(item.metrics),
+        "error": item.error,
+        "remote_name": item.remote_name,
+        "candidate_version": item.candidate_version,
+        "outcome": item.outcome,
+        "notify": dict(item.notify),
+        "created_at": enc(item.created_at),
+        "updated_at": enc(item.updated_at),
+    }
+
+
+def job_from_dict(data: Mapping[str, Any], dec: Decode) -> JobRecord:
+    """Rebuild a job from :func:`job_to_dict` output."""
+    with decoding(f"job {data.get('id')!r}"):
+        return JobRecord(
+            id=data["id"],
+            task=data["task"],
+            method=data["method"],
+            backend=data["backend"],
+            state=data["state"],
+            config=frozen_mapping(data["config"]),
+            dataset_stats=frozen_mapping(data["dataset_stats"]),
+            history=tuple(StateChange(state=h["state"], at=dec(h["at"])) for h in data["history"]),
+            metrics=frozen_mapping(data["metrics"]),
+            error=data.get("error"),
+            remote_name=data.get("remote_name"),
+            candidate_version=data.get("candidate_version"),
+            outcome=data.get("outcome"),
+            notify=frozen_mapping(data["notify"]),
+            created_at=dec(data["created_at"]),
+            updated_at=dec(data["updated_at"]),
+        )
+
+
+def channel_from_dict(data: Mapping[str, Any]) -> ChannelSettings:
+    """Rebuild channel settings from a stored dict."""
+    with decoding(f"channel settings {data.get('channel')!r}"):
+        return ChannelSettings(
+            channel=data["channel"],
+            threshold=float(data["threshold"]),
+            mode=data["mode"],
+            reaction=data["reaction"],
+        )
+
+
+def audit_from_dict(data: Mapping[str, Any], dec: Decode) -> AuditEntry:
+    """Rebuild an audit entry from a stored dict."""
+    with decoding("audit entry"):
+        return AuditEntry(
+            actor=data["actor"],
+            action=data["action"],
+            result=data["result"],
+            detail=frozen_mapping(data["detail"]),
+            at=dec(data["at"]),
+        )

@@ -94,7 +94,11 @@ async def register(store: Store, model: ModelVersion, *, promote: bool) -> Model
 
 
 async def ensure_active(
-    *, settings: Settings, store: Store, wait_seconds: float = 120.0
+    *,
+    settings: Settings,
+    store: Store,
+    tasks: Sequence[Task] = ("classifier", "generator"),
+    wait_seconds: float = 120.0,
 ) -> dict[Task, ModelVersion]:
     """Return the active version of each task, training one from base data where none is active.
 
@@ -102,7 +106,7 @@ async def ensure_active(
     """
     holder = uuid.uuid4().hex
     active: dict[Task, ModelVersion] = {}
-    for task in ("classifier", "generator"):
+    for task in tasks:
         model = await store.active_model(task=task)
         if model is None:
             model = await _train_once(settings, store, task, holder, wait_seconds)

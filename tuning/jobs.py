@@ -1,0 +1,360 @@
+"""The tuning job lifecycle, the same for every backend: export, tune, evaluate, promote.
+
+:class:`TuningService` records each job in the store as it goes (dataset stats, config, every
+state change with its time, errors, metrics) and calls ``on_change`` after each change, so the
+CLI and Slack report local and Vertex jobs alike. States: QUEUED (exporting the dataset),
+PENDING and RUNNING (the backend's), EVALUATING, then SUCCEEDED with an outcome of
+``promoted`` or ``kept``, or FAILED / CANCELLED / EXPIRED with the reason in ``error``.
+Only one job of ours runs at a time (Vertex AI allows one concurrent tuning job per project).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from tuning.backends.base import DatasetFiles, RemoteStatus, TuningBackend
+from tuning.comparison import Evaluator, ModelEvaluator
+from tuning.config import Settings
+from tuning.datasets.assemble import DatasetConfig
+from tuning.datasets.export import export_dataset
+from tuning.errors import ConflictError, NotFoundError, SarcasmError
+from tuning.evaluate import decide
+from tuning.records import JobRecord, JobState, Method, ModelVersion, StateChange, Task, utcnow
+from tuning.records import frozen_mapping as frozen
+from tuning.registry import finite, promote, register_candidate
+from tuning.store.base import Store
+
+log = logging.getLogger(__name__)
+OnChange = Callable[[JobRecord], Awaitable[None]]
+LOCAL_MIN_TRAIN = 20  # the local models learn from a few dozen examples; Vertex wants 100
+STALE_AFTER = timedelta(minutes=10)  # a job untouched this long has lost its process
+HEARTBEAT = timedelta(minutes=1)
+MAX_STATUS_ERRORS = 5
+
+
+class TuningService:
+    """Launch, follow, evaluate and promote tuning jobs; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        backends: Mapping[str, TuningBackend],
+        *,
+        on_change: OnChange | None = None,
+        evaluator: Evaluator | None = None,
+        poll_seconds: Mapping[str, float] | None = None,
+        dataset_config: Mapping[str, DatasetConfig] | None = None,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._backends = dict(backends)
+        self.on_change = on_change
+        self._evaluator = evaluator or ModelEvaluator(settings=settings, store=store)
+        self._poll = {"local": 0.2, **(poll_seconds or {})}
+        self._datasets = {
+            "local": DatasetConfig(min_train=LOCAL_MIN_TRAIN),
+            "vertex": DatasetConfig(min_train=settings.vertex.min_train_examples),
+            **(dataset_config or {}),
+        }
+        self._holder = uuid.uuid4().hex
+        self._tasks: dict[str, asyncio.Task[JobRecord]] = {}
+        self._launched: dict[str, asyncio.Event] = {}
+
+    # -- public API ----------------------------------------------------------------------------
+
+    async def launch(
+        self,
+        *,
+        task: Task,
+        method: Method,
+        backend: str | None = None,
+        force: bool = False,
+        notify: Mapping[str, Any] | None = None,
+    ) -> JobRecord:
+        """Record a QUEUED job and start it in the background; raise ConflictError if one runs."""
+        name = backend or self._settings.model_backend
+        if name not in self._backends:
+            raise NotFoundError(f"the {name} tuning backend is not available here")
+        if method == "preference" and task != "generator":
+            raise ConflictError("preference tuning applies to the generator only")
+        if not await self._store.claim(
+            "lease:launch", ttl=timedelta(seconds=60), holder=self._holder
+        ):
+            raise ConflictError("another launch is in progress; try again in a minute")
+        try:
+            running = await self._store.running_jobs()
+            if running:
+                other = running[0]
+                raise ConflictError(
+                    f"job {other.id} ({other.task} {other.method}) is {other.state}; "
+                    "one tuning job runs at a time"
+                )
+            now = utcnow()
+            job = JobRecord(
+                id=f"job-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}",
+                task=task,
+                method=method,
+                backend=name,
+                config=frozen({"force": force, "holder": self._holder}),
+                history=(StateChange("QUEUED", now),),
+                notify=frozen(notify),
+                created_at=now,
+                updated_at=now,
+            )
+            await self._store.save_job(job)
+        finally:
+            await self._store.release("lease:launch", holder=self._holder)
+        log.info("launched job %s: %s %s on %s", job.id, task, method, name)
+        await self._emit(job)
+        self._launched[job.id] = asyncio.Event()
+        self._tasks[job.id] = asyncio.create_task(self._drive(job), name=job.id)
+        return job
+
+    async def wait(self, job_id: str) -> JobRecord:
+        """Wait until the job has ended (following it here if nothing else does); return it."""
+        task = self._tasks.get(job_id)
+        if task is None:
+            job = await self._get(job_id)
+            if job.ended:
+                return job
+            task = self._follow_in_background(job)
+        await asyncio.shield(task)
+        return await self._get(job_id)
+
+    async def wait_launched(self, job_id: str) -> JobRecord:
+        """Wait until the backend accepted the job (or it ended) and return it."""
+        event = self._launched.get(job_id)
+        if event is not None:
+            done = self._tasks[job_id]
+            waiter = asyncio.ensure_future(event.wait())
+            await asyncio.wait({waiter, done}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+        return await self._get(job_id)
+
+    async def cancel(self, job_id: str) -> JobRecord:
+        """Cancel a job that has not ended and return it; an ended job is returned unchanged."""
+        job = await self._get(job_id)
+        if job.ended:
+            return job
+        backend = self._backends.get(job.backend)
+        if job.remote_name and backend is not None:
+            await backend.cancel(job=job)
+        task = self._tasks.pop(job_id, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        return await self._transition(job, "CANCELLED", error="cancelled on request")
+
+    async def resume(self, *, follow: bool = True) -> list[JobRecord]:
+        """Pick up unfinished jobs that no task of ours follows; return them.
+
+        ``follow=True`` (a long-running bot) keeps following them in the background;
+        ``follow=False`` (a cron tick) checks each once and finishes those that are done.
+        """
+        picked = []
+        for job in await self._store.running_jobs():
+            if job.id in self._tasks or job.backend not in self._backends:
+                continue
+            stale = utcnow() - job.updated_at > STALE_AFTER
+            if job.remote_name is None or job.backend == "local":
+                if not stale:
+                    continue  # another process is still driving it
+                if job.remote_name is None:
+                    picked.append(await self._fail(job, "interrupted before it started"))
+                    continue
+            if follow:
+                self._follow_in_background(job)
+                picked.append(job)
+            else:
+                picked.append(await self._follow(job, once=True))
+        return picked
+
+    async def close(self) -> None:
+        """Stop following jobs (they stay recorded; ``resume`` picks them up again)."""
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+
+    # -- the lifecycle -------------------------------------------------------------------------
+
+    async def _drive(self, job: JobRecord) -> JobRecord:
+        try:
+            backend = self._backends[job.backend]
+            out = self._settings.data_dir / "datasets" / job.id
+            files = await export_dataset(
+                self._store,
+                task=job.task,
+                method=job.method,
+                out=out,
+                data_dir=self._settings.data_dir,
+                config=self._datasets.get(job.backend, DatasetConfig()),
+            )
+            base = await self._store.active_model(task=job.task)
+            config = {**job.config, "dataset_dir": str(out), "base_version": base and base.version}
+            job = await self._save(job, config=frozen(config), dataset_stats=files.stats)
+            remote = await backend.start(job=job, dataset=files, base=base)
+            job = await self._save(job, remote_name=remote)
+            self._launched[job.id].set()
+            return await self._follow(job, files=files)
+        except asyncio.CancelledError:
+            raise
+        except SarcasmError as exc:
+            return await self._fail(job, str(exc))
+        except Exception as exc:  # a bug: the job still ends, with a reason, and the log has it
+            log.exception("job %s crashed", job.id)
+            return await self._fail(job, f"internal error ({type(exc).__name__}: {exc})")
+        finally:
+            if job.id in self._launched:
+                self._launched[job.id].set()
+
+    def _follow_in_background(self, job: JobRecord) -> asyncio.Task[JobRecord]:
+        task = asyncio.create_task(self._follow_safely(job), name=job.id)
+        self._tasks[job.id] = task
+        return task
+
+    async def _follow_safely(self, job: JobRecord) -> JobRecord:
+        try:
+            return await self._follow(job)
+        except SarcasmError as exc:
+            return await self._fail(job, str(exc))
+
+    async def _follow(
+        self, job: JobRecord, *, files: DatasetFiles | None = None, once: bool = False
+    ) -> JobRecord:
+        """Poll the backend, recording each state, until the job ends (or once)."""
+        backend = self._backends[job.backend]
+        errors = 0
+        while True:
+            try:
+                status = await backend.status(job=job)
+                errors = 0
+            except SarcasmError as exc:
+                errors += 1
+                log.warning("job %s: status check failed (%s)", job.id, exc)
+                if errors >= MAX_STATUS_ERRORS:
+                    return await self._fail(job, f"lost track of {job.remote_name}: {exc}")
+                status = RemoteStatus(state=job.state)
+            job = await self._get(job.id)  # another process may have moved it on
+            if job.ended or job.state == "EVALUATING":
+                return job
+            if status.state == "SUCCEEDED":
+                return await self._finish(job, status)
+            if status.state != job.state:
+                job = await self._transition(job, status.state, error=status.error)
+                if job.ended:
+                    return job
+            elif utcnow() - job.updated_at > HEARTBEAT:
+                job = await self._save(job)
+            if once:
+                return job
+            await asyncio.sleep(self._poll.get(job.backend, 30.0))
+
+    async def _finish(self, job: JobRecord, status: RemoteStatus) -> JobRecord:
+        """Register the candidate, evaluate it against the active model, maybe promote it."""
+        if not await self._store.claim(
+            f"finish:{job.id}", ttl=timedelta(hours=1), holder=self._holder
+        ):
+            return job  # another process is finishing it
+        version = str(
+            status.detail.get("version") or f"{job.task[:3]}-{job.id.removeprefix('job-')}"
+        )
+        model = await register_candidate(
+            self._store,
+            ModelVersion(
+                task=job.task,
+                version=version,
+                backend=job.backend,
+                artifact=status.artifact or "",
+                metrics=finite(status.detail.get("metrics") or {}),
+                job_id=job.id,
+            ),
+        )
+        job = await self._transition(job, "EVALUATING", candidate_version=version)
+        active = await self._store.active_model(task=job.task)
+        try:
+            comparison = await self._evaluator.compare(
+                task=job.task,
+                method=job.method,
+                candidate=model,
+                active=active,
+                validation=self._settings.data_dir / "datasets" / job.id / "validation.jsonl",
+            )
+        except SarcasmError as exc:
+            return await self._fail(job, f"evaluation failed: {exc}", outcome="failed")
+        await self._store.update_model_metrics(
+            task=job.task, version=version, metrics=finite(comparison.candidate)
+        )
+        decision = decide(
+            comparison.key,
+            comparison.candidate,
+            comparison.active,
+            margin=self._settings.promotion_margin,
+            force=bool(job.config.get("force")),
+        )
+        metrics = {
+            "key": comparison.key,
+            "candidate": finite(comparison.candidate),
+            "active": finite(comparison.active) if comparison.active is not None else None,
+            "active_version": active.version if active else None,
+            "decision": decision.reason,
+        }
+        job = await self._save(job, metrics=frozen(metrics))
+        await self._emit(job)
+        if decision.promote:
+            await promote(
+                self._store,
+                task=job.task,
+                version=version,
+                actor=f"job {job.id}",
+                reason=decision.reason,
+            )
+        outcome = "promoted" if decision.promote else "kept"
+        return await self._transition(job, "SUCCEEDED", outcome=outcome)
+
+    # -- recording -----------------------------------------------------------------------------
+
+    async def _get(self, job_id: str) -> JobRecord:
+        job = await self._store.get_job(job_id)
+        if job is None:
+            raise NotFoundError(f"no tuning job {job_id}")
+        return job
+
+    async def _save(self, job: JobRecord, **changes: Any) -> JobRecord:
+        job = replace(job, **changes, updated_at=utcnow())
+        await self._store.save_job(job)
+        return job
+
+    async def _transition(self, job: JobRecord, state: JobState, **changes: Any) -> JobRecord:
+        now = utcnow()
+        if state in ("FAILED", "CANCELLED", "EXPIRED"):
+            changes.setdefault("outcome", "failed")
+        job = await self._save(
+            job, state=state, history=(*job.history, StateChange(state, now)), **changes
+        )
+        log.info("job %s is %s", job.id, state)
+        await self._emit(job)
+        return job
+
+    async def _fail(self, job: JobRecord, error: str, **changes: Any) -> JobRecord:
+        current = await self._store.get_job(job.id) or job
+        if current.ended:
+            return current
+        return await self._transition(current, "FAILED", error=error, **changes)
+
+    async def _emit(self, job: JobRecord) -> None:
+        if self.on_change is None:
+            return
+        try:
+            await self.on_change(job)
+        except Exception:  # a broken notifier must not break the job
+            log.exception("on_change hook failed for job %s", job.id)

@@ -1,0 +1,62 @@
+"""Registry actions with an audit trail: register a candidate, promote, roll back.
+
+Every bot process follows the active versions by polling (``LiveModels.run_polling``), so a
+promotion or rollback here reaches every replica within ``REGISTRY_POLL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from tuning.errors import ConflictError, NotFoundError
+from tuning.records import AuditEntry, ModelVersion, Task
+from tuning.store.base import Store
+
+
+def finite(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Return the numeric metrics that are finite (the store refuses NaN)."""
+    return {
+        key: float(value)
+        for key, value in metrics.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    }
+
+
+async def register_candidate(store: Store, model: ModelVersion) -> ModelVersion:
+    """Register ``model`` as a candidate, or return the stored one if it is already there."""
+    try:
+        await store.add_model(model)
+    except ConflictError:
+        existing = await store.get_model(task=model.task, version=model.version)
+        if existing is None:
+            raise
+        return existing
+    return model
+
+
+async def promote(
+    store: Store, *, task: Task, version: str, actor: str, reason: str
+) -> ModelVersion:
+    """Make ``version`` the active ``task`` model and audit it; raise NotFoundError if unknown."""
+    model = await store.promote(task=task, version=version)
+    await store.add_audit(
+        AuditEntry(actor=actor, action=f"promote {task}", result=version, detail={"reason": reason})
+    )
+    return model
+
+
+async def rollback(store: Store, *, task: Task, actor: str) -> ModelVersion:
+    """Reactivate the previously active ``task`` version and audit it."""
+    current = await store.active_model(task=task)
+    try:
+        model = await store.rollback(task=task)
+    except NotFoundError:
+        await store.add_audit(AuditEntry(actor=actor, action=f"rollback {task}", result="nothing"))
+        raise
+    detail = {"from": current.version if current else None}
+    await store.add_audit(
+        AuditEntry(actor=actor, action=f"rollback {task}", result=model.version, detail=detail)
+    )
+    return model

@@ -12,6 +12,7 @@ from typing import Any, Self, TypeVar
 from aiohttp import web
 
 from bot.workspace import page, webapi
+from bot.workspace.appkey import WORKSPACE
 from bot.workspace.delivery import Deliverer, Delivery, Reply
 from bot.workspace.model import BOT_USER_ID, JSON, Channel, Message
 from bot.workspace.payloads import (
@@ -87,7 +88,7 @@ class WorkspaceCore:
     def build_web_app(self) -> web.Application:
         """Return the aiohttp application serving the API, the socket, files and the page."""
         app = web.Application(client_max_size=60 * 1024 * 1024)
-        app["workspace"] = self
+        app[WORKSPACE] = self
         app.router.add_route("*", "/api/{method}", webapi.handle_api)
         app.router.add_post("/upload/{file_id}", webapi.handle_upload)
         app.router.add_get("/files/{file_id}/{name}", webapi.handle_file)

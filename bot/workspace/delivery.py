@@ -64,6 +64,7 @@ class Deliverer:
         self._acks: dict[str, asyncio.Future[JSON]] = {}
         self._session: aiohttp.ClientSession | None = None
         self._turn = 0
+        self.ack_timeout = ACK_TIMEOUT
 
     @property
     def socket_connected(self) -> bool:
@@ -109,7 +110,7 @@ class Deliverer:
                 self.event_url,
                 data=body,
                 headers=headers,
-                timeout=aiohttp.ClientTimeout(total=ACK_TIMEOUT),
+                timeout=aiohttp.ClientTimeout(total=self.ack_timeout),
             ) as resp:
                 text = await resp.text()
                 return Reply(status=resp.status, body=text, payload=_parse(text))
@@ -134,7 +135,7 @@ class Deliverer:
         self._acks[envelope_id] = waiter
         try:
             await socket.send_str(json.dumps(envelope))
-            ack = await asyncio.wait_for(waiter, ACK_TIMEOUT)
+            ack = await asyncio.wait_for(waiter, self.ack_timeout)
         except (TimeoutError, ConnectionError, RuntimeError) as exc:
             return Reply(status=0, body=repr(exc), transport="socket")
         finally:

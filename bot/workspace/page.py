@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.workspace.appkey import WORKSPACE
 from bot.workspace.model import JSON, YOU
 from bot.workspace.state import ApiFailure
 
@@ -41,7 +42,7 @@ def add_routes(app: web.Application) -> None:
 
 
 def _ws(request: web.Request) -> Workspace:
-    workspace: Workspace = request.app["workspace"]
+    workspace: Workspace = request.app[WORKSPACE]
     return workspace
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.workspace.appkey import WORKSPACE
 from bot.workspace.methods_chat import ME
 from bot.workspace.model import JSON
 from bot.workspace.state import ApiFailure
@@ -39,7 +40,7 @@ class ResponseTarget:
 
 async def handle_response_url(request: web.Request) -> web.Response:
     """Apply one POST to a response URL."""
-    ws: Workspace = request.app["workspace"]
+    ws: Workspace = request.app[WORKSPACE]
     target = ws.responses.get(request.match_info["key"])
     if target is None:
         return web.json_response({"ok": False, "error": "invalid_url"}, status=404)

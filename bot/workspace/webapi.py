@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.workspace import methods_chat as chat
 from bot.workspace import methods_misc as misc
+from bot.workspace.appkey import WORKSPACE
 from bot.workspace.model import JSON
 from bot.workspace.params import Params
 from bot.workspace.state import ApiFailure
@@ -93,7 +94,7 @@ def json_response(
 
 async def handle_api(request: web.Request) -> web.Response:
     """Answer one Web API call."""
-    ws: Workspace = request.app["workspace"]
+    ws: Workspace = request.app[WORKSPACE]
     method = request.match_info["method"]
     params: dict[str, Any] = {}
     try:
@@ -148,7 +149,7 @@ def _safe(params: dict[str, Any]) -> dict[str, Any]:
 
 async def handle_upload(request: web.Request) -> web.Response:
     """Accept a file's bytes at the URL ``files.getUploadURLExternal`` returned."""
-    ws: Workspace = request.app["workspace"]
+    ws: Workspace = request.app[WORKSPACE]
     found = ws.state.files.get(request.match_info["file_id"])
     if found is None:
         return web.Response(status=404, text="file not found")
@@ -164,7 +165,7 @@ async def handle_upload(request: web.Request) -> web.Response:
 
 async def handle_file(request: web.Request) -> web.StreamResponse:
     """Serve an uploaded file's bytes (``url_private``)."""
-    ws: Workspace = request.app["workspace"]
+    ws: Workspace = request.app[WORKSPACE]
     found = ws.state.files.get(request.match_info["file_id"])
     if found is None or found.data is None:
         return web.Response(status=404, text="file not found")

@@ -1,0 +1,66 @@
+"""Fixtures for the workspace emulator's tests: a running emulator and a stand-in app endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.workspace import Workspace
+
+
+@dataclass
+class Received:
+    """One request the emulator sent to the stand-in app."""
+
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A plain HTTP endpoint standing in for the app's ``/slack/events``; it records requests."""
+
+    url: str = ""
+    requests: list[Received] = field(default_factory=list)
+    answer: Callable[[Received], web.Response] = lambda _: web.Response(status=200)
+
+
+@pytest.fixture
+async def ws() -> AsyncIterator[Workspace]:
+    """Yield a started emulator with no app connected."""
+    async with Workspace() as workspace:
+        yield workspace
+
+
+@pytest.fixture
+async def client(ws: Workspace) -> AsyncWebClient:
+    """Return slack_sdk's real async client pointed at the emulator with the bot token."""
+    return AsyncWebClient(token=ws.bot_token, base_url=ws.api_url)
+
+
+@pytest.fixture
+async def receiver(ws: Workspace) -> AsyncIterator[Receiver]:
+    """Run a recording endpoint and point the emulator's event delivery at it."""
+    rec = Receiver()
+
+    async def handle(request: web.Request) -> web.Response:
+        got = Received(dict(request.headers), await request.read())
+        rec.requests.append(got)
+        return rec.answer(got)
+
+    app = web.Application()
+    app.router.add_post("/slack/events", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    rec.url = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
+    ws.event_url = rec.url
+    try:
+        yield rec
+    finally:
+        await runner.cleanup()

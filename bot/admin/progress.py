@@ -65,6 +65,9 @@ class ProgressReporter:
         if not job.notify:
             return
         stage = STAGES.index(stage_of(job))
+        # TuningService emits EVALUATING twice: on entry, then with the metrics. Report the latter.
+        if STAGES[stage] == "evaluating" and not job.metrics:
+            return
         lock = self._locks.setdefault(job.id, asyncio.Lock())
         async with lock:
             # In order: a stage older than one already posted here is skipped, never posted late.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from bot.views.format import first_line, metrics_text
@@ -42,13 +44,33 @@ def build_progress_text(job: JobRecord) -> str:
         where = f" on Vertex AI: <{link}|console>" if link else f" on {job.backend}"
         return f":gear: The {what} is running{where}."
     if stage == "evaluating":
-        return f":bar_chart: Evaluating the {what}: {metrics_text(job.metrics)}."
+        return f":bar_chart: Evaluated the {what}: {comparison_text(job.metrics)}."
     return _ended_text(job, what)
+
+
+def comparison_text(metrics: Mapping[str, Any]) -> str:
+    """Return "key 0.812 vs active 0.790" from TuningService's metrics, or the metrics as they are.
+
+    TuningService stores ``{"key", "candidate": {...}, "active": {...} | None, "decision"}``.
+    """
+    key, candidate = metrics.get("key"), metrics.get("candidate")
+    if not isinstance(key, str) or not isinstance(candidate, Mapping):
+        return metrics_text(metrics)
+    ours = candidate.get(key)
+    active = metrics.get("active")
+    theirs = active.get(key) if isinstance(active, Mapping) else None
+    text = f"{key} {ours:.3f}" if isinstance(ours, int | float) else f"{key} not measured"
+    if isinstance(theirs, int | float):
+        text += f" vs active {theirs:.3f}"
+    others = {k: v for k, v in candidate.items() if k not in (key, "n")}
+    if others:
+        text += f" ({metrics_text(others, limit=4)})"
+    return text
 
 
 def _ended_text(job: JobRecord, what: str) -> str:
     version = f" `{job.candidate_version}`" if job.candidate_version else ""
-    metrics = f" ({metrics_text(job.metrics)})" if job.metrics else ""
+    metrics = f" ({comparison_text(job.metrics)})" if job.metrics else ""
     if job.outcome == "promoted":
         return f":tada: Promoted{version}: the {what} beat the active model{metrics}."
     if job.outcome == "kept":

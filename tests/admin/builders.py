@@ -9,7 +9,9 @@ from tuning.records import ChannelSettings, JobRecord, ModelVersion, StateChange
 from tuning.reports import DayCount, Report
 
 
-def model(task: str = "classifier", version: str = "c1", state: str = "active", **kw: object):
+def model(
+    task: str = "classifier", version: str = "c1", state: str = "active", **kw: object
+) -> ModelVersion:
     metrics = {"f1": 0.8, "accuracy": 0.82} if task == "classifier" else {"win_rate": 0.6}
     return ModelVersion(
         task=task,  # type: ignore[arg-type]

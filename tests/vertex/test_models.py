@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.fakes.vertex_server import FakeVertex, text_candidate
 from tests.vertex.conftest import PROJECT, REGION
-from tuning.config import VertexSettings
+from tuning.config import Settings, VertexSettings
 from tuning.errors import ModelError
 from tuning.models.base import (
     CLASSIFIER_SYSTEM_PROMPT,
@@ -24,6 +24,7 @@ from tuning.models.base import (
 from tuning.models.vertex import (
     VertexClassifier,
     VertexGenerator,
+    endpoint_client,
     parse_label,
     sarcastic_probability,
 )
@@ -51,7 +52,9 @@ async def test_classifier_parses_labels_and_takes_probabilities_from_logprobs(
     make_client: Any, fake_vertex: FakeVertex, vertex_settings: VertexSettings
 ) -> None:
     fake_vertex.respond(ENDPOINT, label_with_logprobs)
-    classifier = VertexClassifier(version(), make_client(vertex_settings), vertex_settings)
+    classifier = VertexClassifier(
+        version(), Settings(vertex=vertex_settings), client=make_client(vertex_settings)
+    )
     assert isinstance(classifier, Classifier)
 
     texts = ["Oh great, another meeting.", "The build is green.", "great, just great"]
@@ -78,7 +81,7 @@ async def test_without_logprobs_each_label_reports_the_configured_constant(
         ENDPOINT,
         lambda body: [text_candidate("SARCASTIC" if "!" in user_text(body) else "NOT_SARCASTIC")],
     )
-    classifier = VertexClassifier(version(), make_client(vertex), vertex)
+    classifier = VertexClassifier(version(), Settings(vertex=vertex), client=make_client(vertex))
 
     yes, no = await classifier.classify(["Wow!", "ok"])
 
@@ -92,7 +95,9 @@ async def test_an_off_format_answer_is_an_uncertain_not_sarcastic(
     make_client: Any, fake_vertex: FakeVertex, vertex_settings: VertexSettings
 ) -> None:
     fake_vertex.respond(ENDPOINT, lambda body: [text_candidate("I think maybe?")])
-    classifier = VertexClassifier(version(), make_client(vertex_settings), vertex_settings)
+    classifier = VertexClassifier(
+        version(), Settings(vertex=vertex_settings), client=make_client(vertex_settings)
+    )
     (prediction,) = await classifier.classify(["hmm"])
     assert (prediction.label, prediction.probability) == ("not_sarcastic", 0.5)
 
@@ -100,7 +105,9 @@ async def test_an_off_format_answer_is_an_uncertain_not_sarcastic(
 async def test_a_missing_endpoint_is_a_model_error(
     make_client: Any, vertex_settings: VertexSettings
 ) -> None:
-    classifier = VertexClassifier(version(), make_client(vertex_settings), vertex_settings)
+    classifier = VertexClassifier(
+        version(), Settings(vertex=vertex_settings), client=make_client(vertex_settings)
+    )
     with pytest.raises(ModelError, match="404"):
         await classifier.classify(["anything"])
 
@@ -118,7 +125,9 @@ async def test_generator_returns_n_distinct_candidates_best_first(
 
     fake_vertex.respond(ENDPOINT, responder)
     vertex = dataclasses.replace(vertex_settings, temperature=0.7)
-    generator = VertexGenerator(version("generator"), make_client(vertex), vertex)
+    generator = VertexGenerator(
+        version("generator"), Settings(vertex=vertex), client=make_client(vertex)
+    )
     assert isinstance(generator, Generator)
 
     candidates = await generator.generate("The deploy failed again.", n=n)
@@ -141,7 +150,9 @@ async def test_a_generator_with_no_usable_reply_raises(
     make_client: Any, fake_vertex: FakeVertex, vertex_settings: VertexSettings
 ) -> None:
     fake_vertex.respond(ENDPOINT, lambda body: [{"finishReason": "SAFETY"}])
-    generator = VertexGenerator(version("generator"), make_client(vertex_settings), vertex_settings)
+    generator = VertexGenerator(
+        version("generator"), Settings(vertex=vertex_settings), client=make_client(vertex_settings)
+    )
     with pytest.raises(ModelError, match="no usable reply"):
         await generator.generate("hi", n=2)
 
@@ -151,8 +162,6 @@ async def test_from_settings_talks_to_the_tuning_region_with_the_given_credentia
 ) -> None:
     from google.oauth2.credentials import Credentials
 
-    from tuning.config import Settings
-
     settings = Settings.from_env(
         {
             "GOOGLE_CLOUD_PROJECT": PROJECT,
@@ -161,15 +170,16 @@ async def test_from_settings_talks_to_the_tuning_region_with_the_given_credentia
         }
     )
     fake_vertex.respond(ENDPOINT, lambda body: [text_candidate("SARCASTIC")])
-    classifier = VertexClassifier.from_settings(
-        version(), settings, base_url=fake_vertex.url, credentials=Credentials(token="test")
+    client = endpoint_client(
+        settings, base_url=fake_vertex.url, credentials=Credentials(token="test")
     )
+    classifier = VertexClassifier(version(), settings, client=client)
     try:
         (prediction,) = await classifier.classify(["sure, love that"])
     finally:
-        await classifier.close()
+        await classifier.aclose()
     assert prediction.label == "sarcastic"
-    assert classifier._client._api_client.location == REGION
+    assert client._api_client.location == REGION
 
 
 @pytest.mark.parametrize(
@@ -229,3 +239,21 @@ def test_sarcastic_probability(cand: Any, label: Any, expected: float | None) ->
     assert sarcastic_probability(cand, label) == (
         None if expected is None else pytest.approx(expected)
     )
+
+
+def test_the_model_loader_builds_vertex_models_for_the_tuning_region() -> None:
+    from tuning.models.loader import load_classifier, load_generator
+
+    settings = Settings.from_env(
+        {
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "GOOGLE_CLOUD_LOCATION": "global",
+            "VERTEX_TUNING_LOCATION": "europe-west4",
+        }
+    )
+    classifier = load_classifier(version(), settings)
+    generator = load_generator(version("generator"), settings)
+    assert isinstance(classifier, VertexClassifier)
+    assert isinstance(generator, VertexGenerator)
+    assert (classifier.version, generator.version) == ("classifier-v3", "generator-v3")
+    assert classifier._client._api_client.location == "europe-west4"

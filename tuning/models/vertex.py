@@ -77,25 +77,23 @@ def sarcastic_probability(candidate: types.Candidate, label: Label) -> float | N
     return joint if label == "sarcastic" else 1.0 - joint
 
 
-def _client(settings: Settings, client_options: dict[str, Any]) -> genai.Client:
-    # Tuned endpoints live in the tuning region, so inference uses it as the location.
-    return build_client(settings.vertex, location=settings.vertex.region, **client_options)
+def endpoint_client(settings: Settings, **options: Any) -> genai.Client:
+    """Build the client that calls tuned endpoints (options: base_url, credentials, retry).
+
+    Tuned endpoints live in the tuning region, so that is the client's location.
+    """
+    return build_client(settings.vertex, location=settings.vertex.region, **options)
 
 
 class VertexClassifier:
     """Label texts with a tuned Gemini endpoint."""
 
-    def __init__(self, model: ModelVersion, client: genai.Client, vertex: VertexSettings) -> None:
+    def __init__(
+        self, model: ModelVersion, settings: Settings, *, client: genai.Client | None = None
+    ) -> None:
         self._model = model
-        self._client = client
-        self._vertex = vertex
-
-    @classmethod
-    def from_settings(
-        cls, model: ModelVersion, settings: Settings, **client_options: Any
-    ) -> VertexClassifier:
-        """Build a classifier for ``model`` with its own client (options: base_url, credentials)."""
-        return cls(model, _client(settings, client_options), settings.vertex)
+        self._vertex = settings.vertex
+        self._client = client or endpoint_client(settings)
 
     @property
     def version(self) -> str:
@@ -135,7 +133,7 @@ class VertexClassifier:
             probability = confidence if label == "sarcastic" else 1.0 - confidence
         return Prediction(text=text, label=label, probability=probability)
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the client's HTTP session."""
         await self._client.aio.aclose()
 
@@ -143,17 +141,12 @@ class VertexClassifier:
 class VertexGenerator:
     """Write candidate replies with a tuned Gemini endpoint."""
 
-    def __init__(self, model: ModelVersion, client: genai.Client, vertex: VertexSettings) -> None:
+    def __init__(
+        self, model: ModelVersion, settings: Settings, *, client: genai.Client | None = None
+    ) -> None:
         self._model = model
-        self._client = client
-        self._vertex = vertex
-
-    @classmethod
-    def from_settings(
-        cls, model: ModelVersion, settings: Settings, **client_options: Any
-    ) -> VertexGenerator:
-        """Build a generator for ``model`` with its own client (options: base_url, credentials)."""
-        return cls(model, _client(settings, client_options), settings.vertex)
+        self._vertex = settings.vertex
+        self._client = client or endpoint_client(settings)
 
     @property
     def version(self) -> str:
@@ -187,7 +180,7 @@ class VertexGenerator:
         )
         return await _call(self._client, self._model.artifact, prompt, config, self._vertex)
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the client's HTTP session."""
         await self._client.aio.aclose()
 

@@ -1,0 +1,73 @@
+"""The full local loop: feedback in the store → tick → job → evaluation → promotion → serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.tuning_loop.factories import add_flags
+from tuning.backends.local import LocalBackend
+from tuning.config import Settings
+from tuning.jobs import TuningService
+from tuning.records import JobRecord
+from tuning.scheduler import Policy, tick
+from tuning.serving import LiveModels
+from tuning.store.sqlite import SqliteStore
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    store = SqliteStore(tmp_path / "store.db")
+    await store.open()
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", promotion_margin=0.01)
+
+
+async def test_feedback_tick_job_evaluation_promotion_serving(store, settings) -> None:
+    live = await LiveModels.start(settings=settings, store=store)
+    before = live.versions["classifier"]
+    await add_flags(store, 300)
+    changes: list[JobRecord] = []
+
+    async def record(job: JobRecord) -> None:
+        changes.append(job)
+
+    service = TuningService(
+        store, settings, {"local": LocalBackend(settings=settings, store=store)}, on_change=record
+    )
+    policy = Policy(task="classifier", method="sft", min_new_feedback=100)
+    result = await tick(service, store, [policy], holder="test")
+    assert result.launched is not None
+    job = await service.wait(result.launched.id)
+
+    assert job.state == "SUCCEEDED", job.error
+    assert job.outcome == "promoted", job.metrics
+    assert [c.state for c in job.history] == [
+        "QUEUED",
+        "PENDING",
+        "RUNNING",
+        "EVALUATING",
+        "SUCCEEDED",
+    ]
+    assert job.dataset_stats["counts"]["from_feedback"] > 0
+    assert job.metrics["candidate"]["f1"] > job.metrics["active"]["f1"]
+    assert changes[0].state == "QUEUED"
+    assert changes[-1].outcome == "promoted"
+
+    assert await live.refresh() is True
+    assert live.versions["classifier"] == job.candidate_version != before
+    wrong = await live.classify(["The printer in Oslo is on fire again. Please file a ticket."])
+    assert wrong[0].label == "not_sarcastic"
+
+    # Nothing new: the next tick launches nothing.
+    again = await tick(service, store, [policy], holder="test")
+    assert again.launched is None
+    await live.close()

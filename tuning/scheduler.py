@@ -1,0 +1,173 @@
+"""When to retrain: a policy per task and method, and ``tick`` which launches what is due.
+
+A job is due when enough new feedback arrived since the last successful job of its kind, or
+when its last dataset is older than ``max_dataset_age`` and there is any new feedback, but never
+within ``cooldown`` of the previous attempt. ``tick`` first follows up unfinished jobs, then
+launches at most one job; it holds the store lease ``lease:tick`` while it decides, so two
+ticks at once (cron overlap, two replicas) launch at most one job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tuning.errors import ConflictError
+from tuning.jobs import TuningService
+from tuning.records import JobRecord, Kind, Method, Task, utcnow
+from tuning.store.base import Store
+
+log = logging.getLogger(__name__)
+LEASE = "lease:tick"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When to retrain one task with one method."""
+
+    task: Task
+    method: Method
+    min_new_feedback: int = 50  # rated interactions of this task since the last good job
+    cooldown: timedelta = timedelta(hours=6)  # after any attempt, successful or not
+    max_dataset_age: timedelta = timedelta(days=7)  # retrain on any new feedback after this
+    backend: str | None = None  # None: the configured MODEL_BACKEND
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if self.min_new_feedback < 1:
+            raise ValueError("min_new_feedback must be at least 1")
+        if self.cooldown < timedelta(0) or self.max_dataset_age <= timedelta(0):
+            raise ValueError("cooldown must be >= 0 and max_dataset_age > 0")
+        if self.method == "preference" and self.task != "generator":
+            raise ValueError("preference tuning applies to the generator only")
+
+
+DEFAULT_POLICIES: tuple[Policy, ...] = (
+    Policy("classifier", "sft"),
+    Policy("generator", "sft"),
+    Policy("generator", "preference", min_new_feedback=30),
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a policy is due now, and why."""
+
+    policy: Policy
+    due: bool
+    reason: str
+    new_feedback: int = 0
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """What one tick did: the job it launched (if any), each verdict, the jobs it followed up."""
+
+    launched: JobRecord | None = None
+    verdicts: tuple[Verdict, ...] = ()
+    followed: tuple[JobRecord, ...] = ()
+    note: str = ""
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+
+def is_due(
+    policy: Policy,
+    *,
+    new_feedback: int,
+    last_attempt: JobRecord | None,
+    last_success: JobRecord | None,
+    now: datetime,
+) -> Verdict:
+    """Return whether ``policy`` is due, given the feedback count and the last jobs (pure)."""
+    if not policy.enabled:
+        return Verdict(policy, False, "disabled", new_feedback)
+    if last_attempt is not None and now - last_attempt.created_at < policy.cooldown:
+        until = last_attempt.created_at + policy.cooldown
+        return Verdict(
+            policy, False, f"cooling down until {until:%Y-%m-%d %H:%M} UTC", new_feedback
+        )
+    if new_feedback >= policy.min_new_feedback:
+        return Verdict(
+            policy,
+            True,
+            f"{new_feedback} new feedback (min {policy.min_new_feedback})",
+            new_feedback,
+        )
+    if (
+        last_success is not None
+        and new_feedback
+        and now - last_success.created_at >= policy.max_dataset_age
+    ):
+        return Verdict(
+            policy, True, f"dataset older than {policy.max_dataset_age.days} days", new_feedback
+        )
+    return Verdict(
+        policy, False, f"{new_feedback} new feedback, needs {policy.min_new_feedback}", new_feedback
+    )
+
+
+async def tick(
+    service: TuningService,
+    store: Store,
+    policies: Sequence[Policy] = DEFAULT_POLICIES,
+    *,
+    holder: str,
+    now: datetime | None = None,
+    lease_ttl: timedelta = timedelta(minutes=5),
+    follow: bool = False,
+) -> TickResult:
+    """Follow up unfinished jobs, then launch the first due policy's job (at most one)."""
+    if not await store.claim(LEASE, ttl=lease_ttl, holder=holder):
+        return TickResult(note="another tick holds the lease; nothing done")
+    try:
+        followed = tuple(await service.resume(follow=follow))
+        running = await store.running_jobs()
+        if running:
+            job = running[0]
+            return TickResult(
+                followed=followed, note=f"job {job.id} is {job.state}; waiting for it"
+            )
+        verdicts = await _verdicts(store, policies, now or utcnow())
+        for verdict in verdicts:
+            if not verdict.due:
+                continue
+            try:
+                job = await service.launch(
+                    task=verdict.policy.task,
+                    method=verdict.policy.method,
+                    backend=verdict.policy.backend,
+                    notify={"reason": f"scheduled: {verdict.reason}"},
+                )
+            except ConflictError as exc:
+                return TickResult(verdicts=verdicts, followed=followed, note=str(exc))
+            return TickResult(launched=job, verdicts=verdicts, followed=followed)
+        return TickResult(verdicts=verdicts, followed=followed, note="nothing is due")
+    finally:
+        await store.release(LEASE, holder=holder)
+
+
+async def _verdicts(store: Store, policies: Sequence[Policy], now: datetime) -> tuple[Verdict, ...]:
+    jobs = await store.list_jobs(limit=100)
+    ids: dict[Kind, set[str]] = {}
+    verdicts = []
+    for policy in policies:
+        mine = [j for j in jobs if j.task == policy.task and j.method == policy.method]
+        last_attempt = mine[0] if mine else None
+        last_success = next((j for j in mine if j.state == "SUCCEEDED"), None)
+        kind: Kind = "classify" if policy.task == "classifier" else "generate"
+        if kind not in ids:
+            ids[kind] = {i.id async for i in store.iter_interactions(kind=kind)}
+        since = last_success.created_at if last_success else None
+        new = len({f.interaction_id async for f in store.iter_feedback(since=since)} & ids[kind])
+        verdicts.append(
+            is_due(
+                policy,
+                new_feedback=new,
+                last_attempt=last_attempt,
+                last_success=last_success,
+                now=now,
+            )
+        )
+    return tuple(verdicts)

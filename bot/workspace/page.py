@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.workspace.appkey import WORKSPACE
+from bot.workspace.delivery import Reply
 from bot.workspace.model import JSON, YOU
 from bot.workspace.state import ApiFailure
 
@@ -144,6 +145,18 @@ def _fail(failure: ApiFailure) -> web.Response:
     return web.json_response({"ok": False, "error": failure.code}, status=400)
 
 
+def _replied(reply: Reply, **extra: Any) -> web.Response:
+    """Answer the page with whether the app acknowledged what it was sent."""
+    if reply.status == 200:
+        return web.json_response({"ok": True, **extra})
+    why = (
+        "sarcasm-bot is not connected"
+        if reply.transport == "none"
+        else "sarcasm-bot did not answer"
+    )
+    return web.json_response({"ok": False, "error": why, "status": reply.status, **extra})
+
+
 async def _post(request: web.Request) -> web.Response:
     body, ws = await _body(request), _ws(request)
     try:
@@ -183,13 +196,12 @@ async def _command(request: web.Request) -> web.Response:
         )
     except ApiFailure as failure:
         return _fail(failure)
-    return web.json_response({"ok": reply.status == 200, "status": reply.status})
+    return _replied(reply)
 
 
 async def _open_home(request: web.Request) -> web.Response:
     body, ws = await _body(request), _ws(request)
-    reply = await ws.open_home(user=body["user"])
-    return web.json_response({"ok": reply.status == 200})
+    return _replied(await ws.open_home(user=body["user"]))
 
 
 async def _action(request: web.Request) -> web.Response:
@@ -204,7 +216,7 @@ async def _action(request: web.Request) -> web.Response:
         )
     except (ApiFailure, LookupError) as exc:
         return web.json_response({"ok": False, "error": str(exc)}, status=400)
-    return web.json_response({"ok": reply.status == 200})
+    return _replied(reply)
 
 
 async def _submit(request: web.Request) -> web.Response:
@@ -214,7 +226,7 @@ async def _submit(request: web.Request) -> web.Response:
         reply = await ws.submit_view(user=body["user"], values=values)
     except LookupError as exc:
         return web.json_response({"ok": False, "error": str(exc)}, status=400)
-    return web.json_response({"ok": reply.status == 200, "response": reply.payload})
+    return _replied(reply, response=reply.payload)
 
 
 async def _stream(request: web.Request) -> web.StreamResponse:

@@ -14,8 +14,12 @@ from matplotlib.figure import Figure
 from tuning.records import TASKS
 from tuning.reports import Report
 
-_COLORS = {"positive": "#2eb67d", "negative": "#e01e5a", "classifier": "#1264a3",
-           "generator": "#ecb22e"}  # fmt: skip
+_COLORS = {
+    "positive": "#2eb67d",
+    "negative": "#e01e5a",
+    "classifier": "#1264a3",
+    "generator": "#ecb22e",
+}
 
 
 def render_chart(report: Report, *, dpi: int = 100) -> bytes:

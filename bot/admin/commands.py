@@ -95,9 +95,19 @@ class Mode:
 
 
 Command = (
-    Help | Status | Jobs | Stats | OptOut | OptIn | ForgetMe | Retrain | Promote | Rollback
-    | Threshold | Mode
-)  # fmt: skip
+    Help
+    | Status
+    | Jobs
+    | Stats
+    | OptOut
+    | OptIn
+    | ForgetMe
+    | Retrain
+    | Promote
+    | Rollback
+    | Threshold
+    | Mode
+)
 
 USAGE: dict[str, str] = {
     "help": "`/sarcasm help [SUBCOMMAND]`: show this usage",
@@ -114,8 +124,13 @@ USAGE: dict[str, str] = {
     "forget-me": "`/sarcasm forget-me`: delete your stored messages and feedback",
 }
 ADMIN_SUBCOMMANDS = frozenset({"retrain", "promote", "rollback", "threshold", "mode"})
-_ALIASES = {"forgetme": "forget-me", "forget_me": "forget-me", "opt-out": "optout",
-            "opt-in": "optin", "?": "help"}  # fmt: skip
+_ALIASES = {
+    "forgetme": "forget-me",
+    "forget_me": "forget-me",
+    "opt-out": "optout",
+    "opt-in": "optin",
+    "?": "help",
+}
 
 
 class UsageError(SarcasmError):

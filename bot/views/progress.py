@@ -70,18 +70,17 @@ def comparison_text(metrics: Mapping[str, Any]) -> str:
 
 def _ended_text(job: JobRecord, what: str) -> str:
     version = f" `{job.candidate_version}`" if job.candidate_version else ""
-    metrics = f" ({comparison_text(job.metrics)})" if job.metrics else ""
+    decision = job.metrics.get("decision")
+    why = decision if isinstance(decision, str) else comparison_text(job.metrics)
+    why = f" ({why})" if job.metrics else ""
     if job.outcome == "promoted":
-        return f":tada: Promoted{version}: the {what} beat the active model{metrics}."
+        return f":tada: Promoted{version} from the {what}{why}."
     if job.outcome == "kept":
         hint = (
             f" `/sarcasm promote {job.task} {job.candidate_version}` uses it anyway."
             if job.candidate_version
             else ""
         )
-        return (
-            f":package: Kept{version} as a candidate: the {what} did not beat the active model"
-            f" by the margin{metrics}.{hint}"
-        )
+        return f":package: Kept{version} as a candidate from the {what}{why}.{hint}"
     reason = first_line(job.error or job.state.lower())
     return f":x: The {what} failed: {reason}"

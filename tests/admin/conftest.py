@@ -125,6 +125,8 @@ async def running(
     try:
         yield Running(ws=ws, services=services, store=store, settings=settings)
     finally:
+        if services.tuning is not None:
+            await services.tuning.close()
         await services.tasks.join()
         await runner.cleanup()
         await ws.stop()

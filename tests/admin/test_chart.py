@@ -16,9 +16,18 @@ from tuning.store.base import Store
 async def _seed(store: Store) -> None:
     for i in range(4):
         await store.add_interaction(
-            Interaction(id=f"i{i}", team="T", channel="C1", ts=f"1.{i}", kind="generate",
-                        input_text="so great", output="sure", model_version="g1", user="U1")
-        )  # fmt: skip
+            Interaction(
+                id=f"i{i}",
+                team="T",
+                channel="C1",
+                ts=f"1.{i}",
+                kind="generate",
+                input_text="so great",
+                output="sure",
+                model_version="g1",
+                user="U1",
+            )
+        )
     await store.add_feedback(interaction_id="i0", user="U2", reaction="+1", rating=1)
     await store.add_feedback(interaction_id="i1", user="U2", reaction="+1", rating=1)
     await store.add_feedback(interaction_id="i2", user="U3", reaction="-1", rating=-1)

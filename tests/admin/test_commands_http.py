@@ -14,8 +14,9 @@ from tests.admin.conftest import CONFIG_ADMIN, MEMBER, OPTED_OUT, WORKSPACE_ADMI
 CHANNEL = "C_GENERAL"
 
 
-async def ask(running: Running, text: str, *, user: str = MEMBER, channel: str = CHANNEL,
-              answers: int = 1) -> list[str]:  # fmt: skip
+async def ask(
+    running: Running, text: str, *, user: str = MEMBER, channel: str = CHANNEL, answers: int = 1
+) -> list[str]:
     """Run a command and return the text of every ephemeral answer it produced (at least one)."""
     ws = running.ws
     before = len(ws.ephemerals(user=user, channel=channel))
@@ -30,8 +31,11 @@ async def ask(running: Running, text: str, *, user: str = MEMBER, channel: str =
 
 async def test_help_and_usage_errors_are_answered_in_the_ack(running: Running) -> None:
     assert "/sarcasm forget-me" in (await ask(running, ""))[0]
-    for text, says in [("dance", "Unknown subcommand"), ("threshold 7", "not from 0 to 1"),
-                       ("retrain everything", "not classifier or generator")]:  # fmt: skip
+    for text, says in [
+        ("dance", "Unknown subcommand"),
+        ("threshold 7", "not from 0 to 1"),
+        ("retrain everything", "not classifier or generator"),
+    ]:
         answer = (await ask(running, text))[0]
         assert says in answer
         assert "/sarcasm" in answer

@@ -12,9 +12,17 @@ GONE, KEPT = "U_GONE", "U_KEPT"
 
 
 def _interaction(i: int, user: str) -> Interaction:
-    return Interaction(id=f"{user}-{i}", team="T", channel="C1", ts=f"{i}.{len(user)}",
-                       kind="generate", input_text=f"message {i} by {user}", output="sure",
-                       model_version="g1", user=user)  # fmt: skip
+    return Interaction(
+        id=f"{user}-{i}",
+        team="T",
+        channel="C1",
+        ts=f"{i}.{len(user)}",
+        kind="generate",
+        input_text=f"message {i} by {user}",
+        output="sure",
+        model_version="g1",
+        user=user,
+    )
 
 
 def _runner(store: Store) -> AdminRunner:

@@ -119,9 +119,30 @@ def test_overlong_text_is_a_usage_error() -> None:
 
 
 WORDS = st.sampled_from(
-    [*USAGE, "classifier", "generator", "sft", "preference", "force", "react", "reply", "off",
-     "0.5", "7", "-1", "1e309", "nan", "50%", "%", "v1", "`", "*", "\u200b", "ß"]
-)  # fmt: skip
+    [
+        *USAGE,
+        "classifier",
+        "generator",
+        "sft",
+        "preference",
+        "force",
+        "react",
+        "reply",
+        "off",
+        "0.5",
+        "7",
+        "-1",
+        "1e309",
+        "nan",
+        "50%",
+        "%",
+        "v1",
+        "`",
+        "*",
+        "\u200b",
+        "ß",
+    ]
+)
 
 
 @settings(max_examples=100, deadline=None)

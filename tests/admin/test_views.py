@@ -92,9 +92,17 @@ def test_limit_checker_catches_each_limit() -> None:
     too_many = [bk.divider()] * 101
     long_section = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
     long_header = {"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}
-    long_value = {"type": "actions", "elements": [
-        {"type": "button", "text": {"type": "plain_text", "text": "b"}, "action_id": "a" * 256,
-         "value": "v" * 2001}]}  # fmt: skip
+    long_value = {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "b"},
+                "action_id": "a" * 256,
+                "value": "v" * 2001,
+            }
+        ],
+    }
     assert block_kit_problems(too_many) == ["101 blocks > 100"]
     assert len(block_kit_problems([long_section, long_header, long_value])) == 4
     assert block_kit_problems(bk.cap_blocks(too_many)) == []
@@ -122,8 +130,11 @@ def test_forget_me_button_is_confirmed() -> None:
 
 def test_progress_text_for_each_stage() -> None:
     queued = job(state="PENDING")
-    vertex = job(state="RUNNING", backend="vertex",
-                 remote_name="projects/p1/locations/europe-west4/tuningJobs/987")  # fmt: skip
+    vertex = job(
+        state="RUNNING",
+        backend="vertex",
+        remote_name="projects/p1/locations/europe-west4/tuningJobs/987",
+    )
     evaluating = job(state="EVALUATING", metrics={"candidate": {"f1": 0.9}, "active": 0.5})
     promoted = job(outcome="promoted", candidate_version="c9", metrics={"f1": 0.9})
     kept = job(outcome="kept", candidate_version="c9")
@@ -141,3 +152,18 @@ def test_progress_text_for_each_stage() -> None:
     assert "Promoted `c9`" in build_progress_text(promoted)
     assert "promote classifier c9" in build_progress_text(kept)
     assert build_progress_text(failed).endswith("failed: Dataset too small: 3 < 100")
+
+
+def test_progress_reads_the_tuning_service_metrics_shape() -> None:
+    metrics = {
+        "key": "f1",
+        "candidate": {"f1": 0.812, "precision": 0.7, "n": 40.0},
+        "active": {"f1": 0.79},
+        "decision": "f1 0.812 vs active 0.790 (margin 0.01)",
+    }
+    evaluating = build_progress_text(job(state="EVALUATING", metrics=metrics))
+    assert evaluating.endswith("f1 0.812 vs active 0.790 (precision 0.700).")
+    promoted = build_progress_text(job(outcome="promoted", candidate_version="c9", metrics=metrics))
+    assert "(f1 0.812 vs active 0.790 (margin 0.01))" in promoted
+    first = build_progress_text(job(state="EVALUATING", metrics={**metrics, "active": None}))
+    assert "vs active" not in first

@@ -1,0 +1,112 @@
+"""Job progress reaches the admin in order, from the slash command to the outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bot.admin.progress import ProgressReporter, deliver
+from bot.slack_client import build_web_client
+from tests.admin.builders import job
+from tests.admin.conftest import CONFIG_ADMIN, Running
+from tuning.backends.local import LocalBackend
+from tuning.config import Settings
+from tuning.jobs import TuningService
+from tuning.store.base import Store
+
+CHANNEL = "C_GENERAL"
+STAGE_MARKS = (":hourglass_flowing_sand: Queued", ":gear:", ":bar_chart: Evaluated")
+ENDINGS = (":tada: Promoted", ":package: Kept", ":x:")
+
+
+@pytest.fixture
+def make_tuning() -> Callable[[Settings, Store], Any]:
+    def build(settings: Settings, store: Store) -> TuningService:
+        return TuningService(
+            store, settings, {"local": LocalBackend(settings=settings, store=store)}
+        )
+
+    return build
+
+
+def _thread_texts(running: Running) -> list[str]:
+    roots = [m for m in running.ws.messages(CHANNEL) if "started retraining" in m.get("text", "")]
+    if not roots:
+        return []
+    return [m["text"] for m in running.ws.replies(CHANNEL, roots[-1]["ts"])]
+
+
+@pytest.mark.slow
+async def test_local_retrain_reports_each_stage_in_order_in_a_thread(running: Running) -> None:
+    ws = running.ws
+    await ws.slash_command(user=CONFIG_ADMIN, channel=CHANNEL, text="retrain classifier force")
+    texts = await ws.wait_for(
+        lambda: (
+            [t for t in _thread_texts(running) if t.startswith(ENDINGS)] and _thread_texts(running)
+        ),
+        timeout=120,
+    )
+    assert [t.split()[0] for t in texts] == [
+        ":hourglass_flowing_sand:",
+        ":gear:",
+        ":bar_chart:",
+        ":tada:",
+    ], texts
+    assert "Evaluated" in texts[2]
+    assert " vs active " in texts[2]
+    assert "running on local" in texts[1]
+    (finished,) = await running.store.list_jobs(limit=1)
+    assert finished.outcome == "promoted"
+    assert f"`{finished.candidate_version}`" in texts[3]
+    launched = [e for e in await running.store.list_audit(limit=10) if e.action == "retrain"]
+    assert launched[0].result.startswith(":rocket: Launched job")
+    # A second retrain while none runs is fine; the thread answer says where progress goes.
+    answers = " ".join(e.text for e in ws.ephemerals(user=CONFIG_ADMIN, channel=CHANNEL))
+    assert "progress is posted in the thread" in answers
+
+
+async def test_a_second_process_reports_the_end_once(running: Running) -> None:
+    """The process that launched a job died; another sees it end and tells the admin, once."""
+    ws = running.ws
+    client = build_web_client(running.settings.slack)
+    root = await client.chat_postMessage(channel=CHANNEL, text="started retraining")
+    notify = {"user": CONFIG_ADMIN, "channel": root["channel"], "thread_ts": root["ts"]}
+    first = ProgressReporter(store=running.store, make_client=lambda: client, instance="a")
+    second = ProgressReporter(store=running.store, make_client=lambda: client, instance="b")
+    third = ProgressReporter(store=running.store, make_client=lambda: client, instance="c")
+    await first.on_change(job("jx", "QUEUED", notify=notify))
+    await first.on_change(job("jx", "RUNNING", notify=notify))
+    # The first process is gone; the second resumes the job and sees the rest.
+    for reporter in (second, second, third):
+        await reporter.on_change(job("jx", "RUNNING", notify=notify))
+        await reporter.on_change(job("jx", "EVALUATING", notify=notify))  # no metrics yet
+        await reporter.on_change(
+            job("jx", "SUCCEEDED", notify=notify, outcome="kept", candidate_version="c7")
+        )
+    texts = [m["text"] for m in ws.replies(CHANNEL, root["ts"])]
+    assert [t.split()[0] for t in texts] == [":hourglass_flowing_sand:", ":gear:", ":package:"]
+    assert "promote classifier c7" in texts[-1]
+
+
+async def test_delivery_falls_back_to_response_url_then_dm(running: Running) -> None:
+    ws = running.ws
+    client = build_web_client(running.settings.slack)
+    # No thread (the bot is not in the channel): the slash command's response_url answers.
+    await ws.slash_command(user=CONFIG_ADMIN, channel="C_WATERCOOLER", text="retrain generator")
+    await running.services.tasks.join()
+    eph = [e.text for e in ws.ephemerals(user=CONFIG_ADMIN, channel="C_WATERCOOLER")]
+    assert any("progress is posted here" in t for t in eph), eph
+    (launched,) = await running.store.list_jobs(limit=1)
+    assert "response_url" in launched.notify
+    assert any(t.startswith(":hourglass_flowing_sand: Queued") for t in eph)
+    # An expired response_url and no thread: a direct message to the user.
+    expired = {
+        "user": CONFIG_ADMIN,
+        "response_url": "http://127.0.0.1:9/never-called",
+        "response_url_expires": "2000-01-01T00:00:00+00:00",
+    }
+    where = await deliver(client, expired, "hello")
+    assert where == "dm"
+    assert ws.messages(f"D_{CONFIG_ADMIN}")[-1]["text"] == "hello"

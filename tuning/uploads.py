@@ -21,7 +21,7 @@ from google.api_core import exceptions as gexc
 from tuning.errors import BackendError
 
 if TYPE_CHECKING:
-    from google.cloud import storage  # type: ignore[import-untyped]
+    import google.cloud.storage as storage  # type: ignore[import-untyped]
 
     from tuning.config import VertexSettings
 
@@ -59,7 +59,7 @@ class GcsUploader(DatasetUploader):
     @classmethod
     def from_settings(cls, vertex: VertexSettings) -> GcsUploader:
         """Build an uploader for ``TUNING_BUCKET`` (the client honours STORAGE_EMULATOR_HOST)."""
-        from google.cloud import storage
+        import google.cloud.storage as storage
 
         return cls(vertex.bucket, storage.Client(project=vertex.project or None))
 

@@ -53,8 +53,8 @@ def gcs_emulator() -> Iterator[str]:
 @pytest.fixture
 def storage_client(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A real google-cloud-storage client that STORAGE_EMULATOR_HOST points at the emulator."""
+    import google.cloud.storage as storage  # type: ignore[import-untyped]
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage  # type: ignore[import-untyped]
 
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
     client = storage.Client(project="test", credentials=AnonymousCredentials())

@@ -343,8 +343,8 @@ async def test_gcs_permission_error_is_one_line_and_no_job_is_created(
     fake_vertex: FakeVertex,
     vertex_settings: VertexSettings,
 ) -> None:
+    import google.cloud.storage as storage  # type: ignore[import-untyped]
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage  # type: ignore[import-untyped]
 
     client = storage.Client(project="test", credentials=AnonymousCredentials())
     uploader = GcsUploader(vertex_settings.bucket, client)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +26,18 @@ HEALTH_TIMEOUT_SECONDS = 2.0
 def build_web_app(app: AsyncApp, services: Services) -> web.Application:
     """Return the aiohttp application serving Slack requests and the health check."""
 
+    async def healthz(request: web.Request) -> web.StreamResponse:
+        return await health_response(services)
+
+    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
+    web_app.router.add_post(EVENTS_PATH, events_handler(app))
+    web_app.router.add_get(HEALTH_PATH, healthz)
+    return web_app
+
+
+def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Return the aiohttp handler that passes Slack requests to ``app`` and answers Slack."""
+
     async def events(request: web.Request) -> web.StreamResponse:
         try:
             body = await request.text()
@@ -39,13 +52,7 @@ def build_web_app(app: AsyncApp, services: Services) -> web.Application:
             return web.json_response({"error": "malformed request"}, status=400)
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
-    async def healthz(request: web.Request) -> web.StreamResponse:
-        return await health_response(services)
-
-    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
-    web_app.router.add_post(EVENTS_PATH, events)
-    web_app.router.add_get(HEALTH_PATH, healthz)
-    return web_app
+    return events
 
 
 async def health_response(services: Services) -> web.Response:

@@ -1,0 +1,176 @@
+"""@-mentions and DMs over real HTTP: threaded replies, recorded interactions, Try again."""
+
+import asyncio
+import logging
+
+import pytest
+
+from bot.replies import FRIENDLY_ERROR, TRY_AGAIN_ACTION
+from bot.slack_client import SERVER_ERROR_RETRIES
+from bot.workspace import BOT_USER_ID, TEAM_ID, YOU
+from tests.bot.conftest import bot_replies, stored
+from tuning.errors import ModelError
+from tuning.serving import LiveModels
+
+MENTION = f"<@{BOT_USER_ID}>"
+
+
+class SlowModels(LiveModels):
+    """The real models behind a slow backend."""
+
+    async def reply(self, prompt, *, n=None):
+        await asyncio.sleep(1.0)
+        return await super().reply(prompt, n=n)
+
+
+class BrokenModels(LiveModels):
+    """A generator backend that is down."""
+
+    async def reply(self, prompt, *, n=None):
+        raise ModelError("backend unavailable")
+
+
+async def test_mention_gets_a_threaded_reply_and_a_recorded_interaction(harness):
+    ws, store = harness.ws, harness.bot.services.store
+    text = f"{MENTION} oh great, mail me at sam@example.com about yet another meeting"
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=text)
+    [reply] = await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    assert reply["thread_ts"] == ts
+    assert reply["text"].strip()
+    await harness.idle()
+    [interaction] = await stored(store, "generate")
+    assert interaction.ts == reply["ts"]
+    assert interaction.thread_ts == ts
+    assert interaction.channel == "C_GENERAL"
+    assert interaction.team == TEAM_ID
+    assert interaction.user == YOU
+    assert "sam@example.com" not in interaction.input_text
+    assert "yet another meeting" in interaction.input_text
+    assert BOT_USER_ID not in interaction.input_text
+    assert interaction.model_version == harness.bot.services.models.versions["generator"]
+    assert len(interaction.candidates) == harness.bot.services.settings.candidates
+    scores = [c.score for c in interaction.candidates]
+    assert scores == sorted(scores, reverse=True)
+    button = reply["blocks"][-1]["elements"][0]
+    assert (button["action_id"], button["value"]) == (TRY_AGAIN_ACTION, interaction.id)
+
+
+async def test_mention_inside_a_thread_replies_in_that_thread(harness):
+    ws = harness.ws
+    parent = await ws.post_message(user=YOU, channel="C_GENERAL", text="Deploy on a Friday?")
+    ts = await ws.post_message(
+        user=YOU, channel="C_GENERAL", text=f"{MENTION} what do you think", thread_ts=parent
+    )
+    replies = await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", parent))
+    assert [r["thread_ts"] for r in replies] == [parent]
+    assert ts != replies[0]["ts"]
+
+
+async def test_bare_mention_in_a_thread_answers_the_parent(harness):
+    ws, store = harness.ws, harness.bot.services.store
+    parent = await ws.post_message(
+        user=YOU, channel="C_GENERAL", text="I just love when the build breaks at 5pm"
+    )
+    await ws.post_message(user=YOU, channel="C_GENERAL", text=MENTION, thread_ts=parent)
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", parent))
+    await harness.idle()
+    assert ws.calls("conversations.replies")
+    [interaction] = await stored(store, "generate")
+    assert interaction.input_text == "I just love when the build breaks at 5pm"
+
+
+async def test_bare_mention_outside_a_thread_gets_a_hint_and_nothing_is_stored(harness):
+    ws, store = harness.ws, harness.bot.services.store
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=MENTION)
+    [reply] = await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    assert "Mention me" in reply["text"]
+    await harness.idle()
+    assert await stored(store) == []
+
+
+async def test_direct_message_gets_a_reply(harness):
+    ws, store = harness.ws, harness.bot.services.store
+    ts = await ws.post_message(user=YOU, channel="D_YOU", text="is it Friday yet")
+    await ws.wait_for(lambda: bot_replies(ws, "D_YOU", ts))
+    await harness.idle()
+    [interaction] = await stored(store, "generate")
+    assert interaction.channel == "D_YOU"
+
+
+async def test_try_again_regenerates_and_links_the_parent(harness):
+    ws, store = harness.ws, harness.bot.services.store
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} mondays, right")
+    [first] = await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    reply = await ws.click_button(
+        user=YOU, action_id=TRY_AGAIN_ACTION, channel="C_GENERAL", ts=first["ts"]
+    )
+    assert reply.status == 200
+    await ws.wait_for(lambda: len(bot_replies(ws, "C_GENERAL", ts)) == 2)
+    await harness.idle()
+    parent, retry = sorted(await stored(store, "generate"), key=lambda i: i.created_at)
+    assert retry.parent_id == parent.id
+    assert retry.input_text == parent.input_text
+    assert retry.thread_ts == ts
+
+
+@pytest.mark.parametrize("harness", [SlowModels], indirect=True)
+async def test_slow_backend_shows_progress_after_the_ack(harness):
+    ws = harness.ws
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} slow day huh")
+    # The app acknowledged (post_message returned) before the model produced anything.
+    assert ws.deliveries("events_api")[0].replies[0].status == 200
+    assert bot_replies(ws, "C_GENERAL", ts) == []
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    added = [c.params.get("name") for c in ws.calls("reactions.add")]
+    removed = [c.params.get("name") for c in ws.calls("reactions.remove")]
+    assert added == ["hourglass_flowing_sand"]
+    assert removed == ["hourglass_flowing_sand"]
+    assert ws.reactions("C_GENERAL", ts) == {}
+
+
+async def test_fast_backend_shows_no_hourglass(harness):
+    ws = harness.ws
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} quick one")
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    assert ws.calls("reactions.add") == []
+
+
+@pytest.mark.parametrize("harness", [BrokenModels], indirect=True)
+async def test_broken_generator_gets_one_friendly_line(harness, caplog):
+    ws, store = harness.ws, harness.bot.services.store
+    with caplog.at_level(logging.ERROR):
+        ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} hello?")
+        [reply] = await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+        await harness.idle()
+    assert reply["text"] == FRIENDLY_ERROR
+    assert "backend unavailable" not in reply["text"]
+    assert "reply generation failed" in caplog.text
+    assert await stored(store) == []
+
+
+async def test_rate_limited_post_is_retried_after_retry_after(harness):
+    ws = harness.ws
+    ws.fail_next("chat.postMessage", status=429, retry_after=1, times=1)
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} limits, huh")
+    [reply] = await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts), timeout=10)
+    await harness.idle()
+    statuses = [c.status for c in ws.calls("chat.postMessage")]
+    assert statuses == [429, 200]
+    assert reply["text"] != FRIENDLY_ERROR
+
+
+async def test_persistent_500s_are_retried_then_logged_and_apologised_for(harness, caplog):
+    ws, store = harness.ws, harness.bot.services.store
+    attempts = 1 + SERVER_ERROR_RETRIES
+    ws.fail_next("chat.postMessage", status=500, times=attempts)
+    with caplog.at_level(logging.ERROR):
+        ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} up?")
+        [reply] = await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts), timeout=10)
+        await harness.idle()
+    assert [c.status for c in ws.calls("chat.postMessage")] == [500] * attempts + [200]
+    assert reply["text"] == FRIENDLY_ERROR
+    assert "posting the reply failed" in caplog.text
+    assert await stored(store) == []

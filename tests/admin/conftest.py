@@ -84,6 +84,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def extra_env() -> dict[str, str]:
+    """Return more settings for the bot under test; tests override this fixture."""
+    return {}
+
+
+@pytest.fixture
 def make_tuning() -> Callable[[Settings, Store], Any] | None:
     """Return a factory of the tuning service; tests that need one override this fixture."""
     return None
@@ -91,7 +97,10 @@ def make_tuning() -> Callable[[Settings, Store], Any] | None:
 
 @pytest.fixture
 async def running(
-    tmp_path: Path, trained: Path, make_tuning: Callable[[Settings, Store], Any] | None
+    tmp_path: Path,
+    trained: Path,
+    make_tuning: Callable[[Settings, Store], Any] | None,
+    extra_env: dict[str, str],
 ) -> AsyncIterator[Running]:
     """Start the workspace and the bot on a fresh SQLite store; stop both afterwards."""
     shutil.copytree(trained, tmp_path, dirs_exist_ok=True)
@@ -106,6 +115,7 @@ async def running(
             "ADMIN_USER_IDS": CONFIG_ADMIN,
             "DATA_DIR": str(tmp_path / "data"),
             "STORE_URL": f"sqlite:///{tmp_path / 'store.db'}",
+            **extra_env,
         }
     )
     store = SqliteStore(tmp_path / "store.db")

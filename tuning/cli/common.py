@@ -1,0 +1,133 @@
+"""Shared plumbing for the tuning-loop verbs: store, backends, service, output, progress."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tqdm import tqdm
+
+from tuning.backends.base import TuningBackend
+from tuning.backends.local import LocalBackend
+from tuning.config import Settings
+from tuning.errors import BackendError
+from tuning.jobs import OnChange, TuningService
+from tuning.records import METHODS, TASKS, JobRecord, ModelVersion
+from tuning.store import open_store
+from tuning.store.base import Store
+
+
+def add_task_method(parser: argparse.ArgumentParser, *, method_default: str | None = None) -> None:
+    """Add --task and --method."""
+    parser.add_argument("--task", choices=TASKS, required=True, help="which model to tune")
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        required=method_default is None,
+        default=method_default,
+        help="sft (supervised) or preference (generator only)",
+    )
+
+
+def add_backend(parser: argparse.ArgumentParser) -> None:
+    """Add --backend (default: MODEL_BACKEND)."""
+    parser.add_argument(
+        "--backend", choices=("local", "vertex"), help="where to tune (default: MODEL_BACKEND)"
+    )
+
+
+def vertex_backend(settings: Settings) -> TuningBackend:
+    """Build the Vertex AI backend, imported only now; raise one clear line if it cannot be."""
+    try:
+        module = importlib.import_module("tuning.backends.vertex")
+    except ImportError as exc:
+        raise BackendError(f"the vertex backend is not available ({exc})") from exc
+    if not settings.vertex.project or not settings.vertex.bucket:
+        raise BackendError("the vertex backend needs GOOGLE_CLOUD_PROJECT and TUNING_BUCKET")
+    backend: TuningBackend = module.VertexBackend.from_settings(settings)
+    return backend
+
+
+@dataclass
+class Context:
+    """What a verb works with: settings, an open store and the tuning service."""
+
+    settings: Settings
+    store: Store
+    service: TuningService
+
+
+@asynccontextmanager
+async def tuning_context(
+    settings: Settings, *, backend: str | None = None, on_change: OnChange | None = None
+) -> AsyncIterator[Context]:
+    """Open the store and build the service with the local backend and, if needed, Vertex."""
+    store = await open_store(settings.store_url)
+    try:
+        backends: dict[str, TuningBackend] = {"local": LocalBackend(settings=settings, store=store)}
+        wanted = backend or settings.model_backend
+        if wanted == "vertex" or (backend is None and settings.vertex.project):
+            try:
+                backends["vertex"] = vertex_backend(settings)
+            except BackendError:
+                if wanted == "vertex":
+                    raise
+        service = TuningService(store, settings, backends, on_change=on_change)
+        try:
+            yield Context(settings=settings, store=store, service=service)
+        finally:
+            await service.close()
+    finally:
+        await store.close()
+
+
+@contextmanager
+def progress(description: str, total: int | None = None) -> Iterator[tqdm]:
+    """Yield a progress bar on stderr that shows up only for steps longer than a second."""
+    bar = tqdm(total=total, desc=description, file=sys.stderr, delay=1.0, leave=False)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def plain(value: Any) -> Any:
+    """Return ``value`` as JSON-ready data (records, mappings, datetimes)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    return value
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as one JSON document on stdout."""
+    print(json.dumps(plain(data), ensure_ascii=False, indent=1, default=str))
+
+
+def job_line(job: JobRecord) -> str:
+    """Return a one-line summary of a job."""
+    parts = [f"{job.id}  {job.task} {job.method} on {job.backend}  {job.state}"]
+    if job.outcome and job.state != "FAILED":
+        parts.append(f"({job.outcome} {job.candidate_version})")
+    if job.error:
+        parts.append(f"error: {job.error}")
+    return "  ".join(parts)
+
+
+def model_line(model: ModelVersion) -> str:
+    """Return a one-line summary of a model version."""
+    key = next((k for k in ("f1", "quality") if k in model.metrics), None)
+    metric = f"  {key} {model.metrics[key]:.3f}" if key else ""
+    return f"{model.task:<10} {model.version}  {model.backend}  {model.state}{metric}"

@@ -1,0 +1,53 @@
+"""``python -m tuning jobs``: list recent tuning jobs, or show one with its full history."""
+
+from __future__ import annotations
+
+import argparse
+
+from tuning.cli.common import job_line, print_json
+from tuning.config import Settings
+from tuning.errors import NotFoundError
+from tuning.records import TASKS
+from tuning.store import open_store
+
+HELP = "List recent tuning jobs, or show one job (states, dataset, metrics, error)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the jobs options."""
+    parser.add_argument("job_id", nargs="?", help="show this job in full")
+    parser.add_argument("--limit", type=int, default=10, help="how many jobs to list (default 10)")
+    parser.add_argument("--task", choices=TASKS, help="only jobs of this task")
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the jobs."""
+    store = await open_store(settings.store_url)
+    try:
+        if args.job_id:
+            job = await store.get_job(args.job_id)
+            if job is None:
+                raise NotFoundError(f"no tuning job {args.job_id}")
+            jobs = [job]
+        else:
+            jobs = await store.list_jobs(limit=args.limit, task=args.task)
+    finally:
+        await store.close()
+    if args.json:
+        print_json(jobs[0] if args.job_id else jobs)
+        return 0
+    if not jobs:
+        print("no tuning jobs yet")
+    for job in jobs:
+        print(job_line(job))
+        if args.job_id:
+            for change in job.history:
+                print(f"  {change.at:%Y-%m-%d %H:%M:%S} {change.state}")
+            counts = job.dataset_stats.get("counts", {})
+            if counts:
+                print(
+                    f"  dataset: {counts.get('train')} train, {counts.get('validation')} validation"
+                )
+            if job.metrics.get("decision"):
+                print(f"  {job.metrics['decision']}")
+    return 0

@@ -104,19 +104,40 @@ def admin_kit(services: Services) -> AdminKit:
         store=services.store, tuning=tuning, authorizer=authorizer, reporter=reporter
     )
     kit = AdminKit(services=services, runner=runner, authorizer=authorizer, reporter=reporter)
-    _hook_progress(services.tuning, reporter.on_change)
+    if _hook_progress(services.tuning, reporter.on_change):
+        _resume_soon(services)
     _KITS[id(services)] = kit
     return kit
 
 
-def _hook_progress(tuning: object, hook: Callable[[JobRecord], Awaitable[None]]) -> None:
+def _resume_soon(services: Services) -> None:
+    # Jobs that outlived an earlier process are followed again here, now that our hook is in
+    # place, so whichever process sees them end reports them.
+    resume = getattr(services.tuning, "resume", None)
+    if resume is None:
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        log.info("no event loop while registering; unfinished jobs are not resumed")
+        return
+
+    async def resume_jobs() -> None:
+        picked = await resume(follow=True)
+        if picked:
+            log.info("resumed %d unfinished tuning jobs", len(picked))
+
+    services.tasks.spawn(resume_jobs(), name="resume-tuning-jobs")
+
+
+def _hook_progress(tuning: object, hook: Callable[[JobRecord], Awaitable[None]]) -> bool:
     # The tuning service calls ``on_change`` on every state change, including for jobs it
     # resumed after a restart; chain ours after whatever hook is already there.
     if tuning is None or not hasattr(tuning, "on_change"):
-        return
+        return False
     previous = tuning.on_change
     if getattr(previous, "__admin_progress__", False):
-        return
+        return False
 
     async def chained(job: JobRecord) -> None:
         if previous is not None:
@@ -125,3 +146,4 @@ def _hook_progress(tuning: object, hook: Callable[[JobRecord], Awaitable[None]])
 
     chained.__admin_progress__ = True  # type: ignore[attr-defined]
     tuning.on_change = chained
+    return True

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from bot.admin.progress import ProgressReporter, deliver
+from bot.admin.tuning_wiring import build_tuning_service
+from bot.app import build_app
+from bot.services import Services
 from bot.slack_client import build_web_client
 from tests.admin.builders import job
 from tests.admin.conftest import CONFIG_ADMIN, Running
-from tuning.backends.local import LocalBackend
 from tuning.config import Settings
 from tuning.jobs import TuningService
+from tuning.records import utcnow
 from tuning.store.base import Store
 
 CHANNEL = "C_GENERAL"
@@ -24,9 +28,7 @@ ENDINGS = (":tada: Promoted", ":package: Kept", ":x:")
 @pytest.fixture
 def make_tuning() -> Callable[[Settings, Store], Any]:
     def build(settings: Settings, store: Store) -> TuningService:
-        return TuningService(
-            store, settings, {"local": LocalBackend(settings=settings, store=store)}
-        )
+        return build_tuning_service(settings, store)
 
     return build
 
@@ -110,3 +112,29 @@ async def test_delivery_falls_back_to_response_url_then_dm(running: Running) -> 
     where = await deliver(client, expired, "hello")
     assert where == "dm"
     assert ws.messages(f"D_{CONFIG_ADMIN}")[-1]["text"] == "hello"
+
+
+async def test_a_new_process_resumes_an_orphaned_job_and_reports_its_end(running: Running) -> None:
+    """A job whose process died is picked up by the next bot process, which tells the admin."""
+    ws = running.ws
+    client = build_web_client(running.settings.slack)
+    root = await client.chat_postMessage(channel=CHANNEL, text="started retraining")
+    notify = {"user": CONFIG_ADMIN, "channel": root["channel"], "thread_ts": root["ts"]}
+    stale = utcnow() - timedelta(minutes=30)
+    await running.store.save_job(
+        job("orphan", "QUEUED", backend="local", notify=notify, updated_at=stale)
+    )
+    services = Services(
+        settings=running.settings,
+        store=running.store,
+        models=running.services.models,
+        make_client=lambda: build_web_client(running.settings.slack),
+        tuning=build_tuning_service(running.settings, running.store),
+    )
+    build_app(running.settings, services)  # registering the admin listeners resumes jobs
+    await services.tasks.join()
+    texts = [m["text"] for m in ws.replies(CHANNEL, root["ts"])]
+    assert len(texts) == 1
+    assert texts[0].startswith(":x: The classifier sft job `orphan` failed: interrupted")
+    assert (await running.store.get_job("orphan")).state == "FAILED"  # type: ignore[union-attr]
+    await services.tuning.close()  # type: ignore[union-attr]

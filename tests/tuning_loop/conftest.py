@@ -1,0 +1,58 @@
+"""Fixtures for the tuning-loop tests: a file-backed store, settings, a service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tuning.backends.base import TuningBackend
+from tuning.backends.local import LocalBackend
+from tuning.config import Settings
+from tuning.jobs import TuningService
+from tuning.records import JobRecord
+from tuning.store.sqlite import SqliteStore
+
+
+@pytest.fixture
+async def file_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    """An opened SqliteStore in tmp_path/store.db (a real file, shareable with subprocesses)."""
+    store = SqliteStore(tmp_path / "store.db")
+    await store.open()
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def loop_settings(tmp_path: Path) -> Settings:
+    """Settings whose data dir and store live in tmp_path."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        store_url=f"sqlite:///{tmp_path / 'store.db'}",
+        promotion_margin=0.01,
+    )
+
+
+class Recorder:
+    """Collects every job the service reports through on_change."""
+
+    def __init__(self) -> None:
+        self.jobs: list[JobRecord] = []
+
+    async def __call__(self, job: JobRecord) -> None:
+        self.jobs.append(job)
+
+
+@pytest.fixture
+async def service(
+    file_store: SqliteStore, loop_settings: Settings
+) -> AsyncIterator[tuple[TuningService, Recorder]]:
+    """A TuningService with the local backend, recording its on_change calls."""
+    recorder = Recorder()
+    backends: dict[str, TuningBackend] = {
+        "local": LocalBackend(settings=loop_settings, store=file_store)
+    }
+    svc = TuningService(file_store, loop_settings, backends, on_change=recorder)
+    yield svc, recorder
+    await svc.close()

@@ -19,6 +19,8 @@ from tuning.records import (
     utcnow,
 )
 from tuning.store.base import Store
+from tuning.store.firestore import FirestoreStore
+from tuning.store.sqlite import SqliteStore
 
 T0 = utcnow().replace(microsecond=0) - timedelta(days=1)
 
@@ -249,6 +251,52 @@ async def test_concurrent_promotions_leave_exactly_one_active(store: Store) -> N
         *(store.promote(task="classifier", version=f"v{n % 4}") for n in range(12))
     )
     assert [m.state for m in await store.list_models()].count("active") == 1
+
+
+def twin(store: Store) -> Store:
+    """Return a second, independent store on the same data (its own connection or client)."""
+    if isinstance(store, SqliteStore):
+        return SqliteStore(store.path)
+    assert isinstance(store, FirestoreStore)
+    from google.cloud.firestore import AsyncClient
+
+    return FirestoreStore(AsyncClient(project=store.client.project), prefix=store.prefix)
+
+
+async def test_two_instances_promoting_at_once_leave_exactly_one_active(store: Store) -> None:
+    other = twin(store)
+    try:
+        for n in range(3):
+            await store.add_model(model(f"v{n}", age=n))
+        # No active version yet, then with one active: both cases must serialise.
+        await asyncio.gather(
+            store.promote(task="classifier", version="v0"),
+            other.promote(task="classifier", version="v1"),
+        )
+        assert [m.state for m in await store.list_models()].count("active") == 1
+        await asyncio.gather(
+            store.promote(task="classifier", version="v2"),
+            other.promote(task="classifier", version="v0"),
+        )
+        assert [m.state for m in await other.list_models()].count("active") == 1
+    finally:
+        await other.close()
+
+
+async def test_two_instances_claiming_at_once_have_one_winner(store: Store) -> None:
+    other = twin(store)
+    try:
+        fresh = await asyncio.gather(
+            *(s.claim("event:E1", ttl=timedelta(seconds=1)) for s in (store, other) * 10)
+        )
+        assert fresh.count(True) == 1
+        await asyncio.sleep(1.1)
+        taken_over = await asyncio.gather(
+            *(s.claim("event:E1", ttl=timedelta(hours=1)) for s in (store, other) * 10)
+        )
+        assert taken_over.count(True) == 1
+    finally:
+        await other.close()
 
 
 async def test_update_model_metrics_merges(store: Store) -> None:

@@ -1,0 +1,104 @@
+"""Scheduler policy (table-driven) and the tick lease."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.tuning_loop.factories import add_flags
+from tuning.backends.local import LocalBackend
+from tuning.config import Settings
+from tuning.jobs import TuningService
+from tuning.records import JobRecord, JobState
+from tuning.scheduler import LEASE, Policy, is_due, tick
+from tuning.store.sqlite import SqliteStore
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+POLICY = Policy(
+    "classifier",
+    "sft",
+    min_new_feedback=50,
+    cooldown=timedelta(hours=6),
+    max_dataset_age=timedelta(days=7),
+)
+
+
+def job(hours_ago: float, state: JobState = "SUCCEEDED") -> JobRecord:
+    return JobRecord(
+        id="j",
+        task="classifier",
+        method="sft",
+        backend="local",
+        state=state,
+        created_at=NOW - timedelta(hours=hours_ago),
+    )
+
+
+@pytest.mark.parametrize(
+    ("new", "attempt", "success", "due", "reason"),
+    [
+        (0, None, None, False, "0 new feedback, needs 50"),
+        (50, None, None, True, "50 new feedback (min 50)"),
+        (49, None, None, False, "needs 50"),
+        (500, job(1), job(1), False, "cooling down until 2026-11-25 17:00"),
+        (500, job(1, "FAILED"), job(30), False, "cooling down"),  # failures cool down too
+        (60, job(7), job(7), True, "60 new feedback"),
+        (3, job(24 * 8), job(24 * 8), True, "dataset older than 7 days"),
+        (0, job(24 * 8), job(24 * 8), False, "0 new feedback"),  # old but nothing new
+    ],
+)
+def test_is_due(
+    new: int, attempt: JobRecord | None, success: JobRecord | None, due: bool, reason: str
+) -> None:
+    verdict = is_due(POLICY, new_feedback=new, last_attempt=attempt, last_success=success, now=NOW)
+    assert verdict.due is due
+    assert reason in verdict.reason
+
+
+def test_disabled_policy_is_never_due() -> None:
+    off = Policy("generator", "sft", enabled=False)
+    assert not is_due(off, new_feedback=10**6, last_attempt=None, last_success=None, now=NOW).due
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"min_new_feedback": 0}, {"cooldown": timedelta(-1)}, {"max_dataset_age": timedelta(0)}],
+)
+def test_policy_validation(kwargs: dict) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        Policy("classifier", "sft", **kwargs)
+
+
+async def test_two_ticks_at_once_launch_one_job(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    # Two "processes": two stores on the same file, two services.
+    stores = [SqliteStore(tmp_path / "store.db"), SqliteStore(tmp_path / "store.db")]
+    for store in stores:
+        await store.open()
+    await add_flags(stores[0], 60)
+    services = [
+        TuningService(s, settings, {"local": LocalBackend(settings=settings, store=s)})
+        for s in stores
+    ]
+    policy = Policy("classifier", "sft", min_new_feedback=50)
+    results = await asyncio.gather(
+        *(
+            tick(svc, s, [policy], holder=f"p{n}")
+            for n, (svc, s) in enumerate(zip(services, stores, strict=True))
+        )
+    )
+    launched = [r.launched for r in results if r.launched is not None]
+    assert len(launched) == 1
+    assert len(await stores[0].list_jobs()) == 1
+    loser = next(r for r in results if r.launched is None)
+    assert "lease" in loser.note or "one tuning job" in loser.note or "waiting" in loser.note
+    for svc in services:
+        await svc.wait(launched[0].id)
+    # The lease is released after a tick: a third tick can take it.
+    assert await stores[0].claim(LEASE, ttl=timedelta(seconds=5), holder="after")
+    for svc, store in zip(services, stores, strict=True):
+        await svc.close()
+        await store.close()

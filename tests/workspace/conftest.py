@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from aiohttp import web
+from playwright.async_api import Page, async_playwright
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.workspace import Workspace
@@ -64,3 +66,44 @@ async def receiver(ws: Workspace) -> AsyncIterator[Receiver]:
         yield rec
     finally:
         await runner.cleanup()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HAVE_CHROMIUM = CHROMIUM.exists()
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+@pytest.fixture
+async def browser_page() -> AsyncIterator[Page]:
+    """Yield a Playwright page in Debian's headless Chromium (never a downloaded browser)."""
+    if not HAVE_CHROMIUM:
+        pytest.skip("/usr/bin/chromium is absent (apt-get install chromium); browser tests skip")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        page = await browser.new_page(viewport={"width": 1400, "height": 850})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            yield page
+        finally:
+            await browser.close()
+        assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot under artifacts/screenshots/ and return its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path

@@ -320,6 +320,7 @@
     const data = await api(`/_ws/state?channel=${encodeURIComponent(channelId || "")}`);
     state.users = Object.fromEntries((data.users || []).map((u) => [u.id, u]));
     state.channels = data.channels || [];
+    window.Mrkdwn.channels = Object.fromEntries(state.channels.map((c) => [c.id, c]));
     $("app-status").textContent = data.app_connected ? "● sarcasm-bot connected" : "○ no app connected";
     $("app-status").classList.toggle("connected", !!data.app_connected);
     renderSidebar();
@@ -411,6 +412,7 @@
 
   async function applyRoute() {
     state.route = parseRoute();
+    if (state.route.kind === "app") { state.thread = null; $("thread-pane").hidden = true; }
     const isHome = state.route.kind === "app" && state.route.tab === "home";
     $("app-tabs").hidden = state.route.kind !== "app";
     $("tab-home").classList.toggle("active", isHome);
@@ -545,18 +547,19 @@
   window.addEventListener("hashchange", applyRoute);
 
   // -- live updates --------------------------------------------------------------------------
-  let pending = null;
+  let pending = new Set();
+  let timer = null;
   function scheduleRefresh(scope) {
-    const scopes = (pending = pending || new Set());
-    scopes.add(scope);
-    if (scopes.size > 1) return;
-    setTimeout(async () => {
+    pending.add(scope);
+    if (timer) return;
+    timer = setTimeout(async () => {
       const todo = pending;
-      pending = null;
+      pending = new Set();
+      timer = null;
       const channel = currentChannel();
-      if ([...todo].some((s) => s === channel)) await refreshChannel(false);
+      if (todo.has(channel)) await refreshChannel(false);
       if (state.thread && todo.has(state.thread.channel)) await refreshThread();
-      if ([...todo].some((s) => s === `home:${state.me}` || s === `modal:${state.me}`)) await refreshHome();
+      if (todo.has(`home:${state.me}`) || todo.has(`modal:${state.me}`)) await refreshHome();
     }, 50);
   }
 

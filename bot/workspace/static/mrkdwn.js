@@ -69,7 +69,8 @@ function renderAngle(inner, users) {
     return `<span class="mention">@${escapeHtml(label || (user ? user.name : target.slice(1)))}</span>`;
   }
   if (target.startsWith("#")) {
-    return `<span class="mention">#${escapeHtml(label || target.slice(1))}</span>`;
+    const channel = window.Mrkdwn.channels[target.slice(1)];
+    return `<span class="mention">#${escapeHtml(label || (channel ? channel.name : target.slice(1)))}</span>`;
   }
   if (target.startsWith("!")) {
     return `<span class="mention">@${escapeHtml(target.slice(1).split("^")[0])}</span>`;
@@ -87,4 +88,4 @@ function renderMrkdwn(text, users) {
     .join("");
 }
 
-window.Mrkdwn = { renderMrkdwn, escapeHtml, emojiFor, EMOJI };
+window.Mrkdwn = { renderMrkdwn, escapeHtml, emojiFor, EMOJI, channels: {} };

@@ -29,7 +29,7 @@ MODEL_FILE = "classifier.skops"
 MIN_PER_CLASS = 5
 
 
-def build_pipeline(*, c: float = 4.0) -> Pipeline:
+def build_pipeline(*, c: float = 1.0) -> Pipeline:
     """Return an unfitted TF-IDF (word 1-2 + char_wb 2-5) logistic-regression pipeline."""
     features = FeatureUnion(
         [

@@ -53,7 +53,19 @@ def build_home_view(
         blocks.append(bk.context(_read_only_text(admins)))
     blocks.append(
         bk.actions(
-            [bk.button("Forget me", action_id=FORGET_ME_ACTION, value="forget-me")],
+            [
+                bk.button(
+                    "Forget me",
+                    action_id=FORGET_ME_ACTION,
+                    value="forget-me",
+                    confirm_dialog=bk.confirm(
+                        title="Delete your data?",
+                        text="Delete every message of yours the bot stored and all your "
+                        "feedback. This cannot be undone.",
+                        ok="Delete",
+                    ),
+                )
+            ],
             block_id="home_privacy",
         )
     )

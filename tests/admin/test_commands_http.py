@@ -218,3 +218,13 @@ async def test_a_forged_home_click_from_a_member_is_refused(running: Running) ->
     )
     await ws.wait_for(lambda: "Only admins" in str(ws.home_view(MEMBER)))
     assert (await running.store.active_model(task="classifier")).version != "clf-cand"  # type: ignore[union-attr]
+
+
+async def test_forget_me_from_home_answers_on_home(running: Running) -> None:
+    ws = running.ws
+    await running.store.add_feedback(interaction_id="i1", user=MEMBER, reaction="+1", rating=1)
+    await ws.open_home(user=MEMBER)
+    await ws.wait_for(lambda: ws.home_view(MEMBER))
+    await ws.click_button(user=MEMBER, action_id="forget_me_confirm")
+    await ws.wait_for(lambda: "Deleted 1 stored records" in str(ws.home_view(MEMBER)))
+    assert [f async for f in running.store.iter_feedback(include_retracted=True)] == []

@@ -36,9 +36,8 @@ def test_admin_home_has_guarded_buttons_and_member_home_has_none() -> None:
     assert {"home_retrain:classifier:sft", "home_retrain:generator:preference"} <= admin_ids
     assert "home_promote:classifier:c2" in admin_ids
     assert "home_rollback:classifier" in admin_ids
-    for button in _buttons(admin["blocks"]):
-        if button["action_id"] != FORGET_ME_ACTION:
-            assert "confirm" in button, button["action_id"]
+    for button in _buttons(admin["blocks"]) + _buttons(member["blocks"]):
+        assert "confirm" in button, button["action_id"]
     assert {b["action_id"] for b in _buttons(member["blocks"])} == {FORGET_ME_ACTION}
     assert any("<@UADMIN>" in str(b) for b in member["blocks"])
     assert any(b["type"] == "image" and b["slack_file"] == {"id": "F1"} for b in admin["blocks"])

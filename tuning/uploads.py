@@ -60,8 +60,16 @@ class GcsUploader(DatasetUploader):
     def from_settings(cls, vertex: VertexSettings) -> GcsUploader:
         """Build an uploader for ``TUNING_BUCKET`` (the client honours STORAGE_EMULATOR_HOST)."""
         import google.cloud.storage as storage
+        from google.auth.exceptions import DefaultCredentialsError
 
-        return cls(vertex.bucket, storage.Client(project=vertex.project or None))
+        try:
+            client = storage.Client(project=vertex.project or None)
+        except DefaultCredentialsError as exc:
+            raise BackendError(
+                "no Google Cloud credentials for GCS: run `gcloud auth application-default "
+                "login` or set GOOGLE_APPLICATION_CREDENTIALS"
+            ) from exc
+        return cls(vertex.bucket, client)
 
     async def upload(self, path: Path) -> str:
         """Upload ``path`` off the event loop unless an object with its hash already exists."""

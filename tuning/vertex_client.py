@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 from google import genai
+from google.auth import exceptions as auth_exceptions
 from google.genai import errors, types
 
 from tuning.errors import BackendError
@@ -83,10 +84,21 @@ def backend_error(exc: BaseException, *, action: str, attempts: int) -> BackendE
                 "try again later"
             )
         return BackendError(f"Vertex AI refused to {action} ({status}): {exc.message}")
+    if isinstance(exc, auth_exceptions.GoogleAuthError):
+        return BackendError(
+            f"no usable Google Cloud credentials to {action}: run `gcloud auth "
+            "application-default login` or set GOOGLE_APPLICATION_CREDENTIALS"
+        )
     if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | TimeoutError):
         return BackendError(f"could not reach Vertex AI to {action}: {type(exc).__name__}")
     return BackendError(f"Vertex AI call to {action} failed: {exc}")
 
 
 # The exceptions a Vertex AI call can end in after the SDK's own retries.
-CALL_ERRORS = (errors.APIError, aiohttp.ClientError, asyncio.TimeoutError, TimeoutError)
+CALL_ERRORS = (
+    errors.APIError,
+    auth_exceptions.GoogleAuthError,
+    aiohttp.ClientError,
+    asyncio.TimeoutError,
+    TimeoutError,
+)

@@ -357,3 +357,20 @@ async def test_gcs_permission_error_is_one_line_and_no_job_is_created(
     assert forbidden_gcs
     assert fake_vertex.requests == []
     client.close()
+
+
+async def test_missing_vertex_credentials_are_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, vertex_settings: VertexSettings
+) -> None:
+    from tuning.config import Settings
+    from tuning.errors import ModelError
+    from tuning.models.vertex import VertexClassifier
+
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    model = ModelVersion(
+        task="classifier", version="c1", backend="vertex", artifact=f"{PARENT}/endpoints/1"
+    )
+    classifier = VertexClassifier(model, Settings(vertex=vertex_settings))
+    with pytest.raises(ModelError, match="no usable Google Cloud credentials"):
+        await classifier.classify(["hello"])
+    await classifier.aclose()

@@ -101,3 +101,27 @@ def test_label_values_are_always_valid_gcp_labels(text: str) -> None:
     value = label_value(text)
     assert len(value) <= 63
     assert all(c.isascii() and (c.islower() or c.isdigit() or c in "_-") for c in value)
+
+
+@pytest.mark.emulator
+async def test_from_settings_honours_storage_emulator_host(
+    gcs_emulator: str, monkeypatch: pytest.MonkeyPatch, make_dataset: DatasetMaker
+) -> None:
+    from tuning.config import VertexSettings
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    vertex = VertexSettings(project="test", bucket=f"gs://{BUCKET}/from-settings")
+    uploader = GcsUploader.from_settings(vertex)
+    uri = await uploader.upload(make_dataset().train)
+    assert uri.startswith(f"gs://{BUCKET}/from-settings/datasets/")
+
+
+def test_missing_cloud_credentials_are_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tuning.config import VertexSettings
+
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    with pytest.raises(BackendError, match="no Google Cloud credentials"):
+        GcsUploader.from_settings(VertexSettings(project="p1", bucket=f"gs://{BUCKET}"))

@@ -157,6 +157,10 @@ class VertexBackend(TuningBackend):
                 return
             raise self._error(exc, "cancel the tuning job") from exc
 
+    async def aclose(self) -> None:
+        """Close the client's HTTP session (jobs keep running on Vertex AI)."""
+        await self._client.aio.aclose()
+
     async def _source(self, job: JobRecord, base: ModelVersion | None) -> str:
         """Return the base model id, or the active tuned model's resource name to continue from."""
         vertex = self._vertex

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.admin.commands import Command, Help, Retrain, Stats, UsageError, parse_command
+from bot.admin.commands import Command, Help, Stats, UsageError, parse_command
 from bot.admin.kit import AdminKit, admin_kit
 from bot.admin.runner import SORRY, Caller
 from bot.services import Services
@@ -52,7 +52,9 @@ async def handle_sarcasm_command(
             blocks=build_help_blocks(parsed.topic),
         )
         return
-    if isinstance(parsed, Retrain | Stats):
+    # Rendering and uploading the chart takes a moment; say so. Other answers come quickly
+    # (a retrain's thread appears at once), and a "working" line would race them.
+    if isinstance(parsed, Stats):
         await ack(response_type="ephemeral", text=WORKING)
     else:
         await ack()

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from tuning.backends.base import DatasetFiles, RemoteStatus, TuningBackend
@@ -24,7 +25,7 @@ from tuning.comparison import Evaluator, ModelEvaluator
 from tuning.config import Settings
 from tuning.datasets.assemble import DatasetConfig
 from tuning.datasets.export import export_dataset
-from tuning.errors import ConflictError, NotFoundError, SarcasmError
+from tuning.errors import ConflictError, DatasetError, NotFoundError, SarcasmError
 from tuning.evaluate import decide
 from tuning.records import JobRecord, JobState, Method, ModelVersion, StateChange, Task, utcnow
 from tuning.records import frozen_mapping as frozen
@@ -84,7 +85,7 @@ class TuningService:
         if name not in self._backends:
             raise NotFoundError(f"the {name} tuning backend is not available here")
         if method == "preference" and task != "generator":
-            raise ConflictError("preference tuning applies to the generator only")
+            raise DatasetError("preference tuning applies to the generator only")
         if not await self._store.claim(
             "lease:launch", ttl=timedelta(seconds=60), holder=self._holder
         ):
@@ -282,12 +283,13 @@ class TuningService:
         job = await self._transition(job, "EVALUATING", candidate_version=version)
         active = await self._store.active_model(task=job.task)
         try:
+            validation = await self._validation_file(job)
             comparison = await self._evaluator.compare(
                 task=job.task,
                 method=job.method,
                 candidate=model,
                 active=active,
-                validation=self._settings.data_dir / "datasets" / job.id / "validation.jsonl",
+                validation=validation,
             )
         except SarcasmError as exc:
             return await self._fail(job, f"evaluation failed: {exc}", outcome="failed")
@@ -320,6 +322,24 @@ class TuningService:
             )
         outcome = "promoted" if decision.promote else "kept"
         return await self._transition(job, "SUCCEEDED", outcome=outcome)
+
+    async def _validation_file(self, job: JobRecord) -> Path:
+        """Return the job's validation split, rebuilt if another process exported it.
+
+        The split is hash-based, so a rebuild holds the same examples plus any newer ones.
+        """
+        out = self._settings.data_dir / "datasets" / job.id
+        if not (out / "validation.jsonl").is_file():
+            log.info("job %s: rebuilding its validation split here", job.id)
+            await export_dataset(
+                self._store,
+                task=job.task,
+                method=job.method,
+                out=out,
+                data_dir=self._settings.data_dir,
+                config=DatasetConfig(min_train=1),
+            )
+        return out / "validation.jsonl"
 
     # -- recording -----------------------------------------------------------------------------
 

@@ -40,10 +40,15 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("phone", re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().-]{0,2}\d){8,14}(?!\w|\.\d)")),
 )
 PII_KINDS: tuple[str, ...] = tuple(kind for kind, _ in _PATTERNS)
+# A cheap superset of every pattern above (a long token, an @, a mention, three close digits),
+# so the common clean message costs one scan instead of four.
+_MAYBE = re.compile(r"[A-Za-z0-9_-]{12,}|@|<[@!]|\d[\s().-]{0,2}\d[\s().-]{0,2}\d|-----BEGIN")
 
 
 def redact(text: str) -> str:
     """Return ``text`` with e-mails, phone numbers, keys and user mentions replaced."""
+    if not _MAYBE.search(text):
+        return text
     for kind, pattern in _PATTERNS:
         text = pattern.sub(f"[{kind}]", text)
     return text
@@ -52,6 +57,8 @@ def redact(text: str) -> str:
 def find_pii(text: str) -> list[str]:
     """Return the kinds of personal data found in ``text`` (one per match), or an empty list."""
     found: list[str] = []
+    if not _MAYBE.search(text):
+        return found
     for kind, pattern in _PATTERNS:
         # Replace as we go, exactly like redact(), so one secret is reported once.
         text, count = pattern.subn(f"[{kind}]", text)

@@ -12,6 +12,7 @@ and .../gemini-use-preference-tuning (one JSON object per line).
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -119,9 +120,15 @@ def _parts(value: Any, where: str) -> list[str]:
         text = part.get("text") if isinstance(part, dict) else None
         if not isinstance(text, str) or not text.strip():
             problems.append(f"{where}.parts[{index}].text: must be non-empty text")
-        elif pii := find_pii(text):
+        elif pii := _pii(text):
             problems.append(f"{where}.parts[{index}].text: personal data left ({', '.join(pii)})")
     return problems
+
+
+@functools.lru_cache(maxsize=1024)
+def _pii(text: str) -> tuple[str, ...]:
+    """Return the PII kinds in ``text``; cached, as every line repeats the system prompt."""
+    return tuple(find_pii(text))
 
 
 def _texts(turn: Any) -> tuple[str, ...]:

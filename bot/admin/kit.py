@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -27,7 +28,8 @@ from tuning.reports import collect_report, summarize
 log = logging.getLogger(__name__)
 # Home re-uses an uploaded chart this long, so opening the tab does not upload a file each time.
 CHART_SECONDS = 600.0
-_KITS: dict[int, AdminKit] = {}
+# Weak: a kit lives as long as the app whose listeners hold it, not for the whole process.
+_KITS: weakref.WeakValueDictionary[int, AdminKit] = weakref.WeakValueDictionary()
 
 
 @dataclass

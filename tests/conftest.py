@@ -5,12 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.emulators import EmulatorError, FirestoreEmulator, gcloud_available
 from tuning.store.base import Store
 from tuning.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:  # imported lazily: google.cloud.firestore is slow to import
+    from tuning.store.firestore import FirestoreStore
 
 # -- store (STORE helper) -------------------------------------------------------------------------
 
@@ -51,9 +55,10 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 
 
 @pytest.fixture
-async def firestore_store(firestore_emulator: str) -> AsyncIterator[Store]:
+async def firestore_store(firestore_emulator: str) -> AsyncIterator[FirestoreStore]:
     """Yield an opened FirestoreStore on the emulator, empty (its own collection prefix)."""
     from google.cloud.firestore import AsyncClient
+
     from tuning.store.firestore import FirestoreStore
 
     client = AsyncClient(project=FIRESTORE_TEST_PROJECT)

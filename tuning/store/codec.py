@@ -8,8 +8,7 @@ converters take the datetime encoding as a function. Decoding a malformed record
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +43,8 @@ def decode_text(value: Any) -> datetime:
     """Parse a string written by :func:`encode_text`."""
     if not isinstance(value, str):
         raise TypeError(f"expected an ISO timestamp string, got {type(value).__name__}")
-    return to_utc(datetime.fromisoformat(value))
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is UTC else to_utc(parsed)
 
 
 def key_digest(*parts: str) -> str:
@@ -52,15 +52,38 @@ def key_digest(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-@contextmanager
-def decoding(what: str) -> Iterator[None]:
-    """Turn any error raised while decoding ``what`` into a StoreError naming it."""
-    try:
-        yield
-    except StoreError:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise StoreError(f"stored {what} is malformed: {exc!r}") from exc
+class decoding:  # lower case: it reads like a function, ``with decoding("job", data, "id"):``
+    """Turn any error raised while decoding a stored record into a StoreError naming it.
+
+    A class rather than @contextmanager: it runs once per record on export paths, and the
+    description is only formatted when something is actually wrong.
+    """
+
+    __slots__ = ("data", "keys", "kind")
+
+    def __init__(self, kind: str, data: Mapping[str, Any] | None = None, *keys: str) -> None:
+        self.kind = kind
+        self.data = data
+        self.keys = keys
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: Any, tb: Any) -> None:
+        if exc_type is None or issubclass(exc_type, StoreError):
+            return
+        if issubclass(exc_type, KeyError | TypeError | ValueError | AttributeError):
+            raise StoreError(f"stored {self.describe()} is malformed: {exc!r}") from exc
+
+    def describe(self) -> str:
+        """Return e.g. ``interaction 'i1'``: the kind of record and its identifying fields."""
+        if self.data is None or not self.keys:
+            return self.kind
+        try:
+            names = " ".join(repr(self.data.get(key)) for key in self.keys)
+        except AttributeError:  # not even a mapping
+            return self.kind
+        return f"{self.kind} {names}"
 
 
 def interaction_to_dict(item: Interaction, enc: Encode) -> dict[str, Any]:
@@ -86,7 +109,7 @@ def interaction_to_dict(item: Interaction, enc: Encode) -> dict[str, Any]:
 
 def interaction_from_dict(data: Mapping[str, Any], dec: Decode) -> Interaction:
     """Rebuild an interaction from :func:`interaction_to_dict` output."""
-    with decoding(f"interaction {data.get('id')!r}"):
+    with decoding("interaction", data, "id"):
         probability = data.get("probability")
         return Interaction(
             id=str(data["id"]),
@@ -125,7 +148,7 @@ def feedback_to_dict(item: Feedback, enc: Encode) -> dict[str, Any]:
 
 def feedback_from_dict(data: Mapping[str, Any], dec: Decode) -> Feedback:
     """Rebuild feedback from :func:`feedback_to_dict` output."""
-    with decoding(f"feedback on {data.get('interaction_id')!r}"):
+    with decoding("feedback on", data, "interaction_id"):
         retracted_at = data.get("retracted_at")
         return Feedback(
             interaction_id=data["interaction_id"],
@@ -156,7 +179,7 @@ def model_to_dict(item: ModelVersion, enc: Encode) -> dict[str, Any]:
 
 def model_from_dict(data: Mapping[str, Any], dec: Decode) -> ModelVersion:
     """Rebuild a model version from :func:`model_to_dict` output."""
-    with decoding(f"model {data.get('task')!r} {data.get('version')!r}"):
+    with decoding("model", data, "task", "version"):
         promoted_at = data.get("promoted_at")
         return ModelVersion(
             task=data["task"],
@@ -195,7 +218,7 @@ def job_to_dict(item: JobRecord, enc: Encode) -> dict[str, Any]:
 
 def job_from_dict(data: Mapping[str, Any], dec: Decode) -> JobRecord:
     """Rebuild a job from :func:`job_to_dict` output."""
-    with decoding(f"job {data.get('id')!r}"):
+    with decoding("job", data, "id"):
         return JobRecord(
             id=data["id"],
             task=data["task"],
@@ -218,7 +241,7 @@ def job_from_dict(data: Mapping[str, Any], dec: Decode) -> JobRecord:
 
 def channel_from_dict(data: Mapping[str, Any]) -> ChannelSettings:
     """Rebuild channel settings from a stored dict."""
-    with decoding(f"channel settings {data.get('channel')!r}"):
+    with decoding("channel settings", data, "channel"):
         return ChannelSettings(
             channel=data["channel"],
             threshold=float(data["threshold"]),

@@ -339,7 +339,7 @@ class FirestoreStore(Store):
         """Return whether a claim snapshot is free to take: missing or past its expiry."""
         if not snapshot.exists:
             return True
-        with codec.decoding(f"claim {key!r}"):
+        with codec.decoding("claim", {"key": key}, "key"):
             return dec(snapshot.get("expires_at")) <= utcnow()
 
     @translated

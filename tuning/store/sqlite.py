@@ -41,6 +41,7 @@ from tuning.store.sqlite_schema import migrate
 from tuning.store.sqlite_writable import prepare_path
 
 T = TypeVar("T")
+R = TypeVar("R")
 Row = dict[str, Any]
 FEEDBACK_COLUMNS = (
     "interaction_id, user, reaction, rating, created_at, updated_at, retracted, retracted_at"
@@ -51,8 +52,11 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
     return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
 
 
-def _fetch(sql: str, bind: dict[str, Any], conn: sqlite3.Connection) -> list[Row]:
-    return conn.execute(sql, bind).fetchall()
+def _fetch(
+    sql: str, bind: dict[str, Any], decode: Callable[[Row], R], conn: sqlite3.Connection
+) -> tuple[list[Row], list[R]]:
+    rows = conn.execute(sql, bind).fetchall()
+    return rows, [decode(row) for row in rows]
 
 
 @contextmanager
@@ -76,7 +80,7 @@ def _json(value: Any, what: str) -> str:
 
 
 def _interaction(row: Row) -> Interaction:
-    with codec.decoding(f"interaction {row.get('id')!r}"):
+    with codec.decoding("interaction", row, "id"):
         row["candidates"] = json.loads(row["candidates"])
     return codec.interaction_from_dict(row, dec)
 
@@ -86,13 +90,13 @@ def _feedback(row: Row) -> Feedback:
 
 
 def _model(row: Row) -> ModelVersion:
-    with codec.decoding(f"model {row.get('task')!r} {row.get('version')!r}"):
+    with codec.decoding("model", row, "task", "version"):
         row["metrics"] = json.loads(row["metrics"])
     return codec.model_from_dict(row, dec)
 
 
 def _job(row: Row) -> JobRecord:
-    with codec.decoding(f"job {row.get('id')!r}"):
+    with codec.decoding("job", row, "id"):
         body = json.loads(row["body"])
     return codec.job_from_dict(body, dec)
 
@@ -181,19 +185,33 @@ class SqliteStore(Store):
             return False
 
     async def _page(
-        self, sql: str, bind: dict[str, Any], after: Callable[[Row], dict[str, Any]]
-    ) -> AsyncIterator[Row]:
-        """Yield the rows of ``sql`` batch by batch, continuing after the last row's key."""
-        # ``bind`` starts with the :after_* keys at "" (below every stored value); each batch is
-        # its own short read, so a slow consumer never holds a transaction open.
+        self,
+        sql: str,
+        bind: dict[str, Any],
+        after: Callable[[Row], dict[str, Any]],
+        decode: Callable[[Row], R],
+    ) -> AsyncIterator[R]:
+        """Yield the decoded rows of ``sql`` batch by batch, continuing after the last row's key.
+
+        ``bind`` starts with the :after_* keys at "" (below every stored value). Each batch is its
+        own short read, so a slow consumer never holds a transaction open; the next batch is
+        fetched and decoded on the worker thread while this one is consumed.
+        """
         bind = {**bind, "limit": self.page_size}
-        while True:
-            rows = await self._run(partial(_fetch, sql, bind))
-            for row in rows:
-                yield row
-            if len(rows) < self.page_size:
-                return
-            bind = {**bind, **after(rows[-1])}
+        fetch: asyncio.Future[tuple[list[Row], list[R]]] | None
+        fetch = asyncio.ensure_future(self._run(partial(_fetch, sql, bind, decode)))
+        try:
+            while fetch is not None:
+                rows, items = await fetch
+                fetch = None
+                if len(rows) == self.page_size:
+                    bind = {**bind, **after(rows[-1])}
+                    fetch = asyncio.ensure_future(self._run(partial(_fetch, sql, bind, decode)))
+                for item in items:
+                    yield item
+        finally:
+            if fetch is not None:
+                fetch.cancel()
 
     # -- interactions --------------------------------------------------------------------------
 
@@ -270,10 +288,13 @@ class SqliteStore(Store):
             "after_created": "",
             "after_id": "",
         }
-        async for row in self._page(
-            sql, bind, lambda r: {"after_created": r["created_at"], "after_id": r["id"]}
+        async for item in self._page(
+            sql,
+            bind,
+            lambda r: {"after_created": r["created_at"], "after_id": r["id"]},
+            _interaction,
         ):
-            yield _interaction(row)
+            yield item
 
     # -- feedback ------------------------------------------------------------------------------
 
@@ -368,8 +389,8 @@ class SqliteStore(Store):
                 "a_re": row["reaction"],
             }
 
-        async for row in self._page(sql, bind, after):
-            yield _feedback(row)
+        async for item in self._page(sql, bind, after, _feedback):
+            yield item
 
     # -- claims --------------------------------------------------------------------------------
 

@@ -1,0 +1,71 @@
+"""What only the Firestore store promises: its URL, its TTL field, and broken documents raising."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from tuning.errors import ConfigError, StoreError
+from tuning.records import Interaction
+from tuning.store import open_store
+from tuning.store.firestore import FirestoreStore
+from tuning.store.firestore_docs import claim_id, doc_id
+
+pytestmark = pytest.mark.emulator
+
+
+def test_from_url_reads_project_and_database(firestore_emulator: str) -> None:
+    store = FirestoreStore.from_url("firestore://my-project/other-db")
+    assert store.client.project == "my-project"
+    assert store.client._database == "other-db"
+    assert FirestoreStore.from_url("firestore://my-project").client._database == "(default)"
+    with pytest.raises(ConfigError, match=r"^STORE_URL: "):
+        FirestoreStore.from_url("firestore:///nodb")
+
+
+async def test_open_store_on_the_emulator(firestore_emulator: str) -> None:
+    store = await open_store("firestore://sarcasm-bot-test")
+    try:
+        assert await store.ping()
+    finally:
+        await store.close()
+
+
+async def test_claims_carry_a_timestamp_ttl_field(firestore_store: FirestoreStore) -> None:
+    assert await firestore_store.claim("event:E1", ttl=timedelta(minutes=5), holder="me")
+    raw = await firestore_store._col("claims").document(claim_id("event:E1")).get()
+    assert isinstance(raw.get("expires_at"), datetime)
+    assert raw.get("holder") == "me"
+
+
+async def test_ids_that_are_not_document_ids_still_round_trip(
+    firestore_store: FirestoreStore,
+) -> None:
+    for raw in ("C1/1700000000.1", "__reserved__", "..", "x" * 2000):
+        item = Interaction(
+            id=raw,
+            team="T",
+            channel="C",
+            ts=raw[:20],
+            kind="generate",
+            input_text="in",
+            output="out",
+            model_version="v",
+        )
+        await firestore_store.add_interaction(item)
+        assert await firestore_store.get_interaction(raw) == item
+        assert doc_id(raw).startswith("sha256-")
+
+
+async def test_broken_document_raises_store_error(firestore_store: FirestoreStore) -> None:
+    await (
+        firestore_store._col("interactions")
+        .document("i1")
+        .set({"id": "i1", "team": "T", "channel": "C", "ts": "1.1", "candidates": "oops"})
+    )
+    with pytest.raises(StoreError, match="stored interaction 'i1' is malformed"):
+        await firestore_store.get_interaction("i1")
+    await firestore_store._col("jobs").document("j1").set({"id": "j1", "created_at": 5})
+    with pytest.raises(StoreError, match="stored job 'j1' is malformed"):
+        await firestore_store.list_jobs()

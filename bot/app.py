@@ -9,10 +9,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.listeners import mentions, messages, reactions
-from bot.noise import is_noise
+from bot.noise import is_malformed, is_noise
 from bot.services import Services
 from tuning.config import Settings
 
@@ -22,9 +23,20 @@ log = logging.getLogger(__name__)
 OPTIONAL_LISTENERS = ("bot.listeners.commands", "bot.listeners.home", "bot.listeners.actions")
 
 
+class SarcasmApp(AsyncApp):
+    """An AsyncApp that answers 400 to payloads Bolt would crash on (and answer 500)."""
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        """Refuse malformed payloads, then dispatch as Bolt does."""
+        if is_malformed(req.body):
+            log.info("rejected a malformed payload")
+            return BoltResponse(status=400, body="")
+        return await super().async_dispatch(req)
+
+
 def build_app(settings: Settings, services: Services) -> AsyncApp:
     """Return the AsyncApp with every listener registered; it acks before any model work."""
-    app = AsyncApp(
+    app = SarcasmApp(
         client=services.make_client(),
         signing_secret=settings.slack.signing_secret or None,
         # Listeners only schedule work on services.tasks; Bolt acks events before running them.

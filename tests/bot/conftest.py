@@ -7,6 +7,7 @@ Traffic is real HTTP both ways: the workspace (or a test) POSTs signed requests 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import shutil
 import time
@@ -145,7 +146,7 @@ async def post_signed(
     started = time.perf_counter()
     async with (
         aiohttp.ClientSession() as session,
-        session.post(url, data=body, headers=headers) as resp,
+        session.post(url, data=io.BytesIO(body), headers=headers) as resp,
     ):
         return resp.status, await resp.text(), time.perf_counter() - started
 

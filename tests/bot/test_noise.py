@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.noise import is_noise
+from bot.noise import is_malformed, is_noise
 
 
 def _message(**extra):
@@ -33,3 +33,31 @@ def _message(**extra):
 )
 def test_is_noise(body, noise):
     assert is_noise(body) is noise
+
+
+@pytest.mark.parametrize(
+    ("body", "malformed"),
+    [
+        ({"type": "event_callback", "event": {"type": "message", "user": "U1"}}, False),
+        ({"type": "event_callback", "event": {"type": "reaction_added", "item": {}}}, False),
+        ({"type": "block_actions", "user": {"id": "U1"}, "actions": [{"action_id": "a"}]}, False),
+        ({"command": "/sarcasm", "user_id": "U1"}, False),
+        ({"type": "url_verification", "challenge": "x"}, False),
+        ([1, 2], True),
+        ("text", True),
+        ({"type": "event_callback"}, True),
+        ({"type": "event_callback", "event": []}, True),
+        ({"event": {"user": "U1"}}, True),
+        ({"event": {"type": 7}}, True),
+        ({"event": {"type": "reaction_added", "item": "C1"}}, True),
+        ({"event": {"type": "message", "user": ["U1"]}}, True),
+        ({"type": "block_actions", "user": 5}, True),
+        ({"type": "block_actions", "actions": "click"}, True),
+        ({"type": "block_actions", "actions": [1]}, True),
+        ({"type": "block_actions", "actions": []}, True),
+        ({"type": "block_actions", "actions": None}, True),
+        ({"type": "view_submission", "view": None}, True),
+    ],
+)
+def test_is_malformed(body, malformed):
+    assert is_malformed(body) is malformed

@@ -1,0 +1,140 @@
+"""Fuzz the HTTP edge with signed, arbitrary Slack-like bodies: never a 500, never a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.runtime import RunningBot, start_bot
+from bot.workspace import BOT_USER_ID, YOU, Workspace, sign
+from tests.bot.conftest import SECRET, bot_replies, bot_settings
+
+T = TypeVar("T")
+FORM = "application/x-www-form-urlencoded"
+
+
+class ThreadedBot:
+    """The workspace and a bot on a loop in a thread, so sync hypothesis tests can drive them."""
+
+    def __init__(self, root: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.ws = Workspace(signing_secret=SECRET)
+        self.bot: RunningBot = self.run(self._start(root))
+        self.url = f"http://127.0.0.1:{self.bot.port}/slack/events"
+
+    async def _start(self, root: Path) -> RunningBot:
+        await self.ws.start()
+        bot = await start_bot(bot_settings(self.ws, root), host="127.0.0.1", port=0)
+        self.ws.event_url = f"http://127.0.0.1:{bot.port}/slack/events"
+        return bot
+
+    def run(self, work: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(work, self.loop)
+        return future.result(timeout)
+
+    def close(self) -> None:
+        self.run(self.bot.stop(drain_seconds=5))
+        self.run(self.ws.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def threaded(tmp_path_factory: pytest.TempPathFactory, bot_template: Path) -> Iterator[ThreadedBot]:
+    root = tmp_path_factory.mktemp("fuzz")
+    shutil.copytree(bot_template, root, dirs_exist_ok=True)
+    bot = ThreadedBot(root)
+    try:
+        yield bot
+    finally:
+        bot.close()
+
+
+def _post(url: str, body: bytes, content_type: str = "application/json") -> int:
+    stamp = str(int(time.time()))
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": sign(SECRET, stamp, body),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+ids = st.sampled_from(["U_YOU", "U_BOT", "C_GENERAL", "D_YOU", "1700000000.000100", ""])
+field_values = json_values | ids | st.text(max_size=40)
+event_types = st.sampled_from(
+    ["app_mention", "message", "reaction_added", "reaction_removed", "app_home_opened", "x"]
+)
+EVENT_FIELDS = ("user", "channel", "text", "ts", "thread_ts", "subtype", "channel_type")
+EVENT_FIELDS += ("bot_id", "reaction", "item", "event_ts")
+events = st.fixed_dictionaries(
+    {"type": event_types | json_values},
+    optional=dict.fromkeys(EVENT_FIELDS, field_values),
+)
+envelopes = st.fixed_dictionaries(
+    {"type": st.sampled_from(["event_callback", "block_actions", "url_verification"]) | st.text()},
+    optional={
+        "event": events | json_values,
+        "event_id": st.text(max_size=12) | json_values,
+        "team_id": field_values,
+        "user": field_values,
+        "actions": json_values,
+        "challenge": field_values,
+        "authorizations": json_values,
+    },
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(envelopes)
+def test_fuzzed_event_bodies_never_get_a_500(threaded, envelope):
+    status = _post(threaded.url, json.dumps(envelope).encode())
+    assert status < 500, envelope
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(["application/json", FORM]))
+def test_fuzzed_raw_bodies_never_get_a_500(threaded, body, content_type):
+    assert _post(threaded.url, body, content_type) < 500
+
+
+def test_the_bot_still_answers_after_the_fuzz(threaded):
+    ws = threaded.ws
+
+    async def mention() -> list[dict[str, Any]]:
+        await threaded.bot.services.tasks.join()
+        ts = await ws.post_message(user=YOU, channel="C_RANDOM", text=f"<@{BOT_USER_ID}> still up?")
+        return await ws.wait_for(lambda: bot_replies(ws, "C_RANDOM", ts))
+
+    assert len(threaded.run(mention())) == 1

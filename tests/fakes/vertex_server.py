@@ -7,7 +7,8 @@ It speaks the v1beta1 wire format the SDK uses (https://cloud.google.com/vertex-
   scripted end (SUCCEEDED with ``tunedModel {model, endpoint}``, FAILED with ``error``, EXPIRED);
 - ``GET /v1beta1/projects/P/locations/L/tuningJobs`` lists jobs;
 - ``POST /v1beta1/{name}:cancel`` cancels a running job;
-- ``POST /v1beta1/{endpoint}:generateContent`` answers with scripted candidates.
+- ``POST /v1beta1/{endpoint}:generateContent`` answers with scripted candidates;
+- ``POST /token`` is an OAuth2 token endpoint for Application Default Credentials.
 
 Every request is recorded with its JSON body. Errors (429 with ``Retry-After``, 500, 403) can be
 injected for the next N requests. Requests without ``Authorization: Bearer <token>`` get a 401.
@@ -105,9 +106,15 @@ class FakeVertex:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Route one request, recording it first."""
         raw = await request.read()
-        body = json.loads(raw) if raw else {}
+        form = request.content_type == "application/x-www-form-urlencoded"
+        body = json.loads(raw) if raw and not form else {}
         path = request.path
         self.requests.append(Recorded(request.method, path, body, dict(request.headers)))
+        if path == "/token":
+            # An OAuth2 token endpoint, so Application Default Credentials can refresh here.
+            return web.json_response(
+                {"access_token": self.token, "token_type": "Bearer", "expires_in": 3600}
+            )
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, "Request had invalid authentication credentials.")
         injected = self._take_injected(path)

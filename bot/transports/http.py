@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -71,11 +71,11 @@ async def health_response(services: Services) -> web.Response:
     return web.json_response(payload, status=200 if store_ok else 503)
 
 
-def _headers(request: web.Request) -> dict[str, list[str]]:
+def _headers(request: web.Request) -> dict[str, str | Sequence[str]]:
     headers: dict[str, list[str]] = {}
     for name, value in request.headers.items():
         headers.setdefault(name.lower(), []).append(value)
-    return headers
+    return dict(headers)
 
 
 class HttpTransport:

@@ -1,13 +1,13 @@
 """Reactions over real HTTP: feedback stored, retracted, and ignored where it means nothing."""
 
 from bot.workspace import ALEX, BOT_USER_ID, YOU
-from tests.bot.conftest import bot_replies, feedback, stored
+from tests.bot.conftest import Harness, bot_replies, feedback, stored
 from tuning.records import ChannelSettings
 
 MENTION = f"<@{BOT_USER_ID}>"
 
 
-async def _reply(harness) -> tuple[str, str]:
+async def _reply(harness: Harness) -> tuple[str, str]:
     ws = harness.ws
     ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} love meetings")
     [reply] = await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))

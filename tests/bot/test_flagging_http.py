@@ -1,21 +1,23 @@
 """Flagging channel messages over real HTTP: thresholds, modes, and what is never flagged."""
 
+from typing import Any
+
 import pytest
 
 from bot.workspace import ALEX, BOT_USER_ID, YOU
 from bot.workspace.payloads import build_envelope
-from tests.bot.conftest import bot_replies, post_signed, stored
+from tests.bot.conftest import Harness, bot_replies, post_signed, stored
 from tuning.records import ChannelSettings
 
 TEXT = "Oh wonderful, another all-hands meeting that could have been an email."
 
 
-async def _probability(harness, text: str = TEXT) -> float:
+async def _probability(harness: Harness, text: str = TEXT) -> float:
     [prediction] = await harness.bot.services.models.classify([text])
     return prediction.probability
 
 
-async def _settle(harness, **fields):
+async def _settle(harness: Harness, **fields: Any) -> None:
     await harness.bot.services.store.put_channel_settings(
         ChannelSettings(channel="C_GENERAL", **fields)
     )

@@ -96,8 +96,8 @@ field_values = json_values | ids | st.text(max_size=40)
 event_types = st.sampled_from(
     ["app_mention", "message", "reaction_added", "reaction_removed", "app_home_opened", "x"]
 )
-EVENT_FIELDS = ("user", "channel", "text", "ts", "thread_ts", "subtype", "channel_type")
-EVENT_FIELDS += ("bot_id", "reaction", "item", "event_ts")
+EVENT_FIELDS: tuple[str, ...] = ("user", "channel", "text", "ts", "thread_ts", "subtype")
+EVENT_FIELDS += ("channel_type", "bot_id", "reaction", "item", "event_ts")
 events = st.fixed_dictionaries(
     {"type": event_types | json_values},
     optional=dict.fromkeys(EVENT_FIELDS, field_values),

@@ -8,7 +8,7 @@ import aiohttp
 from bot.transports.http import HEALTH_PATH, MAX_BODY_BYTES
 from bot.workspace import BOT_USER_ID, YOU
 from bot.workspace.payloads import build_envelope
-from tests.bot.conftest import post_signed, stored
+from tests.bot.conftest import Harness, post_signed, stored
 
 
 def _mention(ts: str = "1700000000.000100", event_id: str = "EvEDGE") -> dict:
@@ -23,7 +23,7 @@ def _mention(ts: str = "1700000000.000100", event_id: str = "EvEDGE") -> dict:
     return build_envelope(event, event_id=event_id)
 
 
-async def _nothing_happened(harness) -> None:
+async def _nothing_happened(harness: Harness) -> None:
     await harness.idle()
     assert [c.method for c in harness.ws.calls() if c.method != "auth.test"] == []
     assert await stored(harness.bot.services.store) == []

@@ -34,6 +34,8 @@ class Workspace(WorkspaceCore):
         chan = self.state.channel(channel, viewer=user)
         if user not in chan.members:
             raise ApiFailure("not_in_channel")
+        if thread_ts is not None:
+            self.state.message(chan.id, thread_ts)  # people can only reply to what they see
         msg = self.state.post(channel=chan, user=user, text=text, thread_ts=thread_ts)
         self.changed(chan.id)
         await self.deliver_events(self.message_events(msg))

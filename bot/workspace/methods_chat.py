@@ -18,9 +18,20 @@ if TYPE_CHECKING:
     from bot.workspace.core import WorkspaceCore as Workspace
 
 ME = BOT_USER_ID  # every token the emulator issues for the Web API is the bot's
+TS = re.compile(r"^\d{1,12}\.\d{1,6}$")
 REACTION_NAME = re.compile(r"^[a-z0-9_+'-]+(::skin-tone-[2-6])?$")
 # Slack stores some emoji under a canonical name whatever alias the caller used.
 REACTION_ALIASES = {"thumbsup": "+1", "thumbsdown": "-1", "facepalm": "face_palm"}
+
+
+def thread_ts(p: Params) -> str | None:
+    """Return ``thread_ts`` if given; a malformed one (``""``, ``"0"``) is ``invalid_thread_ts``."""
+    raw = p.values.get("thread_ts")
+    if raw is None:
+        return None
+    if not TS.match(str(raw)):
+        raise ApiFailure("invalid_thread_ts")
+    return str(raw)
 
 
 def resolve_channel(ws: Workspace, raw: str | None) -> Channel:
@@ -45,9 +56,7 @@ async def chat_post_message(ws: Workspace, p: Params) -> JSON:
         raise ApiFailure("no_text")
     if ME not in channel.members:
         raise ApiFailure("not_in_channel")
-    msg = ws.state.post(
-        channel=channel, user=ME, text=text, blocks=blocks, thread_ts=p.text("thread_ts")
-    )
+    msg = ws.state.post(channel=channel, user=ME, text=text, blocks=blocks, thread_ts=thread_ts(p))
     ws.message_posted(msg)
     return {"channel": channel.id, "ts": msg.ts, "message": ws.state.message_json(msg)}
 
@@ -64,7 +73,7 @@ async def chat_post_ephemeral(ws: Workspace, p: Params) -> JSON:
     if user.id not in channel.members:
         raise ApiFailure("user_not_in_channel")
     eph = ws.state.add_ephemeral(
-        channel=channel.id, user=user.id, text=text, blocks=blocks, thread_ts=p.text("thread_ts")
+        channel=channel.id, user=user.id, text=text, blocks=blocks, thread_ts=thread_ts(p)
     )
     ws.changed(channel.id)
     return {"message_ts": eph.ts}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from bot.workspace.methods_chat import ME, resolve_channel
+from bot.workspace.methods_chat import ME, resolve_channel, thread_ts
 from bot.workspace.model import BOT_ID, JSON, TEAM_DOMAIN, TEAM_ID, File
 from bot.workspace.params import Params
 from bot.workspace.state import ApiFailure
@@ -124,7 +124,7 @@ async def files_complete_upload(ws: Workspace, p: Params) -> JSON:
             channel=channel,
             user=ME,
             text=p.text("initial_comment", "") or "",
-            thread_ts=p.text("thread_ts"),
+            thread_ts=thread_ts(p),
             files=[f.id for f in done],
         )
         ws.message_posted(msg)

@@ -122,11 +122,11 @@ class WorkspaceState:
             raise ApiFailure("msg_too_long")
         if blocks is not None and len(blocks) > MAX_BLOCKS:
             raise ApiFailure("invalid_blocks", response_metadata={"messages": ["too many blocks"]})
-        if thread_ts:
-            parent = self.messages[channel.id].get(thread_ts)
-            if parent is None:
-                raise ApiFailure("thread_not_found")
+        parent = self.messages[channel.id].get(thread_ts) if thread_ts else None
+        if parent is not None:
             thread_ts = parent.thread_ts or parent.ts  # a reply to a reply joins the root thread
+        # A well-formed thread_ts naming no message is accepted by Slack, and the reply is an
+        # orphan nobody sees in the channel (slackapi/python-slack-sdk#840); we keep that.
         is_bot = self.users.get(user, None) is not None and self.users[user].is_bot
         msg = Message(
             ts=self.next_ts(),
@@ -140,8 +140,8 @@ class WorkspaceState:
             client_msg_id=None if is_bot else str(uuid.uuid4()),
         )
         self.messages[channel.id][msg.ts] = msg
-        if thread_ts:
-            self.messages[channel.id][thread_ts].thread_ts = thread_ts  # the parent becomes a root
+        if parent is not None:
+            parent.thread_ts = parent.ts  # the parent becomes a thread root
         return msg
 
     def update(self, msg: Message, *, by: str, text: str | None, blocks: list[JSON] | None) -> None:

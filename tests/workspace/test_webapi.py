@@ -55,6 +55,15 @@ async def test_post_and_thread_reply_shapes(ws: Workspace, client: AsyncWebClien
     assert nested["message"]["thread_ts"] == parent
 
 
+async def test_thread_ts_malformed_or_unknown(ws: Workspace, client: AsyncWebClient) -> None:
+    bad = client.chat_postMessage(channel="C_GENERAL", text="x", thread_ts="")
+    assert await _error(bad) == "invalid_thread_ts"
+    # Slack accepts a well-formed ts naming no message; the reply is an orphan nobody sees.
+    orphan = await client.chat_postMessage(channel="C_GENERAL", text="x", thread_ts="12.000001")
+    assert orphan["message"]["thread_ts"] == "12.000001"
+    assert ws.messages("C_GENERAL") == []
+
+
 async def test_history_is_newest_first_and_pages(ws: Workspace, client: AsyncWebClient) -> None:
     sent = [await ws.post_message(user=ALEX, channel="C_RANDOM", text=f"m{i}") for i in range(5)]
     first = await client.conversations_history(channel="C_RANDOM", limit=3)

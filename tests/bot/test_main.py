@@ -1,0 +1,118 @@
+"""`python -m bot`: one-line config errors, and SIGTERM drains in-flight replies then exits 0."""
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.__main__ import main
+from bot.transports.http import HEALTH_PATH
+from bot.workspace import BOT_USER_ID, YOU, Workspace
+from tests.bot.conftest import SECRET, bot_replies
+from tuning.store.sqlite import SqliteStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"PORT": "eighty"}, "PORT"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        ({"STORE_URL": "mysql://db"}, "STORE_URL"),
+    ],
+)
+def test_bad_settings_exit_2_with_one_line(monkeypatch, tmp_path, capsys, env, variable):
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"error: {variable}: ")
+    assert "Traceback" not in err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _healthy(url: str, proc: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            assert proc.returncode is None, "the bot exited during start-up"
+            try:
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the bot never became healthy")
+
+
+@pytest.mark.slow
+async def test_sigterm_finishes_the_in_flight_reply_then_exits_0(tmp_path, bot_template):
+    shutil.copytree(bot_template, tmp_path, dirs_exist_ok=True)
+    port = _free_port()
+    async with Workspace(signing_secret=SECRET) as ws:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "PYTHONPATH": str(ROOT),
+            "SLACK_BOT_TOKEN": ws.bot_token,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": ws.api_url,
+            "PORT": str(port),
+            "STORE_URL": f"sqlite:///{tmp_path / 'store.db'}",
+            "DATA_DIR": str(tmp_path / "data"),
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "--host",
+            "127.0.0.1",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await _healthy(f"http://127.0.0.1:{port}{HEALTH_PATH}", proc)
+            ws.event_url = f"http://127.0.0.1:{port}/slack/events"
+            # Slack rate-limits the reply for 2 s: the reply is in flight when SIGTERM arrives.
+            ws.fail_next("chat.postMessage", status=429, retry_after=2)
+            secret_text = "my very private words about Mondays"
+            ts = await ws.post_message(
+                user=YOU, channel="C_GENERAL", text=f"<@{BOT_USER_ID}> {secret_text}"
+            )
+            await ws.wait_for(lambda: ws.calls("chat.postMessage"), timeout=10)
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(proc.communicate(), timeout=20)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        assert proc.returncode == 0, stderr.decode()[-2000:]
+        [reply] = bot_replies(ws, "C_GENERAL", ts)
+        assert [c.status for c in ws.calls("chat.postMessage")] == [429, 200]
+    assert secret_text not in stderr.decode()  # no message text in the logs
+    store = SqliteStore(tmp_path / "store.db")
+    await store.open()
+    try:
+        [interaction] = [i async for i in store.iter_interactions()]
+        assert interaction.ts == reply["ts"]
+    finally:
+        await store.close()

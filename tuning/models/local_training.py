@@ -76,9 +76,13 @@ def build_generator(
 
 
 def build_from_base(data_dir: Path, task: Task) -> ModelVersion:
-    """Train the ``task`` model from the base data (seed plus bootstrapped) and save it."""
+    """Train the ``task`` model from the base data (seed plus bootstrapped) and save it.
+
+    No cross-validation here: a first start should take seconds; ``bootstrap`` and tuning jobs
+    measure quality.
+    """
     if task == "classifier":
-        return build_classifier(data_dir, load_base_messages(data_dir))
+        return build_classifier(data_dir, load_base_messages(data_dir), cv_folds=0)
     return build_generator(data_dir, load_base_pairs(data_dir))
 
 

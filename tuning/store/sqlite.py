@@ -1,224 +1,46 @@
 """The embedded default store: one SQLite file in WAL mode, safe across processes.
 
-Every sqlite3 call runs on one dedicated worker thread per store (never on the event loop), which
-also serialises this process's writes. Across processes, the atomic operations (claim, promote,
-feedback) run inside ``BEGIN IMMEDIATE`` transactions with a busy timeout, so two bot replicas on
-one file still see exactly one winner. Iterators page through results in batches by key, so no
-read transaction stays open between batches.
+Every sqlite3 call runs on one worker thread per store (see :mod:`tuning.store.sqlite_engine`).
+Across processes, the atomic operations (claim, promote, feedback) run inside ``BEGIN IMMEDIATE``
+transactions with a busy timeout, so two bot replicas on one file still see exactly one winner.
+Iterators page through results in batches by key, so no read transaction stays open between
+batches. The model registry, jobs and settings are in :mod:`tuning.store.sqlite_registry`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from functools import partial
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from tuning.errors import ConflictError, NotFoundError, StoreError
-from tuning.records import (
-    AuditEntry,
-    ChannelSettings,
-    Feedback,
-    Interaction,
-    JobRecord,
-    Kind,
-    ModelVersion,
-    Task,
-    utcnow,
-)
+from tuning.errors import ConflictError, NotFoundError
+from tuning.records import Feedback, Interaction, Kind, utcnow
 from tuning.store import codec
 from tuning.store.base import Store
-from tuning.store.codec import decode_text as dec
 from tuning.store.codec import encode_text as enc
-from tuning.store.sqlite_schema import migrate
-from tuning.store.sqlite_writable import prepare_path
-
-T = TypeVar("T")
-R = TypeVar("R")
-Row = dict[str, Any]
-FEEDBACK_COLUMNS = (
-    "interaction_id, user, reaction, rating, created_at, updated_at, retracted, retracted_at"
+from tuning.store.sqlite_engine import (
+    FEEDBACK_COLUMNS,
+    Row,
+    decode_feedback,
+    decode_interaction,
+    immediate,
+    to_json,
 )
+from tuning.store.sqlite_registry import SqliteRegistry
+
+__all__ = ["SqliteStore"]
 
 
-def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
-    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
-
-
-def _fetch(
-    sql: str, bind: dict[str, Any], decode: Callable[[Row], R], conn: sqlite3.Connection
-) -> tuple[list[Row], list[R]]:
-    rows = conn.execute(sql, bind).fetchall()
-    return rows, [decode(row) for row in rows]
-
-
-@contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    """Run the block in a write transaction taken up front (no deferred lock upgrade)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _json(value: Any, what: str) -> str:
-    try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"{what} cannot be stored as JSON: {exc}") from exc
-
-
-def _interaction(row: Row) -> Interaction:
-    with codec.decoding("interaction", row, "id"):
-        row["candidates"] = json.loads(row["candidates"])
-    return codec.interaction_from_dict(row, dec)
-
-
-def _feedback(row: Row) -> Feedback:
-    return codec.feedback_from_dict(row, dec)
-
-
-def _model(row: Row) -> ModelVersion:
-    with codec.decoding("model", row, "task", "version"):
-        row["metrics"] = json.loads(row["metrics"])
-    return codec.model_from_dict(row, dec)
-
-
-def _job(row: Row) -> JobRecord:
-    with codec.decoding("job", row, "id"):
-        body = json.loads(row["body"])
-    return codec.job_from_dict(body, dec)
-
-
-class SqliteStore(Store):
+class SqliteStore(SqliteRegistry, Store):
     """A :class:`Store` in one SQLite file (created with its directory when missing)."""
-
-    def __init__(
-        self, path: str | os.PathLike[str], *, busy_timeout: float = 15.0, page_size: int = 1000
-    ) -> None:
-        self.path = Path(path)
-        self.page_size = page_size
-        self._busy_timeout = busy_timeout
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-        self._conn: sqlite3.Connection | None = None
-        self._closed = False
-
-    # -- plumbing ------------------------------------------------------------------------------
-
-    async def _run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        if self._closed:
-            raise StoreError(f"sqlite store {self.path} is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, operation)
-
-    def _call(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._connection()
-        try:
-            return operation(conn)
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite store {self.path}: {exc}") from exc
-        except UnicodeEncodeError as exc:
-            raise StoreError(f"text cannot be stored (not valid unicode): {exc.reason}") from exc
-
-    def _connection(self) -> sqlite3.Connection:
-        # Runs on the worker thread only, so the connection never crosses threads.
-        if self._conn is None:
-            self._conn = self._connect()
-        return self._conn
-
-    def _connect(self) -> sqlite3.Connection:
-        created = prepare_path(self.path)
-        try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self._busy_timeout,
-                isolation_level=None,  # autocommit; transactions are explicit BEGIN IMMEDIATE
-                check_same_thread=False,
-            )
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
-            migrate(conn)
-            conn.row_factory = _dict_row
-        except sqlite3.Error as exc:
-            if created:
-                self.path.unlink(missing_ok=True)
-            raise StoreError(
-                f"STORE_URL: cannot write sqlite database at {self.path} ({exc})"
-            ) from exc
-        return conn
-
-    async def open(self) -> None:
-        """Create the directory, database and schema when missing; idempotent."""
-        await self._run(lambda conn: None)
-
-    async def close(self) -> None:
-        """Close the connection and stop the worker thread."""
-        if self._closed:
-            return
-
-        def shut(conn: sqlite3.Connection) -> None:
-            conn.close()
-            self._conn = None
-
-        if self._conn is not None:
-            await self._run(shut)
-        self._closed = True
-        self._executor.shutdown(wait=False)
-
-    async def ping(self) -> bool:
-        """Return True when the database answers ``SELECT 1``."""
-        try:
-            return await self._run(lambda conn: conn.execute("SELECT 1").fetchone() is not None)
-        except StoreError:
-            return False
-
-    async def _page(
-        self,
-        sql: str,
-        bind: dict[str, Any],
-        after: Callable[[Row], dict[str, Any]],
-        decode: Callable[[Row], R],
-    ) -> AsyncIterator[R]:
-        """Yield the decoded rows of ``sql`` batch by batch, continuing after the last row's key.
-
-        ``bind`` starts with the :after_* keys at "" (below every stored value). Each batch is its
-        own short read, so a slow consumer never holds a transaction open; the next batch is
-        fetched and decoded on the worker thread while this one is consumed.
-        """
-        bind = {**bind, "limit": self.page_size}
-        fetch: asyncio.Future[tuple[list[Row], list[R]]] | None
-        fetch = asyncio.ensure_future(self._run(partial(_fetch, sql, bind, decode)))
-        try:
-            while fetch is not None:
-                rows, items = await fetch
-                fetch = None
-                if len(rows) == self.page_size:
-                    bind = {**bind, **after(rows[-1])}
-                    fetch = asyncio.ensure_future(self._run(partial(_fetch, sql, bind, decode)))
-                for item in items:
-                    yield item
-        finally:
-            if fetch is not None:
-                fetch.cancel()
 
     # -- interactions --------------------------------------------------------------------------
 
     async def add_interaction(self, interaction: Interaction) -> None:
         """Store a new interaction; raise ConflictError if its id exists."""
         row = codec.interaction_to_dict(interaction, enc)
-        row["candidates"] = _json(row["candidates"], "interaction candidates")
+        row["candidates"] = to_json(row["candidates"], "interaction candidates")
 
         def insert(conn: sqlite3.Connection) -> None:
             try:
@@ -235,7 +57,7 @@ class SqliteStore(Store):
     async def update_interaction(self, interaction: Interaction) -> None:
         """Replace a stored interaction (same id); raise NotFoundError if it is missing."""
         row = codec.interaction_to_dict(interaction, enc)
-        row["candidates"] = _json(row["candidates"], "interaction candidates")
+        row["candidates"] = to_json(row["candidates"], "interaction candidates")
         assignments = ", ".join(f"{name} = :{name}" for name in row if name != "id")
 
         def update(conn: sqlite3.Connection) -> None:
@@ -252,7 +74,7 @@ class SqliteStore(Store):
                 "SELECT * FROM interactions WHERE id = ?", (interaction_id,)
             ).fetchone()
         )
-        return None if row is None else _interaction(row)
+        return None if row is None else decode_interaction(row)
 
     async def find_interaction(self, *, channel: str, ts: str) -> Interaction | None:
         """Return the interaction whose ``ts`` or ``reply_ts`` is this message, or None."""
@@ -270,7 +92,7 @@ class SqliteStore(Store):
             return None
 
         row = await self._run(find)
-        return None if row is None else _interaction(row)
+        return None if row is None else decode_interaction(row)
 
     async def iter_interactions(
         self, *, kind: Kind | None = None, since: datetime | None = None
@@ -292,7 +114,7 @@ class SqliteStore(Store):
             sql,
             bind,
             lambda r: {"after_created": r["created_at"], "after_id": r["id"]},
-            _interaction,
+            decode_interaction,
         ):
             yield item
 
@@ -310,7 +132,7 @@ class SqliteStore(Store):
 
         def add(conn: sqlite3.Connection) -> Row:
             now = enc(utcnow())
-            with _immediate(conn):
+            with immediate(conn):
                 conn.execute(
                     f"INSERT INTO feedback ({FEEDBACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, NULL) "
                     "ON CONFLICT (interaction_id, user, reaction) DO UPDATE SET retracted = 0, "
@@ -320,7 +142,7 @@ class SqliteStore(Store):
                 )
                 return self._feedback_row(conn, key)
 
-        return _feedback(await self._run(add))
+        return decode_feedback(await self._run(add))
 
     async def retract_feedback(
         self, *, interaction_id: str, user: str, reaction: str
@@ -330,7 +152,7 @@ class SqliteStore(Store):
 
         def retract(conn: sqlite3.Connection) -> Row | None:
             now = enc(utcnow())
-            with _immediate(conn):
+            with immediate(conn):
                 cursor = conn.execute(
                     "UPDATE feedback SET retracted = 1, retracted_at = ?, updated_at = ? "
                     "WHERE interaction_id = ? AND user = ? AND reaction = ? AND retracted = 0",
@@ -341,7 +163,7 @@ class SqliteStore(Store):
                 return self._feedback_row(conn, key)
 
         row = await self._run(retract)
-        return None if row is None else _feedback(row)
+        return None if row is None else decode_feedback(row)
 
     @staticmethod
     def _feedback_exists(conn: sqlite3.Connection, key: tuple[str, str, str]) -> bool:
@@ -389,7 +211,7 @@ class SqliteStore(Store):
                 "a_re": row["reaction"],
             }
 
-        async for item in self._page(sql, bind, after, _feedback):
+        async for item in self._page(sql, bind, after, decode_feedback):
             yield item
 
     # -- claims --------------------------------------------------------------------------------
@@ -401,7 +223,7 @@ class SqliteStore(Store):
         """
 
         def take(conn: sqlite3.Connection) -> bool:
-            with _immediate(conn):
+            with immediate(conn):
                 now = utcnow()  # read the clock only once we hold the write lock
                 row = conn.execute("SELECT expires_at FROM claims WHERE key = ?", (key,)).fetchone()
                 if row is not None and row["expires_at"] > enc(now):
@@ -433,184 +255,7 @@ class SqliteStore(Store):
             )
         )
 
-    # -- model registry ------------------------------------------------------------------------
-
-    async def add_model(self, model: ModelVersion) -> None:
-        """Register a model version; raise ConflictError if (task, version) exists."""
-        row = codec.model_to_dict(model, enc)
-        row["metrics"] = _json(row["metrics"], "model metrics")
-
-        def insert(conn: sqlite3.Connection) -> None:
-            try:
-                conn.execute(
-                    f"INSERT INTO models ({', '.join(row)}) "
-                    f"VALUES ({', '.join(':' + name for name in row)})",
-                    row,
-                )
-            except sqlite3.IntegrityError as exc:
-                raise ConflictError(
-                    f"{model.task} version {model.version!r} already exists"
-                    " (or another version is already active)"
-                ) from exc
-
-        await self._run(insert)
-
-    async def get_model(self, *, task: Task, version: str) -> ModelVersion | None:
-        """Return one registered version, or None."""
-        row = await self._run(lambda conn: self._model_row(conn, task, version))
-        return None if row is None else _model(row)
-
-    @staticmethod
-    def _model_row(conn: sqlite3.Connection, task: str, version: str) -> Row | None:
-        sql = "SELECT * FROM models WHERE task = ? AND version = ?"
-        row: Row | None = conn.execute(sql, (task, version)).fetchone()
-        return row
-
-    async def list_models(self, *, task: Task | None = None) -> list[ModelVersion]:
-        """Return registered versions, newest first."""
-        where = "" if task is None else " WHERE task = ?"
-        sql = f"SELECT * FROM models{where} ORDER BY created_at DESC, version DESC"
-        rows = await self._run(lambda conn: conn.execute(sql, () if task is None else (task,)))
-        return [_model(row) for row in rows]
-
-    async def promote(self, *, task: Task, version: str) -> ModelVersion:
-        """Make ``version`` the one active model of ``task``, retiring the previous one atomically.
-
-        Raise NotFoundError if the version is not registered.
-        """
-
-        def switch(conn: sqlite3.Connection) -> Row:
-            with _immediate(conn):
-                row = self._model_row(conn, task, version)
-                if row is None:
-                    raise NotFoundError(f"{task} version {version!r} is not registered")
-                if row["state"] == "active":
-                    return row
-                conn.execute(
-                    "UPDATE models SET state = 'retired' WHERE task = ? AND state = 'active'",
-                    (task,),
-                )
-                conn.execute(
-                    "UPDATE models SET state = 'active', promoted_at = ? "
-                    "WHERE task = ? AND version = ?",
-                    (enc(utcnow()), task, version),
-                )
-                promoted = self._model_row(conn, task, version)
-                assert promoted is not None  # we hold the write lock; it cannot have vanished
-                return promoted
-
-        return _model(await self._run(switch))
-
-    async def update_model_metrics(
-        self, *, task: Task, version: str, metrics: dict[str, float]
-    ) -> None:
-        """Merge ``metrics`` into a registered version; raise NotFoundError if it is missing."""
-
-        def merge(conn: sqlite3.Connection) -> None:
-            with _immediate(conn):
-                row = self._model_row(conn, task, version)
-                if row is None:
-                    raise NotFoundError(f"{task} version {version!r} is not registered")
-                merged = {**_model(row).metrics, **metrics}
-                conn.execute(
-                    "UPDATE models SET metrics = ? WHERE task = ? AND version = ?",
-                    (_json(merged, "model metrics"), task, version),
-                )
-
-        await self._run(merge)
-
-    # -- tuning jobs ---------------------------------------------------------------------------
-
-    async def save_job(self, job: JobRecord) -> None:
-        """Insert or replace a job record."""
-        body = _json(codec.job_to_dict(job, enc), f"job {job.id!r}")
-        await self._run(
-            lambda conn: conn.execute(
-                "INSERT INTO jobs (id, task, state, created_at, body) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET task = excluded.task, state = excluded.state, "
-                "created_at = excluded.created_at, body = excluded.body",
-                (job.id, job.task, job.state, enc(job.created_at), body),
-            )
-        )
-
-    async def get_job(self, job_id: str) -> JobRecord | None:
-        """Return one job, or None."""
-        row = await self._run(
-            lambda conn: conn.execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        )
-        return None if row is None else _job(row)
-
-    async def list_jobs(self, *, limit: int = 10, task: Task | None = None) -> list[JobRecord]:
-        """Return the most recent jobs, newest first."""
-        where = "" if task is None else " WHERE task = :task"
-        sql = f"SELECT body FROM jobs{where} ORDER BY created_at DESC, id DESC LIMIT :limit"
-        rows = await self._run(
-            lambda conn: conn.execute(sql, {"task": task, "limit": limit}).fetchall()
-        )
-        return [_job(row) for row in rows]
-
-    # -- channel settings, opt-outs, audit -----------------------------------------------------
-
-    async def get_channel_settings(self, *, channel: str) -> ChannelSettings | None:
-        """Return the stored settings of a channel, or None."""
-        row = await self._run(
-            lambda conn: conn.execute(
-                "SELECT * FROM channels WHERE channel = ?", (channel,)
-            ).fetchone()
-        )
-        return None if row is None else codec.channel_from_dict(row)
-
-    async def put_channel_settings(self, settings: ChannelSettings) -> None:
-        """Store a channel's settings."""
-        await self._run(
-            lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO channels (channel, threshold, mode, reaction) "
-                "VALUES (?, ?, ?, ?)",
-                (settings.channel, settings.threshold, settings.mode, settings.reaction),
-            )
-        )
-
-    async def set_opt_out(self, *, user: str, opted_out: bool) -> None:
-        """Record whether a user opted out of flagging and storage."""
-        await self._run(
-            lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO optouts (user, opted_out, updated_at) VALUES (?, ?, ?)",
-                (user, int(opted_out), enc(utcnow())),
-            )
-        )
-
-    async def is_opted_out(self, *, user: str) -> bool:
-        """Return whether the user opted out (False when never recorded)."""
-        row = await self._run(
-            lambda conn: conn.execute(
-                "SELECT opted_out FROM optouts WHERE user = ?", (user,)
-            ).fetchone()
-        )
-        return bool(row and row["opted_out"])
-
-    async def add_audit(self, entry: AuditEntry) -> None:
-        """Append an entry to the audit log."""
-        detail = _json(dict(entry.detail), "audit detail")
-        await self._run(
-            lambda conn: conn.execute(
-                "INSERT INTO audit (actor, action, result, detail, at) VALUES (?, ?, ?, ?, ?)",
-                (entry.actor, entry.action, entry.result, detail, enc(entry.at)),
-            )
-        )
-
-    async def list_audit(self, *, limit: int = 50) -> list[AuditEntry]:
-        """Return the most recent audit entries, newest first."""
-        rows = await self._run(
-            lambda conn: conn.execute(
-                "SELECT * FROM audit ORDER BY at DESC, seq DESC LIMIT ?", (limit,)
-            ).fetchall()
-        )
-        entries = []
-        for row in rows:
-            with codec.decoding("audit entry"):
-                row["detail"] = json.loads(row["detail"])
-            entries.append(codec.audit_from_dict(row, dec))
-        return entries
+    # -- privacy ---------------------------------------------------------------------------------
 
     async def forget_user(self, *, user: str) -> int:
         """Delete the user's interactions (with their feedback) and feedback; return the count.
@@ -622,7 +267,7 @@ class SqliteStore(Store):
             return 0
 
         def forget(conn: sqlite3.Connection) -> int:
-            with _immediate(conn):
+            with immediate(conn):
                 on_theirs = conn.execute(
                     "DELETE FROM feedback WHERE interaction_id IN "
                     "(SELECT id FROM interactions WHERE user = ?)",

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Self, TypeVar
 
@@ -26,6 +27,8 @@ from bot.workspace.state import ApiFailure, WorkspaceState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A long `python -m bot` session must not grow without bound; tests see far fewer than this.
+MAX_RECORDS = 20_000
 MENTION = f"<@{BOT_USER_ID}>"
 
 
@@ -51,7 +54,7 @@ class WorkspaceCore:
         self.deliver_own_events = deliver_own_events
         self.trigger_ttl = trigger_ttl
         self.responses: dict[str, ResponseTarget] = {}
-        self._calls: list[webapi.Call] = []
+        self._calls: deque[webapi.Call] = deque(maxlen=MAX_RECORDS)
         self._failures: dict[str, list[webapi.Failure]] = {}
         self._triggers: dict[str, tuple[str, float]] = {}
         self._tickets: set[str] = set()

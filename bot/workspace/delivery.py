@@ -24,6 +24,7 @@ from aiohttp import web
 from bot.workspace.model import APP_ID, JSON
 
 log = logging.getLogger(__name__)
+MAX_LOG = 20_000  # deliveries kept for tests and redelivery; a long session drops the oldest
 ACK_TIMEOUT = 3.0  # Slack gives up on an unacknowledged request after 3 seconds
 
 
@@ -75,6 +76,8 @@ class Deliverer:
         """Deliver once (a retry when ``retry_num`` > 0) and record the reply."""
         if delivery not in self.log:
             self.log.append(delivery)
+            if len(self.log) > MAX_LOG:
+                del self.log[: len(self.log) - MAX_LOG]
         if self.socket_connected:
             reply = await self._send_socket(delivery, retry_num=retry_num, reason=reason)
         elif self.event_url:

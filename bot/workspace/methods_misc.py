@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from bot.workspace.methods_chat import ME, resolve_channel, thread_ts
 from bot.workspace.model import BOT_ID, JSON, TEAM_DOMAIN, TEAM_ID, File
@@ -89,7 +90,7 @@ async def files_get_upload_url(ws: Workspace, p: Params) -> JSON:
     if length < 0 or length > MAX_UPLOAD:
         raise ApiFailure("invalid_arguments", response_metadata={"messages": ["length"]})
     file_id = ws.state.new_id("F")
-    url = f"{ws.base_url}/files/{file_id}/{filename}"
+    url = f"{ws.base_url}/files/{file_id}/{quote(filename)}"
     ws.state.files[file_id] = File(
         id=file_id,
         name=filename,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -183,24 +184,25 @@ def test_dataset_name(source: str, name: str | None, expected: str) -> None:
     )
 )
 def test_fuzz_jsonl_reader(records: list[dict[str, str]]) -> None:
-    import tempfile
-
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as f:
         f.write("".join(json.dumps(r) + "\n" for r in records))
+    error = None
     try:
         messages, pairs, empty = read_dataset(
             f.name, text_col="text", label_col="label", rephrase_col="rephrase"
         )
     except DatasetError as exc:
-        assert str(exc).startswith(f.name)
-        assert "\n" not in str(exc)
-    else:
-        assert empty == sum(not r["text"].strip() for r in records)
-        assert all(m.text == m.text.strip() and m.text for m in messages)
-        assert all(m.label in (0, 1) for m in messages)
-        assert len(pairs) <= sum(m.label for m in messages)
+        error = str(exc)
     finally:
         Path(f.name).unlink()
+    if error is not None:
+        assert error.startswith(f.name)
+        assert "\n" not in error
+        return
+    assert empty == sum(not r["text"].strip() for r in records)
+    assert all(m.text == m.text.strip() and m.text for m in messages)
+    assert all(m.label in (0, 1) for m in messages)
+    assert len(pairs) <= sum(m.label for m in messages)
 
 
 @pytest.mark.shared_data

@@ -144,52 +144,45 @@ def test_help_mentions_the_options(cli: Cli) -> None:
 # -- fuzz: the reader either returns every text in order or raises one DatasetError ---------------
 
 LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-line_text = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters=LINE_BREAKS), max_size=60
-)
+line_text = st.text(st.characters(codec="utf-8", exclude_characters=LINE_BREAKS), max_size=60)
+cell = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40)
 
 
-def _write(data: bytes) -> str:
+def read_or_error(data: bytes, column: str | None) -> tuple[str, list[str] | None, str | None]:
+    """Write ``data`` to a file and read it; return the path, the texts or the error message."""
     with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as handle:
         handle.write(data)
-    return handle.name
+    try:
+        return handle.name, read_texts(handle.name, column), None
+    except DatasetError as exc:
+        return handle.name, None, str(exc)
+    finally:
+        Path(handle.name).unlink()
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(line_text, min_size=1, max_size=8))
 def test_fuzz_lines(lines: list[str]) -> None:
     content = "\n".join(lines)
-    path = _write(content.encode())
     expected = content.splitlines()  # a trailing newline ends the last line, it adds none
-    try:
-        texts = read_texts(path, None)
-    except DatasetError as exc:
-        assert "empty text" in str(exc)
-        assert any(not line.strip() for line in expected)
-    else:
+    _, texts, error = read_or_error(content.encode(), None)
+    if error is None:
         assert texts == [line.strip() for line in expected]
-    finally:
-        Path(path).unlink()
+    else:
+        assert "empty text" in error
+        assert any(not line.strip() for line in expected)
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.binary(max_size=80))
 def test_fuzz_bytes(data: bytes) -> None:
-    path = _write(data)
-    try:
-        texts = read_texts(path, None)
-    except DatasetError as exc:
-        assert str(exc).startswith(path)
-        assert "\n" not in str(exc)
-    else:
+    path, texts, error = read_or_error(data, None)
+    if error is None:
+        assert texts is not None
         assert len(texts) == len(data.decode("utf-8-sig").splitlines())
-    finally:
-        Path(path).unlink()
-
-
-cell = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40
-)
+    else:
+        assert error.startswith(path)
+        assert "\n" not in error
 
 
 @settings(max_examples=60, deadline=None)
@@ -199,24 +192,17 @@ def test_fuzz_csv(rows: list[tuple[str, str]], column: str) -> None:
     writer = csv.writer(buffer)
     writer.writerow(["msg", "note"])
     writer.writerows(rows)
-    path = _write(buffer.getvalue().encode())
-    try:
-        texts = read_texts(path, column)
-    except DatasetError as exc:
-        message = str(exc)
-        assert message.startswith(path)
-        assert column == "other" or "empty text" in message
-    else:
+    path, texts, error = read_or_error(buffer.getvalue().encode(), column)
+    if error is None:
         assert column == "msg"
         assert texts == [r[0].strip() for r in rows]
-    finally:
-        Path(path).unlink()
+    else:
+        assert error.startswith(path)
+        assert column == "other" or "empty text" in error
 
 
 def test_limit_is_documented_and_enforced() -> None:
-    path = _write(("y" * MAX_TEXT_CHARS + "\n" + "z" * (MAX_TEXT_CHARS + 1)).encode())
-    try:
-        with pytest.raises(DatasetError, match="line 2: text is 4,001 characters"):
-            read_texts(path, None)
-    finally:
-        Path(path).unlink()
+    data = ("y" * MAX_TEXT_CHARS + "\n" + "z" * (MAX_TEXT_CHARS + 1)).encode()
+    _, _, error = read_or_error(data, None)
+    assert error is not None
+    assert error.endswith("line 2: text is 4,001 characters (limit 4,000)")

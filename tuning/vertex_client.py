@@ -8,6 +8,7 @@ limit storm ends in a clear error instead of a hang.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -26,14 +27,16 @@ if TYPE_CHECKING:
 RETRY_STATUS_CODES = [408, 429, 500, 502, 503, 504]
 
 
-def retry_options(attempts: int, *, initial_delay: float = 1.0) -> types.HttpRetryOptions:
+def retry_options(
+    attempts: int, *, initial_delay: float = 1.0, status_codes: Sequence[int] = RETRY_STATUS_CODES
+) -> types.HttpRetryOptions:
     """Return retry options: ``attempts`` tries in all, backing off from ``initial_delay``."""
     return types.HttpRetryOptions(
         attempts=attempts,
         initial_delay=initial_delay,
         max_delay=30.0 * initial_delay,
         jitter=initial_delay,
-        http_status_codes=RETRY_STATUS_CODES,
+        http_status_codes=list(status_codes),
     )
 
 
@@ -92,6 +95,13 @@ def backend_error(exc: BaseException, *, action: str, attempts: int) -> BackendE
     if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | TimeoutError):
         return BackendError(f"could not reach Vertex AI to {action}: {type(exc).__name__}")
     return BackendError(f"Vertex AI call to {action} failed: {exc}")
+
+
+def ambiguous(exc: BaseException) -> bool:
+    """Return whether a failed request may still have taken effect (5xx, timeout, lost link)."""
+    if isinstance(exc, errors.APIError):
+        return exc.code is not None and (exc.code >= 500 or exc.code == 408)
+    return isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | TimeoutError)
 
 
 # The exceptions a Vertex AI call can end in after the SDK's own retries.

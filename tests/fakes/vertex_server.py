@@ -59,6 +59,8 @@ class _Injected:
     remaining: int
     retry_after: int | None
     match: str
+    after: bool = False
+    method: str = ""
 
 
 @dataclass
@@ -89,10 +91,21 @@ class FakeVertex:
         self._outcomes.append(Outcome(state, code, message))
 
     def inject(
-        self, status: int, *, times: int = 1, retry_after: int | None = None, match: str = ""
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+        match: str = "",
+        after: bool = False,
+        method: str = "",
     ) -> None:
-        """Answer the next ``times`` requests whose path contains ``match`` with ``status``."""
-        self._injected.append(_Injected(status, times, retry_after, match))
+        """Answer the next ``times`` requests matching ``method`` and ``match`` with ``status``.
+
+        With ``after``, the request takes effect first (a job is created) and the answer is lost
+        anyway, as when a gateway fails after the backend did the work.
+        """
+        self._injected.append(_Injected(status, times, retry_after, match, after, method.upper()))
 
     def respond(self, endpoint: str, responder: Responder) -> None:
         """Answer generateContent on ``endpoint`` with ``responder(request_body)`` candidates."""
@@ -117,29 +130,33 @@ class FakeVertex:
             )
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, "Request had invalid authentication credentials.")
-        injected = self._take_injected(path)
-        if injected is not None:
-            headers = {"Retry-After": str(injected.retry_after)} if injected.retry_after else {}
-            return _error(injected.status, f"injected {injected.status}", headers)
+        injected = self._take_injected(request.method, path)
+        if injected is not None and not injected.after:
+            return _injected_error(injected)
+        response = self._route(request.method, path, body)
+        return response if injected is None else _injected_error(injected)
+
+    def _route(self, method: str, path: str, body: JsonDict) -> web.Response:
         if not path.startswith("/v1beta1/projects/"):
             return _error(404, f"unknown path {path}")
         name = path.removeprefix("/v1beta1/")
-        if request.method == "POST" and name.endswith("/tuningJobs"):
+        if method == "POST" and name.endswith("/tuningJobs"):
             return web.json_response(self._create(name.removesuffix("/tuningJobs"), body))
-        if request.method == "GET" and name.endswith("/tuningJobs"):
+        if method == "GET" and name.endswith("/tuningJobs"):
             docs = [job.doc for key, job in self.jobs.items() if key.startswith(name)]
             return web.json_response({"tuningJobs": docs})
-        if request.method == "POST" and name.endswith(":cancel"):
+        if method == "POST" and name.endswith(":cancel"):
             return self._cancel(name.removesuffix(":cancel"))
-        if request.method == "POST" and name.endswith(":generateContent"):
+        if method == "POST" and name.endswith(":generateContent"):
             return self._generate(name.removesuffix(":generateContent"), body)
-        if request.method == "GET" and name in self.jobs:
+        if method == "GET" and name in self.jobs:
             return web.json_response(self._advance(self.jobs[name]))
         return _error(404, f"{name} not found")
 
-    def _take_injected(self, path: str) -> _Injected | None:
+    def _take_injected(self, method: str, path: str) -> _Injected | None:
         for injected in self._injected:
-            if injected.remaining > 0 and injected.match in path:
+            wanted = injected.method in ("", method) and injected.match in path
+            if injected.remaining > 0 and wanted:
                 injected.remaining -= 1
                 return injected
         return None
@@ -228,6 +245,11 @@ def text_candidate(
             ],
         }
     return candidate
+
+
+def _injected_error(injected: _Injected) -> web.Response:
+    headers = {"Retry-After": str(injected.retry_after)} if injected.retry_after else {}
+    return _error(injected.status, f"injected {injected.status}", headers)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:

@@ -108,9 +108,8 @@ def make_backend(
     def make(vertex: VertexSettings | None = None, *, token: str = "test") -> VertexBackend:
         vertex = vertex or vertex_settings
         uploader = GcsUploader(vertex.bucket, storage_client)
-        return VertexBackend(
-            client=make_client(vertex, token=token), uploader=uploader, vertex=vertex
-        )
+        client = make_client(vertex, token=token)
+        return VertexBackend(client=client, uploader=uploader, vertex=vertex, retry_delay=0.01)
 
     return make
 

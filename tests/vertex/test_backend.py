@@ -262,7 +262,7 @@ async def test_cancel_stops_a_running_job_and_leaves_an_ended_one_alone(
 async def test_a_single_429_is_retried_and_the_job_is_created_once(
     make_backend: Any, make_dataset: DatasetMaker, fake_vertex: FakeVertex
 ) -> None:
-    fake_vertex.inject(429, times=1, retry_after=1, match="/tuningJobs")
+    fake_vertex.inject(429, times=1, retry_after=1, match="/tuningJobs", method="POST")
     record = await launch(make_backend(), job(), make_dataset())
     assert len(tuning_posts(fake_vertex)) == 2
     assert list(fake_vertex.jobs) == [record.remote_name]
@@ -280,7 +280,7 @@ async def test_a_500_on_status_is_retried(
 async def test_a_429_storm_ends_in_one_clear_error_after_bounded_attempts(
     make_backend: Any, make_dataset: DatasetMaker, fake_vertex: FakeVertex
 ) -> None:
-    fake_vertex.inject(429, times=1000, retry_after=30)
+    fake_vertex.inject(429, times=1000, retry_after=30, method="POST")
     with pytest.raises(BackendError) as caught:
         await launch(make_backend(), job(), make_dataset())
     message = str(caught.value)
@@ -355,7 +355,7 @@ async def test_gcs_permission_error_is_one_line_and_no_job_is_created(
         await launch(backend, job(), make_dataset())
     assert "\n" not in str(caught.value)
     assert forbidden_gcs
-    assert fake_vertex.requests == []
+    assert tuning_posts(fake_vertex) == []
     client.close()
 
 
@@ -374,3 +374,43 @@ async def test_missing_vertex_credentials_are_one_clear_line(
     with pytest.raises(ModelError, match="no usable Google Cloud credentials"):
         await classifier.classify(["hello"])
     await classifier.aclose()
+
+
+async def test_a_create_that_fails_after_taking_effect_adopts_the_job_instead_of_duplicating(
+    make_backend: Any, make_dataset: DatasetMaker, fake_vertex: FakeVertex
+) -> None:
+    fake_vertex.inject(503, times=1, match="/tuningJobs", method="POST", after=True)
+    record = await launch(make_backend(), job(), make_dataset())
+    assert len(tuning_posts(fake_vertex)) == 1
+    assert list(fake_vertex.jobs) == [record.remote_name]
+
+
+async def test_a_create_that_failed_without_effect_is_retried_once_checked(
+    make_backend: Any, make_dataset: DatasetMaker, fake_vertex: FakeVertex
+) -> None:
+    fake_vertex.inject(500, times=1, match="/tuningJobs", method="POST")
+    record = await launch(make_backend(), job(), make_dataset())
+    assert len(tuning_posts(fake_vertex)) == 2
+    assert list(fake_vertex.jobs) == [record.remote_name]
+    # Between the two creates, the backend looked for a job it might have made.
+    methods = [r.method for r in fake_vertex.requests if r.path.endswith("/tuningJobs")]
+    assert methods == ["GET", "POST", "GET", "POST"]
+
+
+async def test_starting_a_job_again_adopts_the_one_already_launched(
+    make_backend: Any, make_dataset: DatasetMaker, fake_vertex: FakeVertex
+) -> None:
+    backend = make_backend()
+    first = await launch(backend, job(), make_dataset())
+    again = await launch(backend, job(), make_dataset("classifier-sft", train=9))
+    assert again.remote_name == first.remote_name
+    assert len(tuning_posts(fake_vertex)) == 1
+
+
+async def test_5xx_on_every_create_ends_in_a_clear_error_and_no_job(
+    make_backend: Any, make_dataset: DatasetMaker, fake_vertex: FakeVertex
+) -> None:
+    fake_vertex.inject(503, times=100, match="/tuningJobs", method="POST")
+    with pytest.raises(BackendError, match="failed to create the tuning job"):
+        await launch(make_backend(), job(), make_dataset())
+    assert fake_vertex.jobs == {}

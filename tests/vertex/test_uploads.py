@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.vertex.conftest import BUCKET, DatasetMaker
-from tuning.backends.vertex import count_examples, label_value
+from tuning.backends.vertex_spec import count_examples, label_value
 from tuning.datasets.formats import validate_preference
 from tuning.errors import BackendError
 from tuning.uploads import GcsUploader, LocalDirUploader

@@ -5,61 +5,38 @@ successor to the legacy RLHF pipeline
 (https://cloud.google.com/vertex-ai/generative-ai/docs/models/gemini-preference-tuning). Following
 Vertex's advice, a preference job continues from the active tuned generator (the SFT model) by
 passing its model resource name as ``base_model``, which the SDK sends as ``preTunedModel``.
+
+Creating a job is not idempotent, so the SDK retries it only on 429 (nothing was created). After
+an ambiguous failure (5xx, timeout) we look for the job by its ``job`` label and adopt it, then
+retry; the same lookup adopts a job an earlier process launched but never recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from google.genai import types
 
 from tuning.backends.base import DatasetFiles, RemoteStatus, TuningBackend
+from tuning.backends.vertex_spec import (
+    APP,
+    MAX_VALIDATION_EXAMPLES,
+    STATES,
+    count_examples,
+    label_value,
+    tuning_config,
+)
 from tuning.errors import BackendError, DatasetError
-from tuning.records import JobRecord, JobState, ModelVersion, frozen_mapping
+from tuning.records import JobRecord, ModelVersion, frozen_mapping
 from tuning.uploads import DatasetUploader, GcsUploader
-from tuning.vertex_client import CALL_ERRORS, backend_error, build_client
+from tuning.vertex_client import CALL_ERRORS, ambiguous, backend_error, build_client
 
 if TYPE_CHECKING:
     from google import genai
 
     from tuning.config import Settings, VertexSettings
-
-# Vertex AI accepts at most 5,000 validation examples.
-MAX_VALIDATION_EXAMPLES = 5000
-ADAPTER_SIZES = {1: "ONE", 2: "TWO", 4: "FOUR", 8: "EIGHT", 16: "SIXTEEN"}
-# Vertex's JobState, folded into ours. CANCELLING and UPDATING are still in flight; a tuning job
-# that only partly succeeded has no usable model, so it counts as failed.
-STATES: dict[str, JobState] = {
-    "JOB_STATE_UNSPECIFIED": "QUEUED",
-    "JOB_STATE_QUEUED": "QUEUED",
-    "JOB_STATE_PENDING": "PENDING",
-    "JOB_STATE_PAUSED": "PENDING",
-    "JOB_STATE_RUNNING": "RUNNING",
-    "JOB_STATE_CANCELLING": "RUNNING",
-    "JOB_STATE_UPDATING": "RUNNING",
-    "JOB_STATE_SUCCEEDED": "SUCCEEDED",
-    "JOB_STATE_PARTIALLY_SUCCEEDED": "FAILED",
-    "JOB_STATE_FAILED": "FAILED",
-    "JOB_STATE_CANCELLED": "CANCELLED",
-    "JOB_STATE_EXPIRED": "EXPIRED",
-}
-
-
-def count_examples(path: Path) -> int:
-    """Return the number of non-blank lines in a JSONL file (0 if it does not exist)."""
-    if not path.is_file():
-        return 0
-    with path.open("rb") as handle:
-        return sum(1 for line in handle if line.strip())
-
-
-def label_value(text: str) -> str:
-    """Return ``text`` as a valid GCP label value: lowercase, ``[a-z0-9_-]``, at most 63 chars."""
-    return re.sub(r"[^a-z0-9_-]+", "-", text.lower())[:63]
 
 
 class VertexBackend(TuningBackend):
@@ -68,11 +45,17 @@ class VertexBackend(TuningBackend):
     name = "vertex"
 
     def __init__(
-        self, *, client: genai.Client, uploader: DatasetUploader, vertex: VertexSettings
+        self,
+        *,
+        client: genai.Client,
+        uploader: DatasetUploader,
+        vertex: VertexSettings,
+        retry_delay: float = 1.0,
     ) -> None:
         self._client = client
         self._uploader = uploader
         self._vertex = vertex
+        self._retry_delay = retry_delay
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VertexBackend:
@@ -99,24 +82,44 @@ class VertexBackend(TuningBackend):
                 f"the validation set has {validation_count} examples; Vertex AI accepts at most "
                 f"{MAX_VALIDATION_EXAMPLES}"
             )
+        existing = await self._launched(job)
+        if existing is not None:
+            return existing
         source = await self._source(job, base)
         train_uri = await self._uploader.upload(dataset.train)
         validation_uri = (
             await self._uploader.upload(dataset.validation) if validation_count else None
         )
-        config = self._tuning_config(job, validation_uri)
-        try:
-            # tune() warns once that the SDK's tuning API is experimental; we pin the SDK.
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="The SDK's tuning implementation")
-                call = self._client.aio.tunings.tune(
-                    base_model=source,
-                    training_dataset=types.TuningDataset(gcs_uri=train_uri),
-                    config=config,
-                )
-            remote = await call
-        except CALL_ERRORS as exc:
-            raise self._error(exc, "create the tuning job") from exc
+        config = tuning_config(
+            job, self._vertex, validation_uri=validation_uri, retry_delay=self._retry_delay
+        )
+        attempt = 1
+        while True:
+            try:
+                return await self._create(source, train_uri, config)
+            except CALL_ERRORS as exc:
+                if not ambiguous(exc):
+                    raise self._error(exc, "create the tuning job") from exc
+                existing = await self._launched(job)
+                if existing is not None:
+                    return existing
+                if attempt >= self._vertex.retry_attempts:
+                    raise self._error(exc, "create the tuning job") from exc
+            await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
+            attempt += 1
+
+    async def _create(
+        self, source: str, train_uri: str, config: types.CreateTuningJobConfig
+    ) -> str:
+        # tune() warns once that the SDK's tuning API is experimental; we pin the SDK.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The SDK's tuning implementation")
+            call = self._client.aio.tunings.tune(
+                base_model=source,
+                training_dataset=types.TuningDataset(gcs_uri=train_uri),
+                config=config,
+            )
+        remote = await call
         if not remote.name:
             raise BackendError("Vertex AI created a tuning job but returned no name")
         return remote.name
@@ -185,52 +188,25 @@ class VertexBackend(TuningBackend):
 
     async def _tuned_model_behind(self, endpoint: str) -> str | None:
         """Return the tuned model a job of ours deployed to ``endpoint``, or None."""
-        try:
-            pager = await self._client.aio.tunings.list(config={"page_size": 100})
-            async for remote in pager:
-                if remote.tuned_model and remote.tuned_model.endpoint == endpoint:
-                    return remote.tuned_model.model
-        except CALL_ERRORS as exc:
-            raise self._error(exc, "list tuning jobs") from exc
+        for remote in await self._our_jobs():
+            if remote.tuned_model and remote.tuned_model.endpoint == endpoint:
+                return remote.tuned_model.model
         return None
 
-    def _tuning_config(
-        self, job: JobRecord, validation_uri: str | None
-    ) -> types.CreateTuningJobConfig:
-        """Build the typed job config (a dict would silently drop pre_tuned_model_checkpoint_id)."""
-        vertex = self._vertex
-        preference = job.method == "preference"
-        epochs = int(job.config.get("epochs", vertex.epochs))
-        multiplier = float(
-            job.config.get("learning_rate_multiplier", vertex.learning_rate_multiplier)
-        )
-        adapter = int(job.config.get("adapter_size", vertex.adapter_size))
-        beta = float(job.config.get("beta", vertex.preference_beta))
-        if adapter and adapter not in ADAPTER_SIZES:
-            raise BackendError(f"adapter size {adapter} is not 1, 2, 4, 8 or 16")
-        return types.CreateTuningJobConfig(
-            method=(
-                types.TuningMethod.PREFERENCE_TUNING
-                if preference
-                else types.TuningMethod.SUPERVISED_FINE_TUNING
-            ),
-            epoch_count=epochs or None,
-            learning_rate_multiplier=multiplier or None,
-            adapter_size=types.AdapterSize(f"ADAPTER_SIZE_{ADAPTER_SIZES[adapter]}")
-            if adapter
-            else None,
-            beta=(beta or None) if preference else None,
-            tuned_model_display_name=f"sarcasm-bot {job.task} {job.method} {job.id}"[:128],
-            labels={
-                "app": "sarcasm-bot",
-                "task": job.task,
-                "method": job.method,
-                "job": label_value(job.id),
-            },
-            validation_dataset=(
-                types.TuningValidationDataset(gcs_uri=validation_uri) if validation_uri else None
-            ),
-        )
+    async def _launched(self, job: JobRecord) -> str | None:
+        """Return the name of the Vertex job already created for ``job``, or None."""
+        for remote in await self._our_jobs():
+            if (remote.labels or {}).get("job") == label_value(job.id) and remote.name:
+                return remote.name
+        return None
+
+    async def _our_jobs(self) -> list[types.TuningJob]:
+        """Return this project's tuning jobs in the region that carry our ``app`` label."""
+        try:
+            pager = await self._client.aio.tunings.list(config={"page_size": 100})
+            return [job async for job in pager if (job.labels or {}).get("app") == APP]
+        except CALL_ERRORS as exc:
+            raise self._error(exc, "list tuning jobs") from exc
 
     def _error(self, exc: BaseException, action: str) -> BackendError:
         return backend_error(exc, action=action, attempts=self._vertex.retry_attempts)

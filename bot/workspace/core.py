@@ -7,8 +7,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -26,7 +25,6 @@ from bot.workspace.responses import ResponseTarget, handle_response_url
 from bot.workspace.state import ApiFailure, WorkspaceState
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 # A long `python -m bot` session must not grow without bound; tests see far fewer than this.
 MAX_RECORDS = 20_000
 MENTION = f"<@{BOT_USER_ID}>"
@@ -128,68 +126,6 @@ class WorkspaceCore:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-    # -- test controls ----------------------------------------------------------------------
-    def calls(self, method: str | None = None) -> list[webapi.Call]:
-        """Return the recorded Web API calls, optionally of one method, oldest first."""
-        return [c for c in self._calls if method is None or c.method == method]
-
-    def fail_next(
-        self,
-        method: str,
-        *,
-        status: int = 429,
-        retry_after: int = 1,
-        times: int = 1,
-        error: str = "",
-    ) -> None:
-        """Make the next ``times`` calls of ``method`` fail (429 with Retry-After, or a 5xx)."""
-        self._failures.setdefault(method, []).append(
-            webapi.Failure(status=status, retry_after=retry_after, times=times, error=error)
-        )
-
-    def deliveries(self, kind: str | None = None) -> list[Delivery]:
-        """Return what was sent to the app (``events_api``, ``slash_commands``, ``interactive``)."""
-        return [d for d in self.deliverer.log if kind is None or d.kind == kind]
-
-    def events(self, event_type: str | None = None) -> list[JSON]:
-        """Return the delivered event envelopes, optionally of one inner event type."""
-        return [
-            d.payload
-            for d in self.deliveries("events_api")
-            if event_type is None or d.payload["event"].get("type") == event_type
-        ]
-
-    async def redeliver(
-        self, event_id: str, *, retry_num: int = 1, reason: str = "http_timeout"
-    ) -> Reply:
-        """Send an event again as Slack's retry number ``retry_num`` would."""
-        for delivery in self.deliverer.log:
-            if delivery.event_id == event_id:
-                return await self.deliverer.send(delivery, retry_num=retry_num, reason=reason)
-        raise KeyError(event_id)
-
-    async def wait_for(
-        self,
-        predicate: Callable[[], T],
-        *,
-        timeout: float = 5.0,  # noqa: ASYNC109 (a polling deadline, not an I/O timeout)
-        interval: float = 0.02,
-    ) -> T:
-        """Poll until ``predicate()`` is truthy and return it, or raise ``TimeoutError``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout}s")
-            await asyncio.sleep(interval)
-
-    async def settle(self) -> None:
-        """Wait until every background delivery (events caused by the bot's own calls) is done."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -- hooks used by the Web API and the page ---------------------------------------------
     def record(self, call: webapi.Call) -> None:

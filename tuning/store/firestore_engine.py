@@ -1,0 +1,108 @@
+"""The Firestore store's engine room: the client, collection names, transactions and paging."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from google.api_core import exceptions as api_errors
+from google.cloud.firestore import (
+    AsyncClient,
+    AsyncCollectionReference,
+    AsyncDocumentReference,
+    AsyncQuery,
+    AsyncTransaction,
+    DocumentSnapshot,
+    async_transactional,
+)
+
+from tuning.errors import StoreError
+from tuning.store.firestore_docs import api_errors_as_store_errors, doc_id, translated
+
+T = TypeVar("T")
+# Transactions retry on contention; 100 callers racing on one document need more than the default 5.
+MAX_ATTEMPTS = 50
+WRITE_BATCH = 400  # Firestore allows 500 writes per batch
+
+
+class FirestoreEngine:
+    """The client, per-key local locks and paging that every Firestore store method uses."""
+
+    def __init__(self, client: AsyncClient, *, prefix: str = "", page_size: int = 500) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.page_size = page_size
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def _transact(self, lock_key: str, body: Callable[[AsyncTransaction], Awaitable[T]]) -> T:
+        """Run ``body`` in a transaction, one at a time per ``lock_key`` within this process.
+
+        The transaction alone is what makes it atomic across processes. The local lock is there
+        because Firestore's pessimistic locking makes transactions that read and write the same
+        document wait on each other until a lock timeout (seconds on the emulator), so letting
+        this process race against itself would only add retries.
+        """
+        lock = self._locks.setdefault(lock_key, asyncio.Lock())
+        async with lock:
+            try:
+                return await async_transactional(body)(
+                    self.client.transaction(max_attempts=MAX_ATTEMPTS)
+                )
+            except ValueError as exc:  # the SDK's "Failed to commit transaction in N attempts"
+                raise StoreError(f"firestore store: {exc}") from exc
+
+    def _col(self, name: str) -> AsyncCollectionReference:
+        return self.client.collection(self.prefix + name)
+
+    def _doc(self, collection: str, raw_id: str) -> AsyncDocumentReference:
+        return self._col(collection).document(doc_id(raw_id))
+
+    async def close(self) -> None:
+        """Close the client's channel."""
+        api = getattr(self.client, "_firestore_api_internal", None)
+        if api is not None:  # the SDK has no public close() for the async client
+            await api.transport.close()
+
+    @translated
+    async def ping(self) -> bool:
+        """Return True when Firestore answers a read of one document."""
+        try:
+            await self._doc("meta", "ping").get(timeout=10)
+        except api_errors.GoogleAPIError:
+            return False
+        return True
+
+    async def _pages(self, query: AsyncQuery | AsyncCollectionReference) -> AsyncIterator[Any]:
+        """Yield every snapshot of ``query`` (which must be ordered) page by page."""
+        last: DocumentSnapshot | None = None
+        while True:
+            page = query.limit(self.page_size)
+            if last is not None:
+                page = page.start_after(last)
+            with api_errors_as_store_errors():
+                snapshots = await page.get()
+            for snapshot in snapshots:
+                yield snapshot
+            if len(snapshots) < self.page_size:
+                return
+            last = snapshots[-1]
+
+    async def _delete_unchanged(self, snapshot: Any) -> bool:
+        """Delete the document unless it changed since ``snapshot`` was read."""
+        option = self.client.write_option(last_update_time=snapshot.update_time)
+        try:
+            await snapshot.reference.delete(option=option)
+        except (api_errors.FailedPrecondition, api_errors.NotFound):
+            return False  # re-claimed (or purged) by someone else meanwhile
+        return True
+
+    async def _delete_all(self, refs: Iterable[AsyncDocumentReference]) -> int:
+        pending = list(refs)
+        for start in range(0, len(pending), WRITE_BATCH):
+            batch = self.client.batch()
+            for ref in pending[start : start + WRITE_BATCH]:
+                batch.delete(ref)
+            await batch.commit()
+        return len(pending)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tuning.datasets.examples import Built, Example, Pair, Skip, split_of, stable_hash
+from tuning.datasets.examples import Built, Example, Pair, Skip, stable_hash
 from tuning.datasets.formats import preference_line, sft_line, validate_preference, validate_sft
 from tuning.errors import DatasetError
 from tuning.models.base import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT
@@ -27,6 +27,7 @@ from tuning.records import Method, Task, frozen_mapping
 # Vertex AI limits for Gemini tuning datasets.
 MAX_VALIDATION_EXAMPLES = 5000
 MAX_FILE_BYTES = 1_000_000_000
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one, not one per line
 SYSTEM_PROMPTS = {"classifier": CLASSIFIER_SYSTEM_PROMPT, "generator": GENERATOR_SYSTEM_PROMPT}
 
 
@@ -75,10 +76,12 @@ def assemble(
         if problems:
             skips.append(Skip(item.source, "invalid line", "; ".join(problems)))
             continue
-        text = json.dumps(line, ensure_ascii=False, separators=(",", ":"))
-        split = split_of(item.key, validation_fraction=config.validation_fraction)
-        splits[split].append((stable_hash(item.key + "\0" + item.source), item.source, text))
-    # Over the cap, drop (never move) validation examples: lowest hash first is kept.
+        text = _ENCODER.encode(line)
+        position = stable_hash(item.key)
+        split = "validation" if position < config.validation_fraction else "train"
+        splits[split].append((position, item.source, text))
+    # Over the cap, drop (never move) validation examples: the lowest hashes are kept. This is
+    # the same rule as examples.split_of, inlined to hash each key once.
     splits["validation"].sort()
     for _, source, _ in splits["validation"][config.max_validation :]:
         skips.append(Skip(source, "validation cap", f"over {config.max_validation}"))

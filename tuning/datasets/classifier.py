@@ -116,9 +116,10 @@ def _balance(items: list[Example], feedback: set[str], skips: list[Skip]) -> lis
     if len(by_label) < 2:
         return items
     size = min(len(group) for group in by_label.values())
-    kept: list[Example] = []
+    dropped: set[str] = set()
     for group in by_label.values():
-        ordered = sorted(group, key=lambda e: (e.source not in feedback, stable_hash(e.key)))
-        kept.extend(ordered[:size])
-        skips.extend(Skip(e.source, "balance", "larger class trimmed") for e in ordered[size:])
-    return sorted(kept, key=lambda e: stable_hash(e.key))
+        if len(group) > size:
+            ordered = sorted(group, key=lambda e: (e.source not in feedback, stable_hash(e.key)))
+            dropped.update(e.key for e in ordered[size:])
+            skips.extend(Skip(e.source, "balance", "larger class trimmed") for e in ordered[size:])
+    return [example for example in items if example.key not in dropped]

@@ -24,6 +24,7 @@ from tuning.records import Candidate, ModelVersion, Prediction
 from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
+RETIRE_AFTER_SECONDS = 30.0  # let requests that still hold a swapped-out model finish first
 
 
 class LiveModels:
@@ -37,6 +38,7 @@ class LiveModels:
         self._classifier = classifier
         self._generator = generator
         self._refresh_lock = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def start(cls, *, settings: Settings, store: Store) -> LiveModels:
@@ -92,12 +94,14 @@ class LiveModels:
                 loaded = await self._load(classifier)
                 if loaded is not None:
                     assert isinstance(loaded, Classifier)
+                    self._retire(self._classifier)
                     self._classifier, changed = loaded, True
             generator = await self._store.active_model(task="generator")
             if generator is not None and generator.version != self._generator.version:
                 loaded = await self._load(generator)
                 if loaded is not None:
                     assert isinstance(loaded, Generator)
+                    self._retire(self._generator)
                     self._generator, changed = loaded, True
             if changed:
                 log.info("now serving %s", self.versions)
@@ -120,10 +124,28 @@ class LiveModels:
             except SarcasmError:
                 log.warning("registry poll failed; will retry", exc_info=True)
 
+    def _retire(self, model: object) -> None:
+        if getattr(model, "aclose", None) is None:
+            return  # local models hold no connections
+        task = asyncio.create_task(_close_later(model, RETIRE_AFTER_SECONDS))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
     async def close(self) -> None:
         """Release whatever the models hold (Vertex clients); local models hold nothing."""
+        for task in list(self._retiring):
+            task.cancel()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         for model in (self._classifier, self._generator):
-            closer = getattr(model, "aclose", None)
-            if closer is not None:
-                with contextlib.suppress(Exception):
-                    await closer()
+            await _close_later(model, 0)
+
+
+async def _close_later(model: object, delay: float) -> None:
+    """Close a model's connections after ``delay`` seconds (at once when cancelled)."""
+    try:
+        await asyncio.sleep(delay)
+    finally:
+        closer = getattr(model, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):  # closing is best effort; log nothing secret
+                await closer()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,10 @@ import pytest
 from tuning.basedata import Pair, load_seed_messages, load_seed_pairs
 from tuning.config import Settings
 from tuning.errors import ModelError
-from tuning.models.loader import load_classifier
+from tuning.models.loader import load_classifier, load_generator
 from tuning.models.local_classifier import MODEL_FILE
 from tuning.models.local_training import build_classifier, build_generator, register
-from tuning.records import ModelVersion
+from tuning.records import ModelVersion, Prediction
 from tuning.serving import LiveModels
 from tuning.store.base import Store
 
@@ -168,3 +169,44 @@ def test_loader_checks_the_version_in_the_artifact(
 ) -> None:
     with pytest.raises(ModelError, match="expected clf-other"):
         load_classifier(replace(prebuilt["clf1"], version="clf-other"), settings)
+
+
+class ClosingClassifier:
+    """A classifier holding a connection, like a Vertex endpoint client."""
+
+    version = "clf-remote"
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    async def classify(self, texts: Sequence[str]) -> list[Prediction]:
+        return [Prediction(text=t, label="not_sarcastic", probability=0.0) for t in texts]
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+async def test_swapped_out_models_are_closed_after_a_grace_period(
+    sqlite_store: Store,
+    settings: Settings,
+    prebuilt: dict[str, ModelVersion],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("tuning.serving.RETIRE_AFTER_SECONDS", 0.05)
+    await activate(sqlite_store, prebuilt["clf1"], prebuilt["gen1"])
+    remote = ClosingClassifier()
+    generator = load_generator(prebuilt["gen1"], settings)
+    live = LiveModels(settings=settings, store=sqlite_store, classifier=remote, generator=generator)
+    assert await live.refresh() is True
+    assert remote.closed == 0  # requests in flight may still be using it
+    for _ in range(40):
+        if remote.closed:
+            break
+        await asyncio.sleep(0.05)
+    assert remote.closed == 1
+    still_open = ClosingClassifier()
+    other = LiveModels(
+        settings=settings, store=sqlite_store, classifier=still_open, generator=generator
+    )
+    await other.close()
+    assert still_open.closed == 1

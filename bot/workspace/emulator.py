@@ -20,6 +20,7 @@ from bot.workspace.model import JSON, Ephemeral
 from bot.workspace.payloads import (
     build_block_actions,
     build_home_opened,
+    build_rich_text,
     build_slash_command,
     build_view_submission,
 )
@@ -42,7 +43,10 @@ class Workspace(WorkspaceCore):
             raise ApiFailure("not_in_channel")
         if thread_ts is not None:
             self.state.message(chan.id, thread_ts)  # people can only reply to what they see
-        msg = self.state.post(channel=chan, user=user, text=text, thread_ts=thread_ts)
+        block = build_rich_text(text, block_id=self.state.new_id("b")[:5])
+        msg = self.state.post(
+            channel=chan, user=user, text=text, thread_ts=thread_ts, blocks=[block]
+        )
         self.changed(chan.id)
         await self.deliver_events(self.message_events(msg))
         return msg.ts

@@ -7,6 +7,7 @@ https://docs.slack.dev/reference/interaction-payloads/block_actions-payload/.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -14,6 +15,19 @@ from bot.workspace.model import APP_ID, BOT_USER_ID, JSON, TEAM_DOMAIN, TEAM_ID,
 
 # Slack still sends the deprecated verification token; Bolt ignores it when signing is on.
 VERIFICATION_TOKEN = "emulated-verification-token"
+MENTION = re.compile(r"<@([A-Z0-9_]+)(?:\|[^>]*)?>")
+
+
+def build_rich_text(text: str, *, block_id: str) -> JSON:
+    """Return the ``rich_text`` block Slack's client attaches to a typed message."""
+    elements: list[JSON] = []
+    for i, part in enumerate(MENTION.split(text)):
+        if i % 2:
+            elements.append({"type": "user", "user_id": part})
+        elif part:
+            elements.append({"type": "text", "text": part})
+    section = {"type": "rich_text_section", "elements": elements}
+    return {"type": "rich_text", "block_id": block_id, "elements": [section]}
 
 
 def build_envelope(event: JSON, *, event_id: str, event_time: int | None = None) -> JSON:

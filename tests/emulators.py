@@ -106,9 +106,20 @@ class FirestoreEmulator:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        # The group may outlive its leader (Java exits after gcloud): make sure it is gone.
+        # The group may outlive its leader (Java exits after gcloud): make sure it is gone, and
+        # wait until the port is free, since a killed process closes its sockets a moment later.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self._listening():
+            time.sleep(0.05)
+
+    def _listening(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
 
     def log_tail(self, lines: int = 20) -> str:
         """Return the last lines of the emulator's output."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime, timedelta
 
 import pytest
 
+from tests.emulators import FirestoreEmulator, gcloud_available
 from tuning.errors import ConfigError, StoreError
 from tuning.records import Interaction
 from tuning.store import open_store
@@ -13,6 +15,17 @@ from tuning.store.firestore import FirestoreStore
 from tuning.store.firestore_docs import claim_id, doc_id
 
 pytestmark = pytest.mark.emulator
+
+
+@pytest.mark.skipif(not gcloud_available(), reason="gcloud (with Java) is not on PATH")
+def test_emulator_helper_stops_the_java_server_too() -> None:
+    emulator = FirestoreEmulator()
+    with emulator as host:
+        socket.create_connection(("127.0.0.1", emulator.port), timeout=5).close()
+        assert host == f"127.0.0.1:{emulator.port}"
+    # gcloud -> shell script -> java: only stopping the whole group frees the port.
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", emulator.port), timeout=5).close()
 
 
 def test_from_url_reads_project_and_database(firestore_emulator: str) -> None:

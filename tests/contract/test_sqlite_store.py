@@ -130,6 +130,17 @@ async def test_unwritable_file_in_proc_fails_cleanly() -> None:
         await open_store("sqlite:////proc/x.db")
 
 
+async def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"my precious notes, not a database" * 100)
+    with pytest.raises(StoreError) as caught:
+        await open_store(f"sqlite:///{path}")
+    assert str(caught.value) == (
+        f"STORE_URL: cannot open sqlite database at {path} (file is not a database)"
+    )
+    assert path.read_bytes() == b"my precious notes, not a database" * 100
+
+
 async def test_open_store_creates_directory_and_rejects_unknown_scheme(tmp_path: Path) -> None:
     store = await open_store(f"sqlite:///{tmp_path}/new/dir/store.db")
     try:

@@ -185,6 +185,7 @@ async def test_100_concurrent_claims_of_one_event_have_one_winner(store: Store) 
 
 async def test_release_only_by_holder(store: Store) -> None:
     assert await store.claim("lease", ttl=timedelta(minutes=5), holder="a")
+    assert not await store.claim("lease", ttl=timedelta(minutes=5), holder="a")  # not re-entrant
     await store.release("lease", holder="b")
     assert not await store.claim("lease", ttl=timedelta(minutes=5), holder="b")
     await store.release("lease", holder="a")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -22,8 +23,10 @@ from tuning.errors import StoreError
 from tuning.store.firestore_docs import api_errors_as_store_errors, doc_id, translated
 
 T = TypeVar("T")
-# Transactions retry on contention; 100 callers racing on one document need more than the default 5.
-MAX_ATTEMPTS = 50
+# Transactions retry their commit on contention (the SDK's default is 5), and we retry reads that
+# time out waiting for a lock.
+MAX_ATTEMPTS = 10
+READ_ATTEMPTS = 5
 WRITE_BATCH = 400  # Firestore allows 500 writes per batch
 
 
@@ -46,12 +49,20 @@ class FirestoreEngine:
         """
         lock = self._locks.setdefault(lock_key, asyncio.Lock())
         async with lock:
-            try:
-                return await async_transactional(body)(
-                    self.client.transaction(max_attempts=MAX_ATTEMPTS)
-                )
-            except ValueError as exc:  # the SDK's "Failed to commit transaction in N attempts"
-                raise StoreError(f"firestore store: {exc}") from exc
+            for attempt in range(1, READ_ATTEMPTS + 1):
+                try:
+                    return await async_transactional(body)(
+                        self.client.transaction(max_attempts=MAX_ATTEMPTS)
+                    )
+                except api_errors.Aborted:
+                    # The SDK retries an aborted commit itself, but not a read that timed out
+                    # waiting for another transaction's lock: back off and start over.
+                    if attempt == READ_ATTEMPTS:
+                        raise
+                    await asyncio.sleep(random.uniform(0.05, 0.2) * attempt)
+                except ValueError as exc:  # the SDK's "Failed to commit transaction in N attempts"
+                    raise StoreError(f"firestore store: {exc}") from exc
+            raise AssertionError("unreachable")
 
     def _col(self, name: str) -> AsyncCollectionReference:
         return self.client.collection(self.prefix + name)

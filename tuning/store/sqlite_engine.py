@@ -138,8 +138,10 @@ class SqliteEngine:
         except sqlite3.Error as exc:
             if created:
                 self.path.unlink(missing_ok=True)
+            # OperationalError: locked, read-only, I/O; anything else: not a usable database.
+            verb = "write" if isinstance(exc, sqlite3.OperationalError) else "open"
             raise StoreError(
-                f"STORE_URL: cannot write sqlite database at {self.path} ({exc})"
+                f"STORE_URL: cannot {verb} sqlite database at {self.path} ({exc})"
             ) from exc
         return conn
 

@@ -30,6 +30,7 @@
     ["forget-me", "Delete your stored messages and feedback"],
   ];
 
+  const LOCK = '<svg width="12" height="12" viewBox="0 0 16 16" aria-label="private"><path fill="currentColor" d="M4 7V5a4 4 0 1 1 8 0v2h1v8H3V7h1zm2 0h4V5a2 2 0 1 0-4 0v2z"/></svg>';
   const params = new URLSearchParams(location.search);
   const state = {
     me: params.get("user") || localStorage.getItem("ws-user") || "U_YOU",
@@ -293,7 +294,7 @@
       a.dataset.channel = c.id;
       a.innerHTML = c.is_im
         ? `<span class="app-dot"></span>${escapeHtml(c.name)}`
-        : `<span class="hash">${c.is_private ? "🔒" : "#"}</span>${escapeHtml(c.name)}`;
+        : `<span class="hash">${c.is_private ? LOCK : "#"}</span>${escapeHtml(c.name)}`;
       li.append(a);
       (c.is_im ? dms : list).append(li);
     }
@@ -432,7 +433,7 @@
       }
     } else {
       const c = channelById(state.route.channel) || { name: state.route.channel, topic: "" };
-      $("channel-title").textContent = `${c.is_private ? "🔒 " : "# "}${c.name}`;
+      $("channel-title").innerHTML = `${c.is_private ? LOCK : "#"} ${escapeHtml(c.name)}`;
       $("channel-topic").textContent = c.topic || "";
       $("composer").placeholder = `Message #${c.name}`;
       if (state.route.ts) openThread(state.route.channel, state.route.ts);

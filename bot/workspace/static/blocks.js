@@ -102,7 +102,7 @@
       }
     };
     walk(block.elements);
-    return el("div", "bk-section", renderMrkdwn(out.join(""), ctx.users));
+    return el("div", "text", renderMrkdwn(out.join(""), ctx.users));
   }
 
   function input(block, ctx) {

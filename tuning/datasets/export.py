@@ -23,7 +23,7 @@ from tuning.datasets.assemble import Dataset, DatasetConfig, assemble
 from tuning.datasets.classifier import build_classifier_examples
 from tuning.datasets.examples import Built, Example, LabelledText, Pair
 from tuning.datasets.generator import build_generator_examples, build_preference_pairs
-from tuning.datasets.ratings import net_ratings
+from tuning.datasets.ratings import add_rating
 from tuning.errors import DatasetError, SarcasmError, StoreError
 from tuning.records import Interaction, Kind, Method, Task, frozen_mapping
 from tuning.store.base import Store
@@ -43,20 +43,20 @@ async def read_snapshot(store: Store, *, task: Task, progress: Progress | None =
     """Read the interactions a task learns from, and their feedback; raise StoreError if broken."""
     kind: Kind = "classify" if task == "classifier" else "generate"
     interactions: list[Interaction] = []
-    feedback = []
+    net: dict[str, int] = {}  # summed as the feedback streams by, so it is never all in memory
     try:
         async for interaction in store.iter_interactions(kind=kind):
             interactions.append(interaction)
             if progress and len(interactions) % 1000 == 0:
                 progress(1000)
         async for item in store.iter_feedback():
-            feedback.append(item)
+            add_rating(net, item)
     except SarcasmError:
         raise
     except Exception as exc:  # a record the store could not decode: say so, keep the cause
         raise StoreError(f"a stored record is unreadable ({type(exc).__name__}: {exc})") from exc
     ids = {interaction.id for interaction in interactions}
-    ratings = {i: r for i, r in net_ratings(feedback).items() if i in ids}
+    ratings = {i: r for i, r in net.items() if i in ids}
     return Snapshot(interactions=tuple(interactions), ratings=ratings)
 
 

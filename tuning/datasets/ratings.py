@@ -21,7 +21,11 @@ def net_ratings(feedback: Iterable[Feedback]) -> dict[str, int]:
     """Return the sum of unretracted ratings per interaction id that has any."""
     net: dict[str, int] = {}
     for item in feedback:
-        if item.retracted:
-            continue
-        net[item.interaction_id] = net.get(item.interaction_id, 0) + item.rating
+        add_rating(net, item)
     return net
+
+
+def add_rating(net: dict[str, int], item: Feedback) -> None:
+    """Add one feedback record to running net ratings (a retracted one counts for nothing)."""
+    if not item.retracted:
+        net[item.interaction_id] = net.get(item.interaction_id, 0) + item.rating

@@ -11,12 +11,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.workspace.launch import free_port
+from bot.workspace import YOU, Workspace
+from bot.workspace.launch import BotHandle, bot_settings_for, free_port, serve_workspace
+from tuning.config import Settings
 
-pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 async def test_python_m_bot_serves_the_workspace_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ADMIN_", "STORE_"))}
@@ -51,3 +53,29 @@ async def test_python_m_bot_serves_the_workspace_and_stops_on_ctrl_c(tmp_path: P
         async with asyncio.timeout(30):
             status = await proc.wait()
     assert status == 0
+
+
+async def test_bot_settings_point_at_the_emulator_and_make_you_admin() -> None:
+    async with Workspace() as ws:
+        settings = Settings(admin_user_ids=frozenset({"U_OTHER"}), port=3000)
+        bot = bot_settings_for(settings, ws, port=4321)
+    assert bot.slack.bot_token == ws.bot_token
+    assert bot.slack.signing_secret == ws.signing_secret
+    assert bot.slack.api_url == ws.api_url
+    assert not bot.slack.socket_mode
+    assert (bot.port, bot.admin_user_ids) == (4321, frozenset({"U_OTHER", YOU}))
+
+
+async def test_a_busy_port_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    async with Workspace() as busy:
+        port = int(busy.base_url.rsplit(":", 1)[1])
+        started: list[Settings] = []
+
+        async def start_bot(settings: Settings) -> BotHandle:
+            started.append(settings)
+            raise AssertionError("the bot must not start when the page cannot")
+
+        status = await serve_workspace(Settings(port=port), start_bot, asyncio.Event())
+    assert status == 1
+    assert started == []
+    assert f"error: cannot listen on 127.0.0.1:{port}" in capsys.readouterr().out

@@ -9,12 +9,13 @@ ticks at once (cron overlap, two replicas) launch at most one job.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tuning.errors import ConflictError
+from tuning.errors import ConflictError, SarcasmError
 from tuning.jobs import TuningService
 from tuning.records import JobRecord, Kind, Method, Task, utcnow
 from tuning.store.base import Store
@@ -146,6 +147,26 @@ async def tick(
         return TickResult(verdicts=verdicts, followed=followed, note="nothing is due")
     finally:
         await store.release(LEASE, holder=holder)
+
+
+async def run_periodically(
+    service: TuningService,
+    store: Store,
+    *,
+    minutes: int,
+    holder: str,
+    policies: Sequence[Policy] = DEFAULT_POLICIES,
+) -> None:
+    """Tick every ``minutes`` until cancelled: the bot's in-process scheduler (TICK_MINUTES)."""
+    while True:
+        await asyncio.sleep(minutes * 60)
+        try:
+            result = await tick(service, store, policies, holder=holder, follow=True)
+        except SarcasmError:
+            log.warning("scheduled tick failed; will try again", exc_info=True)
+            continue
+        if result.launched is not None:
+            log.info("scheduled tick launched job %s", result.launched.id)
 
 
 async def _verdicts(store: Store, policies: Sequence[Policy], now: datetime) -> tuple[Verdict, ...]:

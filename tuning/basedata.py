@@ -41,7 +41,7 @@ class Pair:
 
 def _seed_csv(name: str) -> list[dict[str, str]]:
     try:
-        raw = resources.files("tuning").joinpath("seed", name).read_text(encoding="utf-8")
+        raw = resources.files("tuning").joinpath("seed").joinpath(name).read_text(encoding="utf-8")
     except (FileNotFoundError, OSError) as exc:
         raise DatasetError(f"seed file tuning/seed/{name} is missing from the package") from exc
     return list(csv.DictReader(io.StringIO(raw)))

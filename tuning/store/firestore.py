@@ -2,27 +2,30 @@
 
 Collections (each name may carry a prefix, e.g. per test or per deployment) and document ids:
 
-==================  ===========================================  ===================================
-collection          document id                                  notes
-==================  ===========================================  ===================================
-interactions        interaction id                               queried by (channel, ts),
-                                                                 (channel, reply_ts), user, kind
-feedback            sha256(interaction_id NUL user NUL reaction)  created with create(): idempotent
-claims              sha256(key)                                  ``expires_at`` is the TTL field
-models              ``{task}:{version}``                         state candidate|active|retired
-active_models       task                                         pointer every promotion reads and
-                                                                 writes, so promotions serialise
-jobs                job id                                       whole JobRecord
-channels            channel id                                   threshold, mode, reaction
-optouts             user id                                      opted_out
-audit               automatic                                    ordered by ``at``
-==================  ===========================================  ===================================
+=============  ============================================  =================================
+collection     document id                                   notes
+=============  ============================================  =================================
+interactions   interaction id                                queried by (channel, ts),
+                                                             (channel, reply_ts), user, kind
+feedback       sha256(interaction_id NUL user NUL reaction)  created with create(): idempotent
+claims         sha256(key)                                   ``expires_at``: the TTL field
+models         ``{task}:{version}``                          candidate | active | retired
+active_models  task                                          read and written by every
+                                                             promotion, so they serialise
+jobs           job id                                        the whole JobRecord
+channels       channel id                                    threshold, mode, reaction
+optouts        user id                                       opted_out
+audit          automatic                                     ordered by ``at``
+meta           ``ping``                                      read (never written) by ping()
+=============  ============================================  =================================
 
 An id that is not a valid document id (contains "/", too long, reserved) is replaced by
 ``sha256-<hex>`` of itself. Atomicity: ``create()`` for new interactions, feedback and claims;
 transactions to take over an expired claim, reinstate retracted feedback, and promote a model.
 Composite indexes needed in production: interactions (kind ASC, created_at ASC) and
-jobs (task ASC, created_at DESC); everything else uses single-field indexes.
+jobs (task ASC, created_at DESC); everything else uses single-field indexes. Enable the TTL
+policy with ``gcloud firestore fields ttls update expires_at --collection-group=claims
+--enable-ttl``; ``purge_expired()`` does the same on demand.
 """
 
 from __future__ import annotations

@@ -57,3 +57,15 @@ def test_relevance(prompt: str, reply: str, expected: float) -> None:
 
 def test_content_words_drop_stopwords() -> None:
     assert content_words("I just love the new office chairs") == {"new", "office", "chairs"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my laptop crashed during the client demo", ["your laptop", "the client demo"]),
+        ("is this build green?", ["this build green"]),
+        ("deploys on fridays", ["deploys", "fridays"]),
+    ],
+)
+def test_key_phrases_with_determiners_face_the_listener(text: str, expected: list[str]) -> None:
+    assert key_phrases(text, determiners=True) == expected

@@ -95,7 +95,7 @@ class LocalGenerator:
     def pool(self, prompt: str, *, size: int) -> list[str]:
         """Return up to ``size`` distinct candidate texts for ``prompt``, deterministically."""
         rng = random.Random(f"{self.seed}:{normalize(prompt)}")
-        phrases = key_phrases(prompt) or ["this"]
+        phrases = key_phrases(prompt, determiners=True) or ["this"]
         found: dict[str, str] = {}
         for pair, similarity in self.neighbours(prompt, k=max(1, size // 2)):
             reply = adapt_reply(pair, prompt) if similarity >= ADAPT_SIMILARITY else pair.reply

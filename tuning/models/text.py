@@ -40,6 +40,8 @@ STOPWORDS = frozenset(
     """
     )
 )
+# Determiners kept in front of a phrase for replies, seen from the replier's side ("my" -> "your").
+_DETERMINERS = {"the": "the", "my": "your", "our": "your", "your": "my", "this": "this"}
 # Words that look like content but make poor key phrases on their own.
 _WEAK = frozenset({"quick", "new", "big", "little", "same", "whole", "last", "next", "first"})
 
@@ -59,23 +61,30 @@ def content_words(text: str) -> set[str]:
     return {word for word in tokens(text) if word not in STOPWORDS and len(word) > 1}
 
 
-def key_phrases(text: str, *, limit: int = 3) -> list[str]:
-    """Return the ``limit`` longest noun-ish chunks of ``text`` (split on stopwords), in order."""
+def key_phrases(text: str, *, limit: int = 3, determiners: bool = False) -> list[str]:
+    """Return the ``limit`` longest noun-ish chunks of ``text`` (split on stopwords), in order.
+
+    With ``determiners``, a chunk keeps the determiner before it, turned towards the listener
+    ("my laptop" -> "your laptop"), so it reads naturally inside a reply.
+    """
     chunks: list[list[str]] = [[]]
+    heads: list[str] = [""]
     for raw in re.split(r"([.,;:!?()\"]|\s+)", normalize(text).replace("’", "'")):
         word = raw.strip().strip("'-")
         if not word:
             continue
         if not _WORDS.fullmatch(word) or (word in STOPWORDS and word not in _WEAK):
             chunks.append([])
+            heads.append(_DETERMINERS.get(word, ""))
             continue
         chunks[-1].append(word)
     phrases = []
-    for chunk in chunks:
+    for chunk, head in zip(chunks, heads, strict=True):
         while chunk and chunk[-1] in _WEAK:  # "the build again new" -> "the build"
             chunk.pop()
         if chunk and any(word not in _WEAK for word in chunk):
-            phrases.append(" ".join(chunk[:4]))
+            words = chunk[:4]
+            phrases.append(" ".join([head, *words] if determiners and head else words))
     unique = list(dict.fromkeys(phrases))
     longest = sorted(unique, key=lambda phrase: -len(phrase.split()))[:limit]
     return [phrase for phrase in unique if phrase in longest]

@@ -2,7 +2,8 @@
 
 What ``python -m bot`` runs without a Slack token, driven through the page as a person would:
 a mention gets a threaded reply, a 👍 on it is counted in ``/sarcasm status`` and App Home, a
-sarcastic message is flagged, and an admin's retrain goes through to promotion.
+sarcastic message is flagged, and an admin's retrain goes through to promotion. The same bot also
+runs in Socket Mode against the emulator's websocket.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from playwright.async_api import Page, expect
 from bot.workspace import BOT_USER_ID, YOU, Workspace
 from bot.workspace.launch import BotHandle, start_workspace
 from tests.workspace.conftest import screenshot
-from tuning.config import Settings
+from tuning.config import Settings, SlackSettings
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -46,6 +47,7 @@ async def _send(page: Page, text: str) -> None:
     await page.press("#composer", "Enter")
 
 
+@pytest.mark.browser
 async def test_mention_reply_feedback_and_flag(product: Workspace, browser_page: Page) -> None:
     ws, page = product, browser_page
     await page.goto(f"{ws.base_url}/#/C_GENERAL")
@@ -90,6 +92,7 @@ async def test_mention_reply_feedback_and_flag(product: Workspace, browser_page:
     await screenshot(page, "product-flag")
 
 
+@pytest.mark.browser
 async def test_admin_retrain_reaches_promotion(product: Workspace, browser_page: Page) -> None:
     ws, page = product, browser_page
     await page.goto(f"{ws.base_url}/#/C_GENERAL")
@@ -106,3 +109,26 @@ async def test_admin_retrain_reaches_promotion(product: Workspace, browser_page:
     positions = [next(i for i, t in enumerate(texts) if stage in t) for stage in stages]
     assert positions == sorted(positions)
     await screenshot(page, "product-retrain")
+
+
+async def test_the_bot_in_socket_mode_answers_mentions_dms_and_commands(tmp_path: Path) -> None:
+    from bot.runtime import start_bot
+
+    async with Workspace() as ws:
+        slack = SlackSettings(bot_token=ws.bot_token, app_token=ws.app_token, api_url=ws.api_url)
+        settings = Settings(
+            slack=slack, store_url=f"sqlite:///{tmp_path}/store.db", data_dir=tmp_path / "data"
+        )
+        bot = await start_bot(settings, host="127.0.0.1")
+        try:
+            await ws.wait_for(lambda: ws.deliverer.socket_connected, timeout=20)
+            ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"<@{BOT_USER_ID}> hi?")
+            await ws.wait_for(lambda: ws.replies("C_GENERAL", ts), timeout=10)
+            dm = await ws.post_message(user=YOU, channel="D_YOU", text="is it raining?")
+            await ws.wait_for(lambda: ws.replies("D_YOU", dm), timeout=10)
+            reply = await ws.slash_command(user=YOU, channel="C_GENERAL", text="help")
+            await ws.wait_for(lambda: ws.ephemerals(user=YOU), timeout=10)
+        finally:
+            await bot.stop()
+    assert (reply.status, reply.transport) == (200, "socket")
+    assert {d.replies[-1].transport for d in ws.deliveries()} == {"socket"}

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import f1_score, precision_score, recall_score
+from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from tuning.basedata import LabeledText, dedupe_messages, load_seed_messages
@@ -89,9 +89,11 @@ def main(argv: Sequence[str]) -> int:
         print(f"  fold {fold}: inner-CV threshold {threshold:.2f}", file=sys.stderr)
     report("(a) seed + iSarcasmEval, 5-fold CV, threshold 0.5", labels, probs >= 0.5)
     report("(a) same, threshold from inner CV", labels, tuned)
+    print(f"{'(a) ROC AUC of the CV probabilities':<48} {roc_auc_score(labels, probs):.3f}")
 
     seed_probs = fit_proba(seed, [r.text for r in data])
     report("(b) seed only, on all iSarcasmEval rows, 0.5", labels, seed_probs >= 0.5)
+    print(f"{'(b) ROC AUC':<48} {roc_auc_score(labels, seed_probs):.3f}")
     print(f"took {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -118,3 +118,14 @@ def test_unexpected_types_are_refused(seed_classifier: LocalClassifier, tmp_path
     sio.dump({"model": NotOurs()}, tmp_path / MODEL_FILE)
     with pytest.raises(ModelError, match="refusing unexpected types"):
         LocalClassifier.load(tmp_path)
+
+
+def test_very_long_texts_are_scored_on_their_first_4000_characters(
+    seed_classifier: LocalClassifier,
+) -> None:
+    long_text = "oh great, another meeting. " * 2000
+    (prediction,) = seed_classifier.predict([long_text])
+    assert prediction.text == long_text
+    assert prediction.probability == pytest.approx(
+        seed_classifier.probabilities([long_text[:4000]])[0]
+    )

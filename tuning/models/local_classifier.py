@@ -22,6 +22,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from tuning.errors import DatasetError, ModelError
 from tuning.models import artifacts
+from tuning.models.text import MAX_TEXT_CHARS
 from tuning.records import Label, Prediction
 
 KIND = "local-classifier"
@@ -95,7 +96,9 @@ class LocalClassifier:
         """Return the probability that each text is sarcastic, in input order (blocking)."""
         if not texts:
             return []
-        return [float(p) for p in self._pipeline.predict_proba(list(texts))[:, 1]]
+        # Past the limit, more text changes nothing but the cost: score the first 4,000 chars.
+        clipped = [text[:MAX_TEXT_CHARS] for text in texts]
+        return [float(p) for p in self._pipeline.predict_proba(clipped)[:, 1]]
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Return one prediction per text, in input order (blocking)."""

@@ -28,7 +28,14 @@ from tuning.errors import DatasetError, ModelError
 from tuning.models import artifacts
 from tuning.models.reply_templates import TEMPLATES
 from tuning.models.reward import RewardModel
-from tuning.models.text import STOPWORDS, content_words, key_phrases, normalize, tokens
+from tuning.models.text import (
+    MAX_TEXT_CHARS,
+    STOPWORDS,
+    content_words,
+    key_phrases,
+    normalize,
+    tokens,
+)
 from tuning.records import Candidate
 
 KIND = "local-generator"
@@ -94,6 +101,7 @@ class LocalGenerator:
 
     def pool(self, prompt: str, *, size: int) -> list[str]:
         """Return up to ``size`` distinct candidate texts for ``prompt``, deterministically."""
+        prompt = prompt[:MAX_TEXT_CHARS]
         rng = random.Random(f"{self.seed}:{normalize(prompt)}")
         phrases = key_phrases(prompt, determiners=True) or ["this"]
         found: dict[str, str] = {}

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.workspace.appkey import WORKSPACE
 from bot.workspace.delivery import Reply
-from bot.workspace.model import JSON, YOU
+from bot.workspace.model import JSON, YOU, Ephemeral
 from bot.workspace.state import ApiFailure
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def _viewer(request: web.Request) -> str:
     return user
 
 
-def _ephemeral_json(eph: Any) -> JSON:
+def _ephemeral_json(eph: Ephemeral) -> JSON:
     return {
         "ts": eph.ts,
         "text": eph.text,

@@ -148,3 +148,46 @@ async def test_slash_completion_and_app_home_block_kit(
         "classifier",
         "admin",
     )
+
+
+async def test_modal_opened_by_the_app_is_filled_and_submitted(
+    ws: Workspace, receiver: Receiver, client: AsyncWebClient, browser_page: Page
+) -> None:
+    page = browser_page
+    button = {
+        "type": "button",
+        "action_id": "feedback",
+        "text": {"type": "plain_text", "text": "Tell us why"},
+    }
+    view = {"type": "home", "blocks": [{"type": "actions", "elements": [button]}]}
+    await client.views_publish(user_id=YOU, view=view)
+    await page.goto(f"{ws.base_url}/#/app/home")
+    await page.click('button[data-action-id="feedback"]')
+    await ws.wait_for(lambda: ws.deliveries("interactive"))
+    trigger = json.loads(parse_qs(receiver.requests[-1].body.decode())["payload"][0])["trigger_id"]
+    modal = {
+        "type": "modal",
+        "callback_id": "why",
+        "title": {"type": "plain_text", "text": "Why?"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": {"type": "plain_text", "text": "Reason"},
+                "element": {"type": "plain_text_input", "action_id": "text"},
+            }
+        ],
+    }
+    await client.views_open(trigger_id=trigger, view=modal)
+    dialog = page.locator(".dialog.modal")
+    await expect(dialog).to_contain_text("Reason")
+    await dialog.locator("input").fill("too honest")
+    await screenshot(page, "page-modal")
+    await dialog.locator('button[data-answer="submit"]').click()
+    await expect(dialog).to_have_count(0)
+    submitted = json.loads(parse_qs(receiver.requests[-1].body.decode())["payload"][0])
+    assert submitted["type"] == "view_submission"
+    assert submitted["view"]["state"]["values"] == {
+        "reason": {"text": {"type": "plain_text_input", "value": "too honest"}}
+    }

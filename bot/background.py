@@ -13,17 +13,28 @@ log = logging.getLogger(__name__)
 class BackgroundTasks:
     """A set of running tasks: spawn work after the ack, drain it (bounded) before exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, event_slots: int = 2) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._slots = asyncio.Semaphore(event_slots)
 
-    def spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None] | None:
-        """Start ``work`` now and keep a reference until it ends; refuse once draining began."""
+    def spawn(
+        self, work: Coroutine[Any, Any, None], *, name: str, limited: bool = False
+    ) -> asyncio.Task[None] | None:
+        """Start ``work`` now and keep a reference until it ends; refuse once draining began.
+
+        ``limited`` work (one Slack event's model calls, store writes and replies) waits for one
+        of a few slots. Local model calls run in threads that hold the GIL: with a burst of
+        events all running at once, the event loop waits for the GIL on every socket call and
+        acks slow down (bench/bench_events.py measured p99 > 150 ms). With two slots both cores
+        stay busy, the loop stays responsive, and the rest of a burst queues cheaply.
+        """
         if self._closed:
             work.close()
             log.warning("background work refused during shutdown", extra={"task": name})
             return None
-        task = asyncio.get_running_loop().create_task(self._guard(work, name), name=name)
+        guarded = self._guard(work, name, self._slots if limited else None)
+        task = asyncio.get_running_loop().create_task(guarded, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -55,10 +66,16 @@ class BackgroundTasks:
             await asyncio.wait(set(self._tasks))
 
     @staticmethod
-    async def _guard(work: Coroutine[Any, Any, None], name: str) -> None:
+    async def _guard(
+        work: Coroutine[Any, Any, None], name: str, slots: asyncio.Semaphore | None
+    ) -> None:
         # A listener must never crash the process: log everything that escapes the work itself.
         try:
-            await work
+            if slots is None:
+                await work
+            else:
+                async with slots:
+                    await work
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -7,8 +7,8 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
-from tuning.serving import LiveModels
 
 from bot.app import build_app
 from bot.services import Services
@@ -16,6 +16,7 @@ from bot.slack_client import build_web_client
 from bot.transports.http import HttpTransport, build_web_app
 from bot.transports.socket_mode import SocketModeTransport
 from tuning.config import Settings
+from tuning.serving import LiveModels
 from tuning.store import open_store
 from tuning.store.base import Store
 
@@ -33,6 +34,7 @@ class RunningBot:
     app: AsyncApp
     transport: HttpTransport | SocketModeTransport
     poller: asyncio.Task[None]
+    session: aiohttp.ClientSession
     owns_store: bool = True
 
     @property
@@ -48,6 +50,7 @@ class RunningBot:
         await self.transport.stop_accepting()
         cancelled = await self.services.tasks.drain(within=drain_seconds)
         await self.transport.close()
+        await self.session.close()
         self.poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.poller
@@ -75,11 +78,13 @@ async def start_bot(
     models = (
         models if models is not None else await LiveModels.start(settings=settings, store=store)
     )
+    # One connection pool for every Web API call this process makes.
+    session = aiohttp.ClientSession()
     services = Services(
         settings=settings,
         store=store,
         models=models,
-        make_client=lambda: build_web_client(settings.slack),
+        make_client=lambda: build_web_client(settings.slack, session=session),
     )
     app = build_app(settings, services)
     transport: HttpTransport | SocketModeTransport
@@ -90,4 +95,4 @@ async def start_bot(
         transport = HttpTransport(web_app, host=host, port=settings.port if port is None else port)
     await transport.start()
     poller = asyncio.create_task(models.run_polling(), name="model-polling")
-    return RunningBot(services, app, transport, poller, owns_store=owns_store)
+    return RunningBot(services, app, transport, poller, session, owns_store=owns_store)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -35,11 +36,21 @@ def build_retry_handlers(backoff: float = 0.25) -> list[AsyncRetryHandler]:
     ]
 
 
-def build_web_client(slack: SlackSettings, *, token: str | None = None) -> AsyncWebClient:
-    """Return an AsyncWebClient for the bot token (or ``token``) against SLACK_API_URL."""
+def build_web_client(
+    slack: SlackSettings,
+    *,
+    token: str | None = None,
+    session: aiohttp.ClientSession | None = None,
+) -> AsyncWebClient:
+    """Return an AsyncWebClient for the bot token (or ``token``) against SLACK_API_URL.
+
+    Pass the process's shared ``session`` to reuse connections: without one, slack_sdk opens
+    (and closes) a new connection pool for every call.
+    """
     return AsyncWebClient(
         token=token if token is not None else (slack.bot_token or None),
         base_url=slack.api_url,
         timeout=REQUEST_TIMEOUT_SECONDS,
         retry_handlers=build_retry_handlers(),
+        session=session,
     )

@@ -27,12 +27,13 @@ def register(app: AsyncApp, services: Services) -> None:
         services.tasks.spawn(
             handle_mention(services, context.client, body=body, bot_user_id=_bot(context)),
             name="mention",
+            limited=True,
         )
 
     async def on_try_again(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
         services.tasks.spawn(
-            handle_try_again(services, context.client, body=body), name="try_again"
+            handle_try_again(services, context.client, body=body), name="try_again", limited=True
         )
 
     app.event("app_mention")(on_mention)

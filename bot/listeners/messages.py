@@ -30,6 +30,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 services, context.client, body=body, bot_user_id=context.bot_user_id or ""
             ),
             name="flag",
+            limited=True,
         )
 
     app.event("message", matchers=[_is_channel_message])(on_message)

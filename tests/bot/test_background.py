@@ -63,3 +63,22 @@ async def test_a_failing_task_is_logged_not_raised(caplog):
         await tasks.join()
     assert task.exception() is None
     assert "background work failed" in caplog.text
+
+
+async def test_limited_work_runs_a_few_at_a_time():
+    tasks = BackgroundTasks(event_slots=2)
+    running, peak = 0, 0
+
+    async def work():
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    for i in range(6):
+        tasks.spawn(work(), name=f"w{i}", limited=True)
+    unlimited_peak_probe = tasks.spawn(work(), name="free")
+    assert unlimited_peak_probe is not None
+    await tasks.join()
+    assert peak == 3  # two limited slots plus the one unlimited task

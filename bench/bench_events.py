@@ -1,0 +1,274 @@
+"""Print ack latency and throughput of signed Slack events over HTTP: the bot vs a bare AsyncApp.
+
+Both apps run as their own processes on loopback, each against the emulated Slack workspace
+(``bot.workspace``), which this process runs along with the load generator:
+
+* **bot**: ``python -m bot`` in HTTP mode with SQLite and the local models, exactly as deployed;
+* **bare**: an ``AsyncApp`` with no-op listeners behind the same aiohttp transport code.
+
+Each app gets the same load: ``--mentions`` @-mentions (each delivered as ``app_mention`` and
+``message``, as Slack does) and ``--messages`` plain channel messages (classified, maybe flagged),
+signed with v0 signatures and POSTed ``--concurrency`` at a time, after a warm-up whose work
+has finished. It prints events/s and ack
+p50/p99 for both, their ratio, how long the bot took to post every reply, and whether any
+mention got no reply or two (counted in the workspace). Targets: ack p99 < 100 ms while replies
+are generated, throughput >= 50% of bare, nothing lost or doubled. Run:
+``.venv/bin/python bench/bench_events.py`` (about a minute; ``--help`` for the knobs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from bot.workspace import BOT_USER_ID, YOU, Workspace, sign
+from bot.workspace.launch import free_port
+from bot.workspace.payloads import build_envelope
+
+SECRET = "bench-signing-secret"
+HOST = "127.0.0.1"
+WARM_UP = 30  # mentions and messages sent (and finished) before measuring, to each app
+SAMPLE_MENTIONS = ("deploy on friday?", "is the build green", "another meeting, nice")
+SAMPLE_MESSAGES = ("Oh great, the wifi is down again.", "Lunch is at noon in room 4.")
+
+
+@dataclass
+class Run:
+    """One app's figures."""
+
+    name: str
+    latencies: list[float]
+    seconds: float
+    failures: int
+
+    @property
+    def rate(self) -> float:
+        """Return acknowledged events per second."""
+        return len(self.latencies) / self.seconds
+
+    def quantile(self, q: float) -> float:
+        """Return the ``q`` quantile of ack latency in milliseconds."""
+        ordered = sorted(self.latencies)
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def line(self) -> str:
+        """Return the figures on one line."""
+        return (
+            f"{self.name:>5}: {len(self.latencies):5d} events in {self.seconds:6.2f} s = "
+            f"{self.rate:7.1f} events/s; ack p50 {self.quantile(0.5):6.1f} ms, "
+            f"p99 {self.quantile(0.99):6.1f} ms, mean "
+            f"{1000 * statistics.fmean(self.latencies):6.1f} ms; non-200: {self.failures}"
+        )
+
+
+def build_load(ws: Workspace, *, mentions: int, messages: int) -> tuple[list[bytes], list[str]]:
+    """Create the messages in the workspace; return the event bodies and the mention ts list."""
+    bodies: list[bytes] = []
+    mention_ts: list[str] = []
+    channel = ws.state.channels["C_GENERAL"]
+    texts = [f"<@{BOT_USER_ID}> {SAMPLE_MENTIONS[i % 3]} #{i}" for i in range(mentions)]
+    texts += [f"{SAMPLE_MESSAGES[i % 2]} #{i}" for i in range(messages)]
+    for text in texts:
+        msg = ws.state.post(channel=channel, user=YOU, text=text)
+        if BOT_USER_ID in text:
+            mention_ts.append(msg.ts)
+        for event in ws.message_events(msg):
+            envelope = build_envelope(event, event_id=ws.state.new_id("Ev"))
+            bodies.append(json.dumps(envelope).encode())
+    return bodies, mention_ts
+
+
+async def drive(name: str, url: str, bodies: list[bytes], concurrency: int) -> Run:
+    """POST every body, signed, ``concurrency`` at a time; return the ack latencies."""
+    latencies: list[float] = []
+    failures = 0
+    queue = list(reversed(bodies))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            nonlocal failures
+            while queue:
+                body = queue.pop()
+                stamp = str(int(time.time()))
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Slack-Request-Timestamp": stamp,
+                    "X-Slack-Signature": sign(SECRET, stamp, body),
+                }
+                started = time.perf_counter()
+                async with session.post(url, data=io.BytesIO(body), headers=headers) as resp:
+                    await resp.read()
+                    latencies.append(time.perf_counter() - started)
+                    failures += resp.status != 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+    return Run(name, latencies, seconds, failures)
+
+
+async def start_app(args: list[str], env: dict[str, str], port: int) -> asyncio.subprocess.Process:
+    """Start an app process and wait until its /healthz answers 200."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *args, env={**os.environ, **env}, stderr=asyncio.subprocess.DEVNULL
+    )
+    async with aiohttp.ClientSession() as session:
+        for _ in range(600):
+            if proc.returncode is not None:
+                raise SystemExit(f"{args} exited with {proc.returncode} during start-up")
+            try:
+                async with session.get(f"http://{HOST}:{port}/healthz") as resp:
+                    if resp.status == 200:
+                        return proc
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{args} never became healthy")
+
+
+async def wait_idle(port: int) -> None:
+    """Wait (bounded) until the app reports no background work pending on /healthz."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(600):
+            async with session.get(f"http://{HOST}:{port}/healthz") as resp:
+                if not (await resp.json()).get("pending"):
+                    return
+            await asyncio.sleep(0.05)
+
+
+async def stop_app(proc: asyncio.subprocess.Process) -> int:
+    """SIGTERM an app and return its exit status."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return await asyncio.wait_for(proc.wait(), 20)
+    except TimeoutError:
+        proc.kill()
+        return await proc.wait()
+
+
+async def bench(mentions: int, messages: int, concurrency: int) -> int:
+    """Run both apps under the same load and print the comparison; return an exit status."""
+    with tempfile.TemporaryDirectory() as tmp:
+        async with Workspace(signing_secret=SECRET) as ws:
+            common = {
+                "SLACK_BOT_TOKEN": ws.bot_token,
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": ws.api_url,
+                "STORE_URL": f"sqlite:///{Path(tmp) / 'store.db'}",
+                "DATA_DIR": str(Path(tmp) / "data"),
+                "LOG_LEVEL": "WARNING",
+                "SLACK_APP_TOKEN": "",
+            }
+            print(
+                f"load: {mentions} mentions (x2 events) + {messages} messages, "
+                f"concurrency {concurrency}, loopback; starting the apps…",
+                flush=True,
+            )
+            runs: dict[str, Run] = {}
+            for name in ("bare", "bot"):
+                port = free_port()
+                args = ["-m", "bot", "--host", HOST] if name == "bot" else [__file__, "--bare"]
+                proc = await start_app(args, {**common, "PORT": str(port)}, port)
+                ws.event_url = f"http://{HOST}:{port}/slack/events"
+                warm, _ = build_load(ws, mentions=WARM_UP, messages=WARM_UP)
+                await drive(name, ws.event_url, warm, concurrency)
+                await wait_idle(port)
+                bodies, mention_ts = build_load(ws, mentions=mentions, messages=messages)
+                runs[name] = await drive(name, ws.event_url, bodies, concurrency)
+                if name == "bot":
+                    replied = time.perf_counter()
+                    lost, doubled = await count_replies(ws, mention_ts)
+                    reply_seconds = time.perf_counter() - replied + runs[name].seconds
+                status = await stop_app(proc)
+                if status != 0:
+                    print(f"{name} exited with {status}")
+    bare, bot = runs["bare"], runs["bot"]
+    print(bare.line())
+    print(bot.line())
+    ratio = bot.rate / bare.rate
+    print(f"throughput ratio bot/bare: {ratio:.2f}  (target >= 0.50)")
+    p99 = bot.quantile(0.99)
+    print(f"bot ack p99 {p99:.1f} ms  (target < 100 ms, while replies are generated)")
+    print(
+        f"all {mentions} replies posted {reply_seconds:.2f} s after the first event; "
+        f"mentions without a reply: {lost}, with two or more: {doubled}"
+    )
+    ok = ratio >= 0.5 and p99 < 100 and lost == doubled == 0 and not bot.failures
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0 if ok else 1
+
+
+async def count_replies(ws: Workspace, mention_ts: list[str]) -> tuple[int, int]:
+    """Wait (bounded) for a reply to every mention; return (lost, doubled) counts."""
+
+    def counts() -> list[int]:
+        return [
+            sum(m.get("user") == BOT_USER_ID for m in ws.replies("C_GENERAL", ts))
+            for ts in mention_ts
+        ]
+
+    deadline = time.monotonic() + 120
+    while min(counts()) == 0 and time.monotonic() < deadline:  # noqa: ASYNC110 - polls state
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)  # a late duplicate would show up now
+    final = counts()
+    return sum(c == 0 for c in final), sum(c > 1 for c in final)
+
+
+def serve_bare() -> None:
+    """Serve a bare AsyncApp with no-op listeners through the bot's aiohttp transport code."""
+    from aiohttp import web
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.transports.http import events_handler
+
+    async def noop() -> None:
+        return None
+
+    client = AsyncWebClient(
+        token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]
+    )
+    app = AsyncApp(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"])
+    app.event("app_mention")(noop)
+    app.event("message")(noop)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    web_app = web.Application()
+    web_app.router.add_post("/slack/events", events_handler(app))
+    web_app.router.add_get("/healthz", healthz)
+    web.run_app(web_app, host=HOST, port=int(os.environ["PORT"]), print=None, access_log=None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the knobs and run the benchmark (or, with --bare, serve the bare app)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--mentions", type=int, default=300, help="@-mentions to send")
+    parser.add_argument("--messages", type=int, default=300, help="plain messages to send")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.bare:
+        serve_bare()
+        return 0
+    return asyncio.run(bench(args.mentions, args.messages, args.concurrency))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,8 +14,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,14 +25,14 @@ from tuning.config import Settings
 from tuning.datasets.assemble import DatasetConfig
 from tuning.datasets.export import export_dataset
 from tuning.errors import ConflictError, DatasetError, NotFoundError, SarcasmError
-from tuning.evaluate import decide
-from tuning.records import JobRecord, JobState, Method, ModelVersion, StateChange, Task, utcnow
+from tuning.job_log import JobLog, OnChange
+from tuning.promotion import finish_job
+from tuning.records import JobRecord, Method, StateChange, Task, utcnow
 from tuning.records import frozen_mapping as frozen
-from tuning.registry import finite, promote, register_candidate
 from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
-OnChange = Callable[[JobRecord], Awaitable[None]]
+__all__ = ["LOCAL_MIN_TRAIN", "OnChange", "TuningService"]
 LOCAL_MIN_TRAIN = 20  # the local models learn from a few dozen examples; Vertex wants 100
 STALE_AFTER = timedelta(minutes=10)  # a job untouched this long has lost its process
 HEARTBEAT = timedelta(minutes=1)
@@ -66,6 +65,7 @@ class TuningService:
             **(dataset_config or {}),
         }
         self._holder = uuid.uuid4().hex
+        self._log = JobLog(store, lambda: self.on_change)
         self._tasks: dict[str, asyncio.Task[JobRecord]] = {}
         self._launched: dict[str, asyncio.Event] = {}
 
@@ -114,7 +114,7 @@ class TuningService:
         finally:
             await self._store.release("lease:launch", holder=self._holder)
         log.info("launched job %s: %s %s on %s", job.id, task, method, name)
-        await self._emit(job)
+        await self._log.emit(job)
         self._launched[job.id] = asyncio.Event()
         self._tasks[job.id] = asyncio.create_task(self._drive(job), name=job.id)
         return job
@@ -123,12 +123,12 @@ class TuningService:
         """Wait until the job has ended (following it here if nothing else does); return it."""
         task = self._tasks.get(job_id)
         if task is None:
-            job = await self._get(job_id)
+            job = await self._log.get(job_id)
             if job.ended:
                 return job
             task = self._follow_in_background(job)
         await asyncio.shield(task)
-        return await self._get(job_id)
+        return await self._log.get(job_id)
 
     async def wait_launched(self, job_id: str) -> JobRecord:
         """Wait until the backend accepted the job (or it ended) and return it."""
@@ -138,11 +138,11 @@ class TuningService:
             waiter = asyncio.ensure_future(event.wait())
             await asyncio.wait({waiter, done}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
-        return await self._get(job_id)
+        return await self._log.get(job_id)
 
     async def cancel(self, job_id: str) -> JobRecord:
         """Cancel a job that has not ended and return it; an ended job is returned unchanged."""
-        job = await self._get(job_id)
+        job = await self._log.get(job_id)
         if job.ended:
             return job
         backend = self._backends.get(job.backend)
@@ -153,7 +153,7 @@ class TuningService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        return await self._transition(job, "CANCELLED", error="cancelled on request")
+        return await self._log.transition(job, "CANCELLED", error="cancelled on request")
 
     async def resume(self, *, follow: bool = True) -> list[JobRecord]:
         """Pick up unfinished jobs that no task of ours follows; return them.
@@ -170,7 +170,7 @@ class TuningService:
                 if not stale:
                     continue  # another process is still driving it
                 if job.remote_name is None:
-                    picked.append(await self._fail(job, "interrupted before it started"))
+                    picked.append(await self._log.fail(job, "interrupted before it started"))
                     continue
             if follow:
                 self._follow_in_background(job)
@@ -202,18 +202,18 @@ class TuningService:
             )
             base = await self._store.active_model(task=job.task)
             config = {**job.config, "dataset_dir": str(out), "base_version": base and base.version}
-            job = await self._save(job, config=frozen(config), dataset_stats=files.stats)
+            job = await self._log.save(job, config=frozen(config), dataset_stats=files.stats)
             remote = await backend.start(job=job, dataset=files, base=base)
-            job = await self._save(job, remote_name=remote)
+            job = await self._log.save(job, remote_name=remote)
             self._launched[job.id].set()
             return await self._follow(job, files=files)
         except asyncio.CancelledError:
             raise
         except SarcasmError as exc:
-            return await self._fail(job, str(exc))
+            return await self._log.fail(job, str(exc))
         except Exception as exc:  # a bug: the job still ends, with a reason, and the log has it
             log.exception("job %s crashed", job.id)
-            return await self._fail(job, f"internal error ({type(exc).__name__}: {exc})")
+            return await self._log.fail(job, f"internal error ({type(exc).__name__}: {exc})")
         finally:
             if job.id in self._launched:
                 self._launched[job.id].set()
@@ -227,7 +227,7 @@ class TuningService:
         try:
             return await self._follow(job)
         except SarcasmError as exc:
-            return await self._fail(job, str(exc))
+            return await self._log.fail(job, str(exc))
 
     async def _follow(
         self, job: JobRecord, *, files: DatasetFiles | None = None, once: bool = False
@@ -243,85 +243,31 @@ class TuningService:
                 errors += 1
                 log.warning("job %s: status check failed (%s)", job.id, exc)
                 if errors >= MAX_STATUS_ERRORS:
-                    return await self._fail(job, f"lost track of {job.remote_name}: {exc}")
+                    return await self._log.fail(job, f"lost track of {job.remote_name}: {exc}")
                 status = RemoteStatus(state=job.state)
-            job = await self._get(job.id)  # another process may have moved it on
+            job = await self._log.get(job.id)  # another process may have moved it on
             if job.ended or job.state == "EVALUATING":
                 return job
             if status.state == "SUCCEEDED":
-                return await self._finish(job, status)
+                return await finish_job(
+                    store=self._store,
+                    log=self._log,
+                    evaluator=self._evaluator,
+                    job=job,
+                    status=status,
+                    validation=await self._validation_file(job),
+                    margin=self._settings.promotion_margin,
+                    holder=self._holder,
+                )
             if status.state != job.state:
-                job = await self._transition(job, status.state, error=status.error)
+                job = await self._log.transition(job, status.state, error=status.error)
                 if job.ended:
                     return job
             elif utcnow() - job.updated_at > HEARTBEAT:
-                job = await self._save(job)
+                job = await self._log.save(job)
             if once:
                 return job
             await asyncio.sleep(self._poll.get(job.backend, 30.0))
-
-    async def _finish(self, job: JobRecord, status: RemoteStatus) -> JobRecord:
-        """Register the candidate, evaluate it against the active model, maybe promote it."""
-        if not await self._store.claim(
-            f"finish:{job.id}", ttl=timedelta(hours=1), holder=self._holder
-        ):
-            return job  # another process is finishing it
-        version = str(
-            status.detail.get("version") or f"{job.task[:3]}-{job.id.removeprefix('job-')}"
-        )
-        model = await register_candidate(
-            self._store,
-            ModelVersion(
-                task=job.task,
-                version=version,
-                backend=job.backend,
-                artifact=status.artifact or "",
-                metrics=finite(status.detail.get("metrics") or {}),
-                job_id=job.id,
-            ),
-        )
-        job = await self._transition(job, "EVALUATING", candidate_version=version)
-        active = await self._store.active_model(task=job.task)
-        try:
-            validation = await self._validation_file(job)
-            comparison = await self._evaluator.compare(
-                task=job.task,
-                method=job.method,
-                candidate=model,
-                active=active,
-                validation=validation,
-            )
-        except SarcasmError as exc:
-            return await self._fail(job, f"evaluation failed: {exc}", outcome="failed")
-        await self._store.update_model_metrics(
-            task=job.task, version=version, metrics=finite(comparison.candidate)
-        )
-        decision = decide(
-            comparison.key,
-            comparison.candidate,
-            comparison.active,
-            margin=self._settings.promotion_margin,
-            force=bool(job.config.get("force")),
-        )
-        metrics = {
-            "key": comparison.key,
-            "candidate": finite(comparison.candidate),
-            "active": finite(comparison.active) if comparison.active is not None else None,
-            "active_version": active.version if active else None,
-            "decision": decision.reason,
-        }
-        job = await self._save(job, metrics=frozen(metrics))
-        await self._emit(job)
-        if decision.promote:
-            await promote(
-                self._store,
-                task=job.task,
-                version=version,
-                actor=f"job {job.id}",
-                reason=decision.reason,
-            )
-        outcome = "promoted" if decision.promote else "kept"
-        return await self._transition(job, "SUCCEEDED", outcome=outcome)
 
     async def _validation_file(self, job: JobRecord) -> Path:
         """Return the job's validation split, rebuilt if another process exported it.
@@ -340,41 +286,3 @@ class TuningService:
                 config=DatasetConfig(min_train=1),
             )
         return out / "validation.jsonl"
-
-    # -- recording -----------------------------------------------------------------------------
-
-    async def _get(self, job_id: str) -> JobRecord:
-        job = await self._store.get_job(job_id)
-        if job is None:
-            raise NotFoundError(f"no tuning job {job_id}")
-        return job
-
-    async def _save(self, job: JobRecord, **changes: Any) -> JobRecord:
-        job = replace(job, **changes, updated_at=utcnow())
-        await self._store.save_job(job)
-        return job
-
-    async def _transition(self, job: JobRecord, state: JobState, **changes: Any) -> JobRecord:
-        now = utcnow()
-        if state in ("FAILED", "CANCELLED", "EXPIRED"):
-            changes.setdefault("outcome", "failed")
-        job = await self._save(
-            job, state=state, history=(*job.history, StateChange(state, now)), **changes
-        )
-        log.info("job %s is %s", job.id, state)
-        await self._emit(job)
-        return job
-
-    async def _fail(self, job: JobRecord, error: str, **changes: Any) -> JobRecord:
-        current = await self._store.get_job(job.id) or job
-        if current.ended:
-            return current
-        return await self._transition(current, "FAILED", error=error, **changes)
-
-    async def _emit(self, job: JobRecord) -> None:
-        if self.on_change is None:
-            return
-        try:
-            await self.on_change(job)
-        except Exception:  # a broken notifier must not break the job
-            log.exception("on_change hook failed for job %s", job.id)

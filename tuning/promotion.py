@@ -1,0 +1,81 @@
+"""The end of a successful job: register the candidate, evaluate it, promote it or keep it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from tuning.backends.base import RemoteStatus
+from tuning.comparison import Evaluator
+from tuning.errors import SarcasmError
+from tuning.evaluate import decide
+from tuning.job_log import JobLog
+from tuning.records import JobRecord, ModelVersion
+from tuning.records import frozen_mapping as frozen
+from tuning.registry import finite, promote, register_candidate
+from tuning.store.base import Store
+
+
+async def finish_job(
+    *,
+    store: Store,
+    log: JobLog,
+    evaluator: Evaluator,
+    job: JobRecord,
+    status: RemoteStatus,
+    validation: Path,
+    margin: float,
+    holder: str,
+) -> JobRecord:
+    """Evaluate a SUCCEEDED job's model against the active one and promote it if it wins.
+
+    Exactly one process finishes a job (a store claim); the others return it as it is.
+    """
+    if not await store.claim(f"finish:{job.id}", ttl=timedelta(hours=1), holder=holder):
+        return job
+    version = str(status.detail.get("version") or f"{job.task[:3]}-{job.id.removeprefix('job-')}")
+    model = await register_candidate(
+        store,
+        ModelVersion(
+            task=job.task,
+            version=version,
+            backend=job.backend,
+            artifact=status.artifact or "",
+            metrics=finite(status.detail.get("metrics") or {}),
+            job_id=job.id,
+        ),
+    )
+    job = await log.transition(job, "EVALUATING", candidate_version=version)
+    active = await store.active_model(task=job.task)
+    try:
+        comparison = await evaluator.compare(
+            task=job.task, method=job.method, candidate=model, active=active, validation=validation
+        )
+    except SarcasmError as exc:
+        return await log.fail(job, f"evaluation failed: {exc}")
+    await store.update_model_metrics(
+        task=job.task, version=version, metrics=finite(comparison.candidate)
+    )
+    decision = decide(
+        comparison.key,
+        comparison.candidate,
+        comparison.active,
+        margin=margin,
+        force=bool(job.config.get("force")),
+    )
+    metrics = {
+        "key": comparison.key,
+        "candidate": finite(comparison.candidate),
+        "active": finite(comparison.active) if comparison.active is not None else None,
+        "active_version": active.version if active else None,
+        "decision": decision.reason,
+    }
+    job = await log.save(job, metrics=frozen(metrics))
+    await log.emit(job)  # "evaluating", now with its metrics
+    if decision.promote:
+        await promote(
+            store, task=job.task, version=version, actor=f"job {job.id}", reason=decision.reason
+        )
+    return await log.transition(
+        job, "SUCCEEDED", outcome="promoted" if decision.promote else "kept"
+    )

@@ -69,3 +69,13 @@ def test_content_words_drop_stopwords() -> None:
 )
 def test_key_phrases_with_determiners_face_the_listener(text: str, expected: list[str]) -> None:
     assert key_phrases(text, determiners=True) == expected
+
+
+@pytest.mark.parametrize("module", ["tuning.models.text", "tuning.models.reward"])
+def test_docstring_examples_hold(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -1,11 +1,13 @@
 """@-mentions and DMs over real HTTP: threaded replies, recorded interactions, Try again."""
 
 import asyncio
+import json
 import logging
 
 import pytest
 
-from bot.replies import FRIENDLY_ERROR, TRY_AGAIN_ACTION
+from bot.answer import post_chunks
+from bot.replies import FRIENDLY_ERROR, MAX_MESSAGE_CHARS, TRY_AGAIN_ACTION
 from bot.slack_client import SERVER_ERROR_RETRIES
 from bot.workspace import BOT_USER_ID, TEAM_ID, YOU
 from tests.bot.conftest import bot_replies, stored
@@ -174,3 +176,38 @@ async def test_persistent_500s_are_retried_then_logged_and_apologised_for(harnes
     assert reply["text"] == FRIENDLY_ERROR
     assert "posting the reply failed" in caplog.text
     assert await stored(store) == []
+
+
+async def test_opted_out_user_gets_a_reply_but_nothing_is_stored(harness):
+    ws, store = harness.ws, harness.bot.services.store
+    await store.set_opt_out(user=YOU, opted_out=True)
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} private, please")
+    [reply] = await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    assert reply["text"] != FRIENDLY_ERROR
+    assert [b["type"] for b in reply["blocks"]] == ["section"]  # no Try again: nothing to link
+    assert await stored(store) == []
+
+
+async def test_long_replies_are_split_within_slack_limits(harness):
+    ws = harness.ws
+    client = harness.bot.services.make_client()
+    text = ("Sure, because that always works. " * 200).strip()  # about 6,600 characters
+    first = await post_chunks(
+        client, channel="C_GENERAL", thread_ts=ws.state.next_ts(), text=text, interaction_id="i1"
+    )
+    posts = ws.calls("chat.postMessage")
+    assert len(posts) == 3
+    assert all(len(c.params["text"]) <= MAX_MESSAGE_CHARS for c in posts)
+    assert posts[0].status == 200
+    assert first
+    assert " ".join(c.params["text"] for c in posts).split() == text.split()
+    with_button = [
+        len(
+            json.loads(c.params["blocks"])
+            if isinstance(c.params["blocks"], str)
+            else c.params["blocks"]
+        )
+        for c in posts
+    ]
+    assert with_button == [1, 1, 2]  # the Try again button only under the last part

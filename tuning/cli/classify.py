@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -89,8 +90,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         await asyncio.to_thread(write_atomic, Path(args.out), output)
         print(json.dumps(summary) if args.json else _describe(summary))
     else:
-        sys.stdout.write(output)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(output)
+            sys.stdout.flush()
+        except BrokenPipeError:  # e.g. `| head`: the reader has all it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         print(_describe(summary), file=sys.stderr)
     return 0
 

@@ -153,13 +153,17 @@ async def run_periodically(
     service: TuningService,
     store: Store,
     *,
-    minutes: int,
+    every: timedelta,
     holder: str,
     policies: Sequence[Policy] = DEFAULT_POLICIES,
 ) -> None:
-    """Tick every ``minutes`` until cancelled: the bot's in-process scheduler (TICK_MINUTES)."""
+    """Tick ``every`` so often until cancelled: the bot's in-process scheduler (TICK_MINUTES).
+
+    Wire it as ``run_periodically(service, store, every=timedelta(minutes=settings.tick_minutes),
+    holder=...)`` when ``tick_minutes`` is above 0.
+    """
     while True:
-        await asyncio.sleep(minutes * 60)
+        await asyncio.sleep(every.total_seconds())
         try:
             result = await tick(service, store, policies, holder=holder, follow=True)
         except SarcasmError:

@@ -13,7 +13,7 @@ from tuning.backends.local import LocalBackend
 from tuning.config import Settings
 from tuning.jobs import TuningService
 from tuning.records import JobRecord, JobState
-from tuning.scheduler import LEASE, Policy, is_due, tick
+from tuning.scheduler import LEASE, Policy, is_due, run_periodically, tick
 from tuning.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -102,3 +102,32 @@ async def test_two_ticks_at_once_launch_one_job(tmp_path: Path) -> None:
     for svc, store in zip(services, stores, strict=True):
         await svc.close()
         await store.close()
+
+
+async def test_run_periodically_launches_when_due(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    store = SqliteStore(tmp_path / "store.db")
+    await store.open()
+    await add_flags(store, 60)
+    service = TuningService(
+        store, settings, {"local": LocalBackend(settings=settings, store=store)}
+    )
+    loop = asyncio.create_task(
+        run_periodically(
+            service,
+            store,
+            every=timedelta(milliseconds=20),
+            holder="bot",
+            policies=[Policy("classifier", "sft", min_new_feedback=50)],
+        )
+    )
+    for _ in range(200):
+        jobs = await store.list_jobs()
+        if jobs:
+            break
+        await asyncio.sleep(0.05)
+    assert len(jobs) == 1
+    assert (await service.wait(jobs[0].id)).state == "SUCCEEDED"
+    loop.cancel()
+    await service.close()
+    await store.close()

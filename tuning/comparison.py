@@ -32,6 +32,7 @@ from tuning.redaction import redact
 from tuning.store.base import Store
 
 MAX_PROMPTS = 200  # generator evaluation calls the model once per prompt; keep it bounded
+CONCURRENCY = 8  # prompts in flight at once
 
 
 @dataclass(frozen=True)
@@ -167,11 +168,15 @@ class ModelEvaluator:
 
 
 async def _best_replies(generator: Generator, prompts: Sequence[str]) -> list[str]:
-    replies = []
-    for prompt in prompts:
-        candidates = await generator.generate(prompt, n=1)
-        replies.append(candidates[0].text if candidates else "")
-    return replies
+    """Return each prompt's top reply, a few prompts at a time (a Vertex endpoint is remote)."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def best(prompt: str) -> str:
+        async with gate:
+            candidates = await generator.generate(prompt, n=1)
+        return candidates[0].text if candidates else ""
+
+    return list(await asyncio.gather(*(best(prompt) for prompt in prompts)))
 
 
 async def _sarcasm(judge: Classifier | None, texts: list[str]) -> list[float]:

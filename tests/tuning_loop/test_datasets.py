@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from tests.tuning_loop.factories import interaction, reply
 from tuning.datasets import DatasetConfig, LabelledText, assemble
 from tuning.datasets.classifier import build_classifier_examples
 from tuning.datasets.examples import Built, Example, normalise, split_of
+from tuning.datasets.export import write_dataset
 from tuning.datasets.generator import build_generator_examples, build_preference_pairs
 from tuning.errors import DatasetError
 from tuning.models.base import CLASSIFIER_SYSTEM_PROMPT
@@ -205,3 +207,35 @@ def test_assemble_skips_invalid_lines_with_reasons() -> None:
 def test_preference_for_classifier_is_refused() -> None:
     with pytest.raises(DatasetError, match="generator only"):
         assemble("classifier", "preference", _examples(200), DatasetConfig())
+
+
+def test_write_is_all_or_nothing(tmp_path: Path) -> None:
+    data = assemble("classifier", "sft", _examples(40), DatasetConfig(min_train=10))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "validation.jsonl").mkdir()  # the rename of this file will fail
+    with pytest.raises(DatasetError, match="could not write the dataset"):
+        write_dataset(data, out)
+    assert sorted(p.name for p in out.iterdir()) == ["validation.jsonl"]  # no temp files left
+    assert not (out / "stats.json").exists()
+    files = write_dataset(data, tmp_path / "fresh")
+    assert files.train.read_text().count("\n") == len(data.train)
+
+
+def test_a_failed_rewrite_keeps_the_previous_dataset(tmp_path: Path) -> None:
+    old = assemble("classifier", "sft", _examples(40), DatasetConfig(min_train=10))
+    new = assemble("classifier", "sft", _examples(80), DatasetConfig(min_train=10))
+    out = tmp_path / "out"
+    write_dataset(old, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (out / "stats.json").unlink()
+    (out / "stats.json").mkdir()  # the last rename fails after the first two succeeded
+    with pytest.raises(DatasetError):
+        write_dataset(new, out)
+    assert (out / "train.jsonl").read_bytes() == before["train.jsonl"]
+    assert (out / "validation.jsonl").read_bytes() == before["validation.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "stats.json",
+        "train.jsonl",
+        "validation.jsonl",
+    ]

@@ -108,22 +108,46 @@ def write_dataset(dataset: Dataset, out: Path) -> DatasetFiles:
     stats: dict[str, Any] = dict(dataset.stats)
     stats["sha256"] = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
     contents["stats.json"] = json.dumps(stats, ensure_ascii=False, indent=1).encode()
-    temps: dict[str, str] = {}
     try:
-        for name, data in contents.items():
-            fd, temps[name] = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-        for name, temp in temps.items():
-            os.replace(temp, out / name)
+        _replace_all(out, contents)
     except OSError as exc:
         raise DatasetError(f"could not write the dataset to {out}: {exc.strerror or exc}") from exc
-    finally:
-        for temp in temps.values():
-            Path(temp).unlink(missing_ok=True)
     return DatasetFiles(
         train=out / "train.jsonl", validation=out / "validation.jsonl", stats=summary(stats)
     )
+
+
+def _replace_all(out: Path, contents: Mapping[str, bytes]) -> None:
+    """Put every file in place, or none: on a failure, earlier files are put back as they were."""
+    temps: dict[str, Path] = {}
+    moved: list[tuple[Path, Path | None]] = []  # (target, backup of what it replaced)
+    try:
+        for name, data in contents.items():
+            fd, temp_name = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+            temps[name] = Path(temp_name)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        for name, temp in temps.items():
+            target = out / name
+            backup: Path | None = None
+            if target.is_file():
+                backup = target.with_name(f".{name}.previous")
+                os.replace(target, backup)
+            moved.append((target, backup))
+            os.replace(temp, target)
+    except OSError:
+        for target, backup in reversed(moved):
+            if target.is_file():
+                target.unlink()
+            if backup is not None:
+                os.replace(backup, target)
+        raise
+    finally:
+        for leftover in temps.values():
+            leftover.unlink(missing_ok=True)
+    for _, previous in moved:
+        if previous is not None:
+            previous.unlink(missing_ok=True)
 
 
 def summary(stats: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 
+from bot.admin.tuning_wiring import build_tuning_service
 from bot.app import build_app
 from bot.services import Services
 from bot.slack_client import build_web_client
 from bot.transports.http import HttpTransport, build_web_app
 from bot.transports.socket_mode import SocketModeTransport
 from tuning.config import Settings
+from tuning.scheduler import run_periodically
 from tuning.serving import LiveModels
 from tuning.store import open_store
 from tuning.store.base import Store
@@ -36,6 +39,7 @@ class RunningBot:
     poller: asyncio.Task[None]
     session: aiohttp.ClientSession
     owns_store: bool = True
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def port(self) -> int:
@@ -51,9 +55,12 @@ class RunningBot:
         cancelled = await self.services.tasks.drain(within=drain_seconds)
         await self.transport.close()
         await self.session.close()
-        self.poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.poller
+        for task in (self.poller, *self.background):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.services.tuning is not None:
+            await self.services.tuning.close()
         await self.services.models.close()
         if self.owns_store:
             await self.services.store.close()
@@ -85,6 +92,7 @@ async def start_bot(
         store=store,
         models=models,
         make_client=lambda: build_web_client(settings.slack, session=session),
+        tuning=build_tuning_service(settings, store),
     )
     app = build_app(settings, services)
     transport: HttpTransport | SocketModeTransport
@@ -95,4 +103,14 @@ async def start_bot(
         transport = HttpTransport(web_app, host=host, port=settings.port if port is None else port)
     await transport.start()
     poller = asyncio.create_task(models.run_polling(), name="model-polling")
-    return RunningBot(services, app, transport, poller, session, owns_store=owns_store)
+    running = RunningBot(services, app, transport, poller, session, owns_store=owns_store)
+    if settings.tick_minutes and services.tuning is not None:
+        # The optional in-process scheduler; cron or Cloud Scheduler can run `tuning tick` instead.
+        ticker = run_periodically(
+            services.tuning,
+            store,
+            every=timedelta(minutes=settings.tick_minutes),
+            holder=services.instance,
+        )
+        running.background.append(asyncio.create_task(ticker, name="tuning-tick"))
+    return running

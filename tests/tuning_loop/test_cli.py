@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.tuning_loop.factories import add_flags
+from tuning.records import JobRecord
 from tuning.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.slow
@@ -171,3 +172,21 @@ def test_tick_launches_when_due_and_vertex_without_config_is_one_line(tmp_path: 
     assert vertex.returncode == 1
     assert vertex.stderr.strip().count("\n") == 0
     assert "vertex" in vertex.stderr
+
+
+def test_jobs_cancel_an_unfinished_job(tmp_path: Path) -> None:
+    async def orphan() -> None:
+        store = SqliteStore(tmp_path / "store.db")
+        await store.open()
+        await store.save_job(
+            JobRecord(id="job-x", task="classifier", method="sft", backend="local", state="RUNNING")
+        )
+        await store.close()
+
+    asyncio.run(orphan())
+    result = cli(tmp_path, "jobs", "job-x", "--cancel", "--json")
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)
+    assert job["state"] == "CANCELLED"
+    assert job["error"] == "cancelled on request"
+    assert "running jobs: none" in cli(tmp_path, "status").stdout

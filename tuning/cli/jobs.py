@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from tuning.cli.common import job_line, print_json
+from tuning.cli.common import job_line, print_json, tuning_context
 from tuning.config import Settings
 from tuning.errors import NotFoundError
 from tuning.records import TASKS
 from tuning.store import open_store
 
-HELP = "List recent tuning jobs, or show one job (states, dataset, metrics, error)."
+HELP = "List recent tuning jobs, show one (states, dataset, metrics, error), or cancel one."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,10 +18,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("job_id", nargs="?", help="show this job in full")
     parser.add_argument("--limit", type=int, default=10, help="how many jobs to list (default 10)")
     parser.add_argument("--task", choices=TASKS, help="only jobs of this task")
+    parser.add_argument("--cancel", action="store_true", help="cancel JOB_ID if it has not ended")
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the jobs."""
+    """Print the jobs (or cancel one)."""
+    if args.cancel:
+        if not args.job_id:
+            raise NotFoundError("--cancel needs a JOB_ID")
+        async with tuning_context(settings) as ctx:
+            cancelled = await ctx.service.cancel(args.job_id)
+        print_json(cancelled) if args.json else print(job_line(cancelled))
+        return 0
     store = await open_store(settings.store_url)
     try:
         if args.job_id:

@@ -69,7 +69,7 @@ def test_classifier_redacts_pii() -> None:
     built = build_classifier_examples(
         [interaction("i", "mail me at bob@example.com, <@U123>", "sarcastic")], {"i": 1}, []
     )
-    assert built.items[0].input == "mail me at [email], [user]"
+    assert built.items[0].input == "mail me at [email], @user"
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from tuning.config import Settings
 MENTIONS = 30
 FLAGS = 20
 PROMPTS = ["is it going to rain again?", "should I refactor on a Friday?", "is the build green?"]
-SARCASM = "Oh great, another Monday meeting. I just love those."
+SARCASM = "Oh great. Another meeting. Just what I needed."
 
 
 def summary(name: str, seconds: list[float]) -> str:

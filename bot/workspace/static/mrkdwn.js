@@ -16,7 +16,8 @@ const EMOJI = {
   speech_balloon: "💬", memo: "📝", mag: "🔍", checkered_flag: "🏁", no_entry: "⛔",
   clipboard: "📋", bust_in_silhouette: "👤", busts_in_silhouette: "👥", ok_hand: "👌",
   point_right: "👉", brain: "🧠", test_tube: "🧪", package: "📦", crown: "👑", zzz: "💤",
-  hourglass_done: "⌛", stopwatch: "⏱️", calendar: "📅", bell: "🔔", mute: "🔇",
+  hourglass_done: "⌛", wrench: "🔧", hammer_and_wrench: "🛠️", construction: "🚧",
+  floppy_disk: "💾", inbox_tray: "📥", outbox_tray: "📤", x_mark: "❌", repeat: "🔁", stopwatch: "⏱️", calendar: "📅", bell: "🔔", mute: "🔇",
 };
 
 function emojiFor(name) {

@@ -1,12 +1,12 @@
 """Compare a candidate model with the active one on the same validation split.
 
-Classifier: F1/precision/recall on the sarcastic class, accuracy and ROC AUC over the
-validation examples (without the base examples when the active model was bootstrapped from
-all base data, since it has seen them). Generator: each model's best reply to every
-validation prompt, judged by the *active* stack (the active classifier for the sarcasm rate,
-the active generator's reward model for the win rate), so a candidate must win by the
-standards already in production; for preference jobs also the share of held-out human
-preferences each model's reward agrees with.
+Classifier: F1/precision/recall on the sarcastic class, accuracy and ROC AUC over all the
+validation examples, the same for both models: none has seen them (models built from base
+data keep to its train split, see :mod:`tuning.models.local_training`). Generator: each
+model's best reply to every validation prompt, judged by the *active* stack (the active
+classifier for the sarcasm rate, the active generator's reward model for the win rate), so a
+candidate must win by the standards already in production; for preference jobs also the share
+of held-out human preferences each model's reward agrees with.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from tuning.basedata import load_base_messages
 from tuning.config import Settings
-from tuning.datasets.examples import normalise
 from tuning.datasets.formats import preference_triple, read_jsonl, sft_pair
 from tuning.evaluate import KEY_METRICS, classifier_metrics, generator_metrics, win_rate
 from tuning.models.base import LABEL_WORDS, Classifier, Generator
@@ -28,7 +26,6 @@ from tuning.models.local_generator import LocalGenerator
 from tuning.models.reward import RewardModel
 from tuning.models.text import relevance
 from tuning.records import Method, ModelVersion, Task
-from tuning.redaction import redact
 from tuning.store.base import Store
 
 MAX_PROMPTS = 200  # generator evaluation calls the model once per prompt; keep it bounded
@@ -82,8 +79,6 @@ class ModelEvaluator:
         key = KEY_METRICS[task, method]
         if task == "classifier":
             examples = [sft_pair(line) for line in lines]
-            if active is not None and active.job_id is None and active.backend == "local":
-                examples = await asyncio.to_thread(self._unseen, examples)
             texts = [text for text, _ in examples]
             labels = [int(target == LABEL_WORDS["sarcastic"]) for _, target in examples]
             ours = await self._classifier_metrics(candidate, texts, labels)
@@ -98,16 +93,6 @@ class ModelEvaluator:
         return await self._compare_generators(
             key, candidate, active, prompts[: self._max_prompts], triples
         )
-
-    def _unseen(self, examples: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Drop base examples when the active model was bootstrapped from all the base data.
-
-        A model trained from base data (no job) has seen the validation split's base examples;
-        scoring it on them would reward memory. Both models are scored on the rest.
-        """
-        seen = {normalise(redact(m.text)) for m in load_base_messages(self._settings.data_dir)}
-        unseen = [(text, target) for text, target in examples if normalise(text) not in seen]
-        return unseen if unseen else examples
 
     async def _classifier_metrics(
         self, model: ModelVersion, texts: list[str], labels: list[int]

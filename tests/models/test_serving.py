@@ -16,7 +16,12 @@ from tuning.config import Settings
 from tuning.errors import ModelError
 from tuning.models.loader import load_classifier, load_generator
 from tuning.models.local_classifier import MODEL_FILE
-from tuning.models.local_training import build_classifier, build_generator, register
+from tuning.models.local_training import (
+    build_classifier,
+    build_generator,
+    register,
+    train_messages,
+)
 from tuning.records import ModelVersion, Prediction
 from tuning.serving import LiveModels
 from tuning.store.base import Store
@@ -62,7 +67,8 @@ async def test_first_start_trains_registers_and_promotes(
         assert Path(active.artifact).is_relative_to(settings.data_dir.resolve() / "models" / task)
     clf = await sqlite_store.active_model(task="classifier")
     assert clf is not None
-    assert clf.metrics["n_train"] == len(load_seed_messages())
+    # the seed's train split: its validation split is left for scoring tuned models
+    assert clf.metrics["n_train"] == len(train_messages(load_seed_messages()))
     again = await LiveModels.start(settings=settings, store=sqlite_store)
     assert again.versions == versions
     assert len(await sqlite_store.list_models()) == 2

@@ -18,7 +18,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tuning.datasets.examples import Built, Example, Pair, Skip, stable_hash
+from tuning.datasets.examples import (
+    VALIDATION_FRACTION,
+    Built,
+    Example,
+    Pair,
+    Skip,
+    stable_hash,
+)
 from tuning.datasets.formats import preference_line, sft_line, validate_preference, validate_sft
 from tuning.errors import DatasetError
 from tuning.models.base import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT
@@ -35,7 +42,7 @@ SYSTEM_PROMPTS = {"classifier": CLASSIFIER_SYSTEM_PROMPT, "generator": GENERATOR
 class DatasetConfig:
     """How datasets are split and checked; the defaults suit Vertex AI tuning."""
 
-    validation_fraction: float = 0.1  # share of prompts/texts hashed into validation
+    validation_fraction: float = VALIDATION_FRACTION  # share of keys hashed into validation
     min_train: int = 100  # fewer training examples than this is an error (Vertex SFT minimum)
     min_validation: int = 1  # evaluation needs at least this many held-out examples
     max_validation: int = MAX_VALIDATION_EXAMPLES

@@ -4,6 +4,8 @@
 'oh great, another monday'
 >>> split_of("oh great, another monday", validation_fraction=0.1)
 'train'
+>>> text_split("  Oh GREAT,   another  Monday ")
+'train'
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 from tuning.records import frozen_mapping
+from tuning.redaction import redact
 
 Split = Literal["train", "validation"]
+VALIDATION_FRACTION = 0.1  # the default share of keys hashed into validation
 
 
 @dataclass(frozen=True)
@@ -88,3 +92,12 @@ def stable_hash(key: str) -> float:
 def split_of(key: str, *, validation_fraction: float) -> Split:
     """Return the split of an example from a hash of its key, so it never moves between splits."""
     return "validation" if stable_hash(key) < validation_fraction else "train"
+
+
+def text_split(text: str, *, validation_fraction: float = VALIDATION_FRACTION) -> Split:
+    """Return the split a raw message or prompt lands in, keyed as the builders key it.
+
+    Models trained outside a dataset (the bootstrapped ones) keep to the train split with this,
+    so no model has seen the validation split it is scored on.
+    """
+    return split_of(normalise(redact(text).strip()), validation_fraction=validation_fraction)

@@ -4,6 +4,10 @@ A version id is ``<clf|gen>-<UTC time>-<first 6 hex of the training-data fingerp
 ``clf-20261125-171500-ab12cd``; its files live in ``DATA_DIR/models/<task>/<version>/``. The
 reward model is saved inside the generator's directory and so travels with the generator version:
 preference tuning makes a new generator version with the same pairs and new reward weights.
+
+Models built from base data learn only from the rows the datasets hash into the train split
+(:func:`tuning.datasets.examples.text_split`), so every model is scored on a validation split
+it has never seen, the bootstrapped ones included.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from pathlib import Path
 
 from tuning.basedata import LabeledText, Pair, fingerprint, load_base_messages, load_base_pairs
 from tuning.config import Settings
+from tuning.datasets.examples import text_split
 from tuning.errors import ConflictError, ModelError
-from tuning.models.local_classifier import LocalClassifier, train_classifier
+from tuning.models.local_classifier import LocalClassifier, cross_validated_f1, train_classifier
 from tuning.models.local_generator import LocalGenerator
 from tuning.models.reward import RewardModel
 from tuning.records import ModelVersion, Task, utcnow
@@ -39,15 +44,35 @@ def model_dir(data_dir: Path, task: Task, version: str) -> Path:
     return (data_dir / "models" / task / version).resolve()
 
 
+def train_messages(messages: Sequence[LabeledText]) -> list[LabeledText]:
+    """Return the messages whose text the datasets put in the train split."""
+    return [m for m in messages if text_split(m.text) == "train"]
+
+
+def train_pairs(pairs: Sequence[Pair]) -> list[Pair]:
+    """Return the pairs whose message the datasets put in the train split (prompts are keys)."""
+    return [p for p in pairs if text_split(p.message) == "train"]
+
+
 def build_classifier(
-    data_dir: Path, messages: Sequence[LabeledText], *, cv_folds: int = 5
+    data_dir: Path,
+    messages: Sequence[LabeledText],
+    *,
+    cv_folds: int = 5,
+    cv_on: Sequence[LabeledText] | None = None,
 ) -> ModelVersion:
-    """Train a classifier on ``messages``, save it, and return its (unregistered) version."""
+    """Train a classifier on ``messages``, save it, and return its (unregistered) version.
+
+    ``cv_folds`` >= 2 adds ``cv_f1``, cross-validated on ``cv_on`` (default: ``messages``).
+    """
     texts = [m.text for m in messages]
     labels = [m.label for m in messages]
     data_fp = fingerprint(zip(texts, labels, strict=True))
     version = new_version("classifier", data_fp)
-    pipeline, metrics = train_classifier(texts, labels, cv_folds=cv_folds)
+    pipeline, metrics = train_classifier(texts, labels, cv_folds=cv_folds if cv_on is None else 0)
+    if cv_on is not None and cv_folds >= 2:
+        cv_texts, cv_labels = [m.text for m in cv_on], [m.label for m in cv_on]
+        metrics["cv_f1"] = cross_validated_f1(cv_texts, cv_labels, folds=cv_folds)
     directory = model_dir(data_dir, "classifier", version)
     LocalClassifier(pipeline, version=version).save(directory, fingerprint=data_fp, metrics=metrics)
     return ModelVersion(
@@ -76,14 +101,14 @@ def build_generator(
 
 
 def build_from_base(data_dir: Path, task: Task) -> ModelVersion:
-    """Train the ``task`` model from the base data (seed plus bootstrapped) and save it.
+    """Train the ``task`` model from the train split of the base data (seed plus bootstrapped).
 
     No cross-validation here: a first start should take seconds; ``bootstrap`` and tuning jobs
     measure quality.
     """
     if task == "classifier":
-        return build_classifier(data_dir, load_base_messages(data_dir), cv_folds=0)
-    return build_generator(data_dir, load_base_pairs(data_dir))
+        return build_classifier(data_dir, train_messages(load_base_messages(data_dir)), cv_folds=0)
+    return build_generator(data_dir, train_pairs(load_base_pairs(data_dir)))
 
 
 async def register(store: Store, model: ModelVersion, *, promote: bool) -> ModelVersion:

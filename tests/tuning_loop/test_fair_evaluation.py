@@ -1,0 +1,59 @@
+"""A bootstrapped active model is scored on the whole validation split, like any candidate."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from tests.tuning_loop.factories import add_flags
+from tuning.backends.local_training import train_local
+from tuning.basedata import load_base_messages
+from tuning.comparison import ModelEvaluator
+from tuning.config import Settings
+from tuning.datasets.assemble import DatasetConfig
+from tuning.datasets.examples import normalise
+from tuning.datasets.export import export_dataset
+from tuning.datasets.formats import sft_pair
+from tuning.models.local_training import build_from_base, register
+from tuning.store.sqlite import SqliteStore
+
+
+async def test_bootstrapped_active_is_scored_on_every_validation_example(
+    file_store: SqliteStore, loop_settings: Settings, tmp_path: Path
+) -> None:
+    data_dir = loop_settings.data_dir
+    active = await register(file_store, build_from_base(data_dir, "classifier"), promote=True)
+    assert active.job_id is None  # bootstrapped, not tuned
+    await add_flags(file_store, 80)
+    files = await export_dataset(
+        file_store,
+        task="classifier",
+        method="sft",
+        out=tmp_path / "dataset",
+        data_dir=data_dir,
+        config=DatasetConfig(min_train=1),
+    )
+    lines = files.validation.read_text(encoding="utf-8").splitlines()
+    texts = {normalise(sft_pair(json.loads(line))[0]) for line in lines}
+    base = {normalise(m.text) for m in load_base_messages(data_dir)}
+    assert texts & base  # base rows are in the validation split...
+    assert texts - base  # ...and so is feedback
+    built = train_local(
+        task="classifier", method="sft", dataset=files, base=active, data_dir=data_dir
+    )
+    candidate = await register(
+        file_store, dataclasses.replace(built, job_id="job-fair"), promote=False
+    )
+
+    evaluator = ModelEvaluator(settings=loop_settings, store=file_store)
+    comparison = await evaluator.compare(
+        task="classifier",
+        method="sft",
+        candidate=candidate,
+        active=active,
+        validation=files.validation,
+    )
+
+    assert comparison.active is not None
+    assert comparison.candidate["n"] == comparison.active["n"] == len(lines)

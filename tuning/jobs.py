@@ -180,11 +180,16 @@ class TuningService:
         return picked
 
     async def close(self) -> None:
-        """Stop following jobs (they stay recorded; ``resume`` picks them up again)."""
+        """Stop following jobs and close the backends (jobs stay recorded; ``resume`` goes on)."""
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks.clear()
+        for name, backend in self._backends.items():
+            try:
+                await backend.aclose()
+            except Exception:  # one backend failing to close must not keep the others open
+                log.warning("could not close the %s backend", name, exc_info=True)
 
     # -- the lifecycle -------------------------------------------------------------------------
 

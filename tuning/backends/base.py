@@ -1,4 +1,4 @@
-"""The interface every tuning backend implements: start a job, watch it, cancel it.
+"""The interface every tuning backend implements: start a job, watch it, cancel it, close.
 
 A backend turns an exported dataset into a candidate model. The job lifecycle (recording states,
 evaluation, promotion) lives in ``tuning.jobs`` and is the same for every backend.
@@ -55,3 +55,6 @@ class TuningBackend(abc.ABC):
     @abc.abstractmethod
     async def cancel(self, *, job: JobRecord) -> None:
         """Ask the backend to cancel a launched job; a job that already ended is left alone."""
+
+    async def aclose(self) -> None:  # noqa: B027 -- optional hook: most backends hold nothing
+        """Release the backend's connections; jobs it launched keep running where they run."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skops.io as sio
+from sklearn.model_selection import StratifiedKFold
 
 from tuning.basedata import load_seed_messages
 from tuning.errors import DatasetError, ModelError
@@ -129,3 +130,25 @@ def test_very_long_texts_are_scored_on_their_first_4000_characters(
     assert prediction.probability == pytest.approx(
         seed_classifier.probabilities([long_text[:4000]])[0]
     )
+
+
+def test_probabilities_are_calibrated_so_the_default_flag_threshold_is_reachable() -> None:
+    """Out of fold on the seed data, 0.8 is reached, and what reaches it is mostly sarcastic."""
+    seed = load_seed_messages()
+    texts = np.array([m.text for m in seed])
+    labels = np.array([m.label for m in seed])
+    probabilities = np.zeros(len(labels))
+    for train, test in StratifiedKFold(n_splits=5, shuffle=True, random_state=1).split(
+        texts, labels
+    ):
+        pipeline, _ = train_classifier(list(texts[train]), list(labels[train]), cv_folds=0)
+        probabilities[test] = LocalClassifier(pipeline, version="v").probabilities(
+            list(texts[test])
+        )
+    flagged = probabilities >= 0.8
+    assert np.mean(flagged[labels == 1]) >= 0.1  # uncalibrated: about 0.01
+    assert np.mean(labels[flagged]) >= 0.75
+    # Each probability band holds roughly that share of sarcastic messages.
+    for low in (0.0, 0.2, 0.4, 0.6):
+        band = (probabilities >= low) & (probabilities < low + 0.2)
+        assert low - 0.15 <= np.mean(labels[band]) <= low + 0.2 + 0.15, low

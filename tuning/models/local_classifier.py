@@ -1,9 +1,15 @@
 """The local classifier: TF-IDF word and character n-grams into a logistic regression.
 
 Word 1-2 grams catch phrasing ("oh great", "just love"); char_wb 2-5 grams catch spelling,
-elongation and punctuation ("soooo", "!!", "/s"). Logistic regression gives probabilities that
-are calibrated well enough to threshold per channel; ``class_weight="balanced"`` keeps a skewed
+elongation and punctuation ("soooo", "!!", "/s"); ``class_weight="balanced"`` keeps a skewed
 training set from drowning the sarcastic class.
+
+The probabilities are calibrated, because channels flag at a probability threshold (0.8 by
+default). A regularised logistic regression on a few hundred chat messages is timid: on the
+seed data, out of fold, 1 % of sarcastic messages reached 0.8. Platt scaling fitted on
+out-of-fold scores fixes that (23 % reach it, and 89 % of what reaches it is sarcastic), and
+since Platt scaling is itself a logistic function of the linear score, it folds into the model's
+own weights: the saved model is still one plain logistic regression, as fast as before.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from tuning.records import Label, Prediction
 KIND = "local-classifier"
 MODEL_FILE = "classifier.skops"
 MIN_PER_CLASS = 5
+CALIBRATION_FOLDS = 5
 
 
 def build_pipeline(*, c: float = 1.0) -> Pipeline:
@@ -76,7 +83,26 @@ def train_classifier(
     if cv_folds >= 2:
         metrics["cv_f1"] = cross_validated_f1(texts, labels, folds=cv_folds)
     pipeline = build_pipeline().fit(list(texts), list(labels))
+    calibrate(pipeline, texts, labels)
     return pipeline, metrics
+
+
+def calibrate(pipeline: Pipeline, texts: Sequence[str], labels: Sequence[int]) -> None:
+    """Fold Platt scaling, fitted on out-of-fold scores, into a fitted pipeline's weights.
+
+    Platt scaling maps a score s to sigmoid(a*s + b); with s = w.x + c that is a logistic
+    regression with weights a*w and intercept a*c + b, so the model keeps its shape and speed.
+    """
+    folds = min(CALIBRATION_FOLDS, int(np.bincount(np.asarray(labels, dtype=int)).min()))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    scores = cross_val_predict(
+        build_pipeline(), list(texts), list(labels), cv=splitter, method="decision_function"
+    )
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(np.reshape(scores, (-1, 1)), labels)
+    slope, offset = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    model = pipeline.named_steps["model"]
+    model.coef_ = model.coef_ * slope
+    model.intercept_ = model.intercept_ * slope + offset
 
 
 class LocalClassifier:

@@ -38,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_workspace(settings)
         return asyncio.run(serve(settings, host=args.host or "0.0.0.0"))
     except SarcasmError as exc:
-        log.error("bot failed to start", exc_info=exc)
+        # One line for the person; the chained details only at LOG_LEVEL=DEBUG.
+        log.debug("bot failed to start", exc_info=exc)
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -116,3 +117,24 @@ async def test_sigterm_finishes_the_in_flight_reply_then_exits_0(tmp_path, bot_t
         assert interaction.ts == reply["ts"]
     finally:
         await store.close()
+
+
+def test_unwritable_store_path_fails_in_one_line_without_a_traceback(tmp_path):
+    """A STORE_URL the process cannot write is named in one line; nothing else is printed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "STORE_URL"))}
+    env |= {"STORE_URL": "sqlite:////proc/sarcasm-test/store.db", "DATA_DIR": str(tmp_path)}
+    env |= {"PORT": str(_free_port()), "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: STORE_URL: cannot write sqlite database at /proc/sarcasm-test/store.db "
+        "(no such file or directory)"
+    ]

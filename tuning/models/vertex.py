@@ -25,7 +25,7 @@ from tuning.vertex_client import CALL_ERRORS, backend_error, build_client
 if TYPE_CHECKING:
     from google import genai
 
-    from tuning.config import Settings, VertexSettings
+    from tuning.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ def endpoint_client(settings: Settings, **options: Any) -> genai.Client:
     return build_client(settings.vertex, location=settings.vertex.region, **options)
 
 
-class VertexClassifier:
-    """Label texts with a tuned Gemini endpoint."""
+class TunedEndpoint:
+    """What the tuned classifier and generator share: one registered version, one client."""
 
     def __init__(
         self, model: ModelVersion, settings: Settings, *, client: genai.Client | None = None
@@ -97,8 +97,29 @@ class VertexClassifier:
 
     @property
     def version(self) -> str:
-        """The registry version this classifier serves."""
+        """The registry version this model serves."""
         return self._model.version
+
+    async def aclose(self) -> None:
+        """Close the client's HTTP session."""
+        await self._client.aio.aclose()
+
+    async def _call(
+        self, text: str, config: types.GenerateContentConfig
+    ) -> types.GenerateContentResponse:
+        try:
+            return await self._client.aio.models.generate_content(
+                model=self._model.artifact, contents=text, config=config
+            )
+        except CALL_ERRORS as exc:
+            error = backend_error(
+                exc, action="call the tuned model", attempts=self._vertex.retry_attempts
+            )
+            raise ModelError(str(error)) from exc
+
+
+class VertexClassifier(TunedEndpoint):
+    """Label texts with a tuned Gemini endpoint."""
 
     async def classify(self, texts: Sequence[str]) -> list[Prediction]:
         """Return one prediction per text, in input order, at most CONCURRENCY calls at once."""
@@ -119,7 +140,7 @@ class VertexClassifier:
             logprobs=TOP_LOGPROBS if self._vertex.logprobs else None,
             thinking_config=MINIMAL_THINKING,
         )
-        response = await _call(self._client, self._model.artifact, text, config, self._vertex)
+        response = await self._call(text, config)
         candidate = response.candidates[0] if response.candidates else None
         answer = _text(candidate)
         label = parse_label(answer)
@@ -133,25 +154,9 @@ class VertexClassifier:
             probability = confidence if label == "sarcastic" else 1.0 - confidence
         return Prediction(text=text, label=label, probability=probability)
 
-    async def aclose(self) -> None:
-        """Close the client's HTTP session."""
-        await self._client.aio.aclose()
 
-
-class VertexGenerator:
+class VertexGenerator(TunedEndpoint):
     """Write candidate replies with a tuned Gemini endpoint."""
-
-    def __init__(
-        self, model: ModelVersion, settings: Settings, *, client: genai.Client | None = None
-    ) -> None:
-        self._model = model
-        self._vertex = settings.vertex
-        self._client = client or endpoint_client(settings)
-
-    @property
-    def version(self) -> str:
-        """The registry version this generator serves."""
-        return self._model.version
 
     async def generate(self, prompt: str, *, n: int) -> list[Candidate]:
         """Return up to ``n`` distinct replies, best first by the model's mean token logprob."""
@@ -178,27 +183,7 @@ class VertexGenerator:
             max_output_tokens=GENERATOR_MAX_TOKENS,
             thinking_config=MINIMAL_THINKING,
         )
-        return await _call(self._client, self._model.artifact, prompt, config, self._vertex)
-
-    async def aclose(self) -> None:
-        """Close the client's HTTP session."""
-        await self._client.aio.aclose()
-
-
-async def _call(
-    client: genai.Client,
-    endpoint: str,
-    text: str,
-    config: types.GenerateContentConfig,
-    vertex: VertexSettings,
-) -> types.GenerateContentResponse:
-    try:
-        return await client.aio.models.generate_content(
-            model=endpoint, contents=text, config=config
-        )
-    except CALL_ERRORS as exc:
-        error = backend_error(exc, action="call the tuned model", attempts=vertex.retry_attempts)
-        raise ModelError(str(error)) from exc
+        return await self._call(prompt, config)
 
 
 def _text(candidate: types.Candidate | None) -> str:

@@ -9,8 +9,10 @@ thread from async code.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar
 
 from tuning.config import Settings
 from tuning.errors import ModelError
@@ -18,6 +20,8 @@ from tuning.models.base import Classifier, Generator
 from tuning.models.local_classifier import LocalClassifier
 from tuning.models.local_generator import LocalGenerator
 from tuning.records import ModelVersion
+
+M = TypeVar("M", Classifier, Generator)
 
 
 def _vertex() -> ModuleType:
@@ -29,32 +33,31 @@ def _vertex() -> ModuleType:
         raise
 
 
-def _check(model: ModelVersion, task: str) -> None:
-    if model.task != task:
-        raise ModelError(f"{model.version} is a {model.task}, not a {task}")
-    if model.backend not in ("local", "vertex"):
-        raise ModelError(f"{model.version}: unknown model backend {model.backend!r}")
-
-
 def load_classifier(model: ModelVersion, settings: Settings) -> Classifier:
     """Return the classifier a registered version describes; raise ModelError if it cannot."""
-    _check(model, "classifier")
-    if model.backend == "local":
-        loaded = LocalClassifier.load(Path(model.artifact))
-    else:
-        loaded = _vertex().VertexClassifier(model, settings)
-    if loaded.version != model.version:
-        raise ModelError(f"{model.artifact}: holds {loaded.version}, expected {model.version}")
-    return loaded
+    return _load(model, settings, "classifier", LocalClassifier.load, "VertexClassifier")
 
 
 def load_generator(model: ModelVersion, settings: Settings) -> Generator:
     """Return the generator a registered version describes; raise ModelError if it cannot."""
-    _check(model, "generator")
+    return _load(model, settings, "generator", LocalGenerator.load, "VertexGenerator")
+
+
+def _load(
+    model: ModelVersion,
+    settings: Settings,
+    task: str,
+    load_local: Callable[[Path], M],
+    vertex_class: str,
+) -> M:
+    if model.task != task:
+        raise ModelError(f"{model.version} is a {model.task}, not a {task}")
     if model.backend == "local":
-        loaded = LocalGenerator.load(Path(model.artifact))
+        loaded = load_local(Path(model.artifact))
+    elif model.backend == "vertex":
+        loaded = getattr(_vertex(), vertex_class)(model, settings)
     else:
-        loaded = _vertex().VertexGenerator(model, settings)
+        raise ModelError(f"{model.version}: unknown model backend {model.backend!r}")
     if loaded.version != model.version:
         raise ModelError(f"{model.artifact}: holds {loaded.version}, expected {model.version}")
     return loaded

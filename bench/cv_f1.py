@@ -22,7 +22,7 @@ from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_sco
 from sklearn.model_selection import StratifiedKFold
 
 from tuning.basedata import LabeledText, dedupe_messages, load_seed_messages
-from tuning.models.local_classifier import build_pipeline
+from tuning.models.local_classifier import train_classifier
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/isarcasmeval/train.En.csv"
 SEED = 0
@@ -36,8 +36,8 @@ def load_isarcasmeval(path: Path) -> list[LabeledText]:
 
 
 def fit_proba(train: Sequence[LabeledText], test: Sequence[str]) -> np.ndarray:
-    """Fit the production pipeline on ``train``; return P(sarcastic) for ``test``."""
-    model = build_pipeline().fit([r.text for r in train], [r.label for r in train])
+    """Train as production does (calibrated); return P(sarcastic) for ``test``."""
+    model, _ = train_classifier([r.text for r in train], [r.label for r in train], cv_folds=0)
     return np.asarray(model.predict_proba(list(test))[:, 1])
 
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from tuning.errors import ConflictError, NotFoundError
+from tuning.errors import NotFoundError
 from tuning.records import Feedback, Interaction, Kind, utcnow
 from tuning.store import codec
 from tuning.store.base import Store
@@ -41,18 +41,9 @@ class SqliteStore(SqliteRegistry, Store):
         """Store a new interaction; raise ConflictError if its id exists."""
         row = codec.interaction_to_dict(interaction, enc)
         row["candidates"] = to_json(row["candidates"], "interaction candidates")
-
-        def insert(conn: sqlite3.Connection) -> None:
-            try:
-                conn.execute(
-                    f"INSERT INTO interactions ({', '.join(row)}) "
-                    f"VALUES ({', '.join(':' + name for name in row)})",
-                    row,
-                )
-            except sqlite3.IntegrityError as exc:
-                raise ConflictError(f"interaction {interaction.id!r} already exists") from exc
-
-        await self._run(insert)
+        await self._insert(
+            "interactions", row, conflict=f"interaction {interaction.id!r} already exists"
+        )
 
     async def update_interaction(self, interaction: Interaction) -> None:
         """Replace a stored interaction (same id); raise NotFoundError if it is missing."""

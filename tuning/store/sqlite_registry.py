@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 from tuning.errors import ConflictError, NotFoundError
 from tuning.records import AuditEntry, ChannelSettings, JobRecord, ModelVersion, Task, utcnow
@@ -27,19 +28,25 @@ class SqliteRegistry(SqliteEngine):
         """Register a model version; raise ConflictError if (task, version) exists."""
         row = codec.model_to_dict(model, enc)
         row["metrics"] = to_json(row["metrics"], "model metrics")
+        await self._insert(
+            "models",
+            row,
+            conflict=f"{model.task} version {model.version!r} already exists"
+            " (or another version is already active)",
+        )
+
+    async def _insert(self, table: str, row: dict[str, Any], *, conflict: str) -> None:
+        """Insert ``row`` into ``table``; a uniqueness clash raises ConflictError(conflict)."""
 
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
-                    f"INSERT INTO models ({', '.join(row)}) "
+                    f"INSERT INTO {table} ({', '.join(row)}) "
                     f"VALUES ({', '.join(':' + name for name in row)})",
                     row,
                 )
             except sqlite3.IntegrityError as exc:
-                raise ConflictError(
-                    f"{model.task} version {model.version!r} already exists"
-                    " (or another version is already active)"
-                ) from exc
+                raise ConflictError(conflict) from exc
 
         await self._run(insert)
 
@@ -52,6 +59,13 @@ class SqliteRegistry(SqliteEngine):
     def _model_row(conn: sqlite3.Connection, task: str, version: str) -> Row | None:
         sql = "SELECT * FROM models WHERE task = ? AND version = ?"
         row: Row | None = conn.execute(sql, (task, version)).fetchone()
+        return row
+
+    @classmethod
+    def _registered_row(cls, conn: sqlite3.Connection, task: str, version: str) -> Row:
+        row = cls._model_row(conn, task, version)
+        if row is None:
+            raise NotFoundError(f"{task} version {version!r} is not registered")
         return row
 
     async def list_models(self, *, task: Task | None = None) -> list[ModelVersion]:
@@ -69,9 +83,7 @@ class SqliteRegistry(SqliteEngine):
 
         def switch(conn: sqlite3.Connection) -> Row:
             with immediate(conn):
-                row = self._model_row(conn, task, version)
-                if row is None:
-                    raise NotFoundError(f"{task} version {version!r} is not registered")
+                row = self._registered_row(conn, task, version)
                 if row["state"] == "active":
                     return row
                 conn.execute(
@@ -96,9 +108,7 @@ class SqliteRegistry(SqliteEngine):
 
         def merge(conn: sqlite3.Connection) -> None:
             with immediate(conn):
-                row = self._model_row(conn, task, version)
-                if row is None:
-                    raise NotFoundError(f"{task} version {version!r} is not registered")
+                row = self._registered_row(conn, task, version)
                 merged = {**decode_model(row).metrics, **metrics}
                 conn.execute(
                     "UPDATE models SET metrics = ? WHERE task = ? AND version = ?",

@@ -10,7 +10,7 @@ batches. The model registry, jobs and settings are in :mod:`tuning.store.sqlite_
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,22 @@ from tuning.store.sqlite_engine import (
 from tuning.store.sqlite_registry import SqliteRegistry
 
 __all__ = ["SqliteStore"]
+
+
+def _keyset(*columns: str) -> tuple[str, dict[str, Any], Callable[[Row], dict[str, Any]]]:
+    """Return paging by ``columns`` for :meth:`_page`: SQL tail, first binds, next binds.
+
+    The tail continues after the last row's key and orders by it; the first binds start below
+    every stored value.
+    """
+    names = [f"after_{column}" for column in columns]
+    key = ", ".join(columns)
+    tail = f" AND ({key}) > ({', '.join(':' + name for name in names)}) ORDER BY {key} LIMIT :limit"
+
+    def after(row: Row) -> dict[str, Any]:
+        return {name: row[column] for name, column in zip(names, columns, strict=True)}
+
+    return tail, dict.fromkeys(names, ""), after
 
 
 class SqliteStore(SqliteRegistry, Store):
@@ -89,24 +105,14 @@ class SqliteStore(SqliteRegistry, Store):
         self, *, kind: Kind | None = None, since: datetime | None = None
     ) -> AsyncIterator[Interaction]:
         """Yield interactions oldest first, optionally of one kind or created after ``since``."""
+        tail, start, after = _keyset("created_at", "id")
         sql = (
             "SELECT * FROM interactions WHERE created_at > :since"
             + (" AND kind = :kind" if kind is not None else "")
-            + " AND (created_at, id) > (:after_created, :after_id)"
-            " ORDER BY created_at, id LIMIT :limit"
+            + tail
         )
-        bind = {
-            "since": "" if since is None else enc(since),
-            "kind": kind,
-            "after_created": "",
-            "after_id": "",
-        }
-        async for item in self._page(
-            sql,
-            bind,
-            lambda r: {"after_created": r["created_at"], "after_id": r["id"]},
-            decode_interaction,
-        ):
+        bind = {"since": "" if since is None else enc(since), "kind": kind, **start}
+        async for item in self._page(sql, bind, after, decode_interaction):
             yield item
 
     # -- feedback ------------------------------------------------------------------------------
@@ -178,30 +184,15 @@ class SqliteStore(SqliteRegistry, Store):
         include_retracted: bool = False,
     ) -> AsyncIterator[Feedback]:
         """Yield feedback oldest first, filtered by interaction and by ``updated_at > since``."""
+        tail, start, after = _keyset("updated_at", "interaction_id", "user", "reaction")
         sql = (
             f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE updated_at > :since"
             + (" AND interaction_id = :interaction_id" if interaction_id is not None else "")
             + ("" if include_retracted else " AND retracted = 0")
-            + " AND (updated_at, interaction_id, user, reaction) > (:a_time, :a_id, :a_user, :a_re)"
-            " ORDER BY updated_at, interaction_id, user, reaction LIMIT :limit"
+            + tail
         )
-        bind = {
-            "since": "" if since is None else enc(since),
-            "interaction_id": interaction_id,
-            "a_time": "",
-            "a_id": "",
-            "a_user": "",
-            "a_re": "",
-        }
-
-        def after(row: Row) -> dict[str, Any]:
-            return {
-                "a_time": row["updated_at"],
-                "a_id": row["interaction_id"],
-                "a_user": row["user"],
-                "a_re": row["reaction"],
-            }
-
+        since_text = "" if since is None else enc(since)
+        bind = {"since": since_text, "interaction_id": interaction_id, **start}
         async for item in self._page(sql, bind, after, decode_feedback):
             yield item
 

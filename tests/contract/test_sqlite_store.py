@@ -34,8 +34,13 @@ CLAIMER = textwrap.dedent(
         random.Random(name).shuffle(keys)  # different orders, so the processes collide often
         while time.time() < start:  # both processes begin together
             time.sleep(0.001)
-        won = [k for k in keys
-               if await store.claim(f"event:{k}", ttl=timedelta(hours=1), holder=name)]
+        won = []
+        for k in keys:
+            if await store.claim(f"event:{k}", ttl=timedelta(hours=1), holder=name):
+                won.append(k)
+            # Pace the claims so that neither process can take all 200 while the other sleeps
+            # in SQLite's busy handler: the test must race, or it proves nothing.
+            await asyncio.sleep(0.002)
         await store.close()
         print(json.dumps(won))
 
@@ -55,8 +60,14 @@ def test_two_processes_claiming_the_same_keys_win_each_exactly_once(tmp_path: Pa
         )
         for name in ("a", "b")
     ]
-    results = [json.loads(worker.communicate(timeout=120)[0]) for worker in workers]
+    try:
+        outputs = [worker.communicate(timeout=120)[0] for worker in workers]
+    finally:
+        for worker in workers:  # never leave a process behind for a later test to trip on
+            worker.kill()
+            worker.wait()
     assert all(worker.returncode == 0 for worker in workers)
+    results = [json.loads(output) for output in outputs]
     assert sorted(results[0] + results[1]) == list(range(200))
     assert results[0], "process b won every key: they never overlapped"
     assert results[1], "process a won every key: they never overlapped"
@@ -186,3 +197,41 @@ async def test_corrupted_json_raises_store_error(sqlite_store: SqliteStore) -> N
         await sqlite_store.find_interaction(channel="C", ts="1.1")
     with pytest.raises(StoreError, match="malformed"):
         await sqlite_store.list_jobs()
+
+
+OPENER = textwrap.dedent(
+    """
+    import asyncio, sys, time
+    from tuning.store.sqlite import SqliteStore
+
+    async def main(path, start):
+        store = SqliteStore(path)
+        while time.time() < start:  # every process opens the new file at the same moment
+            time.sleep(0.0005)
+        await store.open()
+        await store.close()
+
+    asyncio.run(main(sys.argv[1], float(sys.argv[2])))
+    """
+)
+
+
+@pytest.mark.slow
+def test_replicas_starting_together_on_a_new_file_all_open_it(tmp_path: Path) -> None:
+    """Switching a new file to WAL races between processes; every one must still open it."""
+    failures = []
+    for round_ in range(6):
+        path, start = tmp_path / f"new-{round_}.db", time.time() + 1.0
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(path), str(start)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        for worker in workers:
+            _, err = worker.communicate(timeout=120)
+            if worker.returncode:
+                failures.append(err.strip().splitlines()[-1])
+    assert failures == []

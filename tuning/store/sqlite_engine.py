@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -131,7 +132,7 @@ class SqliteEngine:
                 check_same_thread=False,
             )
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
             migrate(conn)
             conn.row_factory = dict_row
@@ -144,6 +145,20 @@ class SqliteEngine:
                 f"STORE_URL: cannot {verb} sqlite database at {self.path} ({exc})"
             ) from exc
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching a new file to WAL needs an exclusive lock, and SQLite reports "database is
+        # locked" at once, without its busy handler, when two processes (two replicas starting
+        # together) try it at the same moment. The mode persists, so retry until one has won.
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     async def open(self) -> None:
         """Create the directory, database and schema when missing; idempotent."""

@@ -30,6 +30,18 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     answer: Callable[[Received], web.Response] = lambda _: web.Response(status=200)
 
+    def last_form(self, key: str) -> Received:
+        """Return the latest form-encoded request carrying ``key`` (a command or ``payload``).
+
+        Event callbacks (the bot's own posts echo back as message events) arrive concurrently,
+        so the latest request of all is not necessarily the one an action just caused.
+        """
+        prefix, infix = f"{key}=".encode(), f"&{key}=".encode()
+        for got in reversed(self.requests):
+            if got.body.startswith(prefix) or infix in got.body:
+                return got
+        raise AssertionError(f"no form request with {key!r} among {len(self.requests)}")
+
 
 @pytest.fixture
 async def ws() -> AsyncIterator[Workspace]:

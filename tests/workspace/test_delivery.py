@@ -97,8 +97,9 @@ async def test_home_opened(ws: Workspace, receiver: Receiver) -> None:
 async def test_slash_command_form_and_immediate_reply(ws: Workspace, receiver: Receiver) -> None:
     receiver.answer = lambda _: web.json_response({"text": "usage: /sarcasm help"})
     reply = await ws.slash_command(user=ALEX, channel="C_RANDOM", text="help")
-    form = {k: v[0] for k, v in parse_qs(receiver.requests[-1].body.decode()).items()}
-    assert _verified(ws, receiver.requests[-1])
+    got = receiver.last_form("command")
+    form = {k: v[0] for k, v in parse_qs(got.body.decode()).items()}
+    assert _verified(ws, got)
     assert (form["command"], form["text"], form["user_id"], form["channel_id"]) == (
         "/sarcasm",
         "help",
@@ -115,7 +116,7 @@ async def test_response_url_posts_ephemeral_then_in_channel(
     ws: Workspace, receiver: Receiver
 ) -> None:
     await ws.slash_command(user=YOU, channel="C_GENERAL", text="status")
-    form = {k: v[0] for k, v in parse_qs(receiver.requests[-1].body.decode()).items()}
+    form = {k: v[0] for k, v in parse_qs(receiver.last_form("command").body.decode()).items()}
     hook = AsyncWebhookClient(form["response_url"])
     assert (await hook.send(text="queued")).status_code == 200
     assert (await hook.send(text="promoted", response_type="in_channel")).status_code == 200
@@ -139,7 +140,7 @@ async def test_button_click_on_home_sends_block_actions(ws: Workspace, receiver:
         hash_=None,
     )
     await ws.click_button(user=YOU, action_id="retrain")
-    payload = json.loads(parse_qs(receiver.requests[-1].body.decode())["payload"][0])
+    payload = json.loads(parse_qs(receiver.last_form("payload").body.decode())["payload"][0])
     assert payload["type"] == "block_actions"
     assert payload["user"]["id"] == YOU
     assert payload["container"]["type"] == "view"

@@ -39,7 +39,7 @@ async def test_ephemeral_button_then_replace_original(
     await client.chat_postEphemeral(channel="C_GENERAL", user=YOU, text="sure?", blocks=[BUTTON])
     eph = ws.ephemerals(user=YOU)[0]
     await ws.click_button(user=YOU, action_id="forget_me", channel="C_GENERAL", ts=eph.ts)
-    payload = _payload(receiver.requests[-1])
+    payload = _payload(receiver.last_form("payload"))
     assert payload["container"] == {
         "type": "message",
         "message_ts": eph.ts,
@@ -59,7 +59,7 @@ async def test_message_button_response_url_replaces_the_message(
 ) -> None:
     posted = await client.chat_postMessage(channel="C_GENERAL", text="vote", blocks=[BUTTON])
     await ws.click_button(user=ALEX, action_id="forget_me", channel="C_GENERAL", ts=posted["ts"])
-    payload = _payload(receiver.requests[-1])
+    payload = _payload(receiver.last_form("payload"))
     assert payload["message"]["ts"] == posted["ts"]
     assert payload["channel"]["id"] == "C_GENERAL"
     await AsyncWebhookClient(payload["response_url"]).send(text="voted", replace_original=True)
@@ -68,7 +68,7 @@ async def test_message_button_response_url_replaces_the_message(
 
 async def test_response_url_expires_after_five_uses(ws: Workspace, receiver: Receiver) -> None:
     await ws.slash_command(user=YOU, channel="C_GENERAL", text="jobs")
-    url = parse_qs(receiver.requests[-1].body.decode())["response_url"][0]
+    url = parse_qs(receiver.last_form("command").body.decode())["response_url"][0]
     async with aiohttp.ClientSession() as session:
         statuses = []
         for i in range(6):
@@ -81,7 +81,7 @@ async def test_views_open_with_a_fresh_trigger_then_submit(
     ws: Workspace, receiver: Receiver, client: AsyncWebClient
 ) -> None:
     await ws.slash_command(user=YOU, channel="C_GENERAL", text="forget-me")
-    trigger = parse_qs(receiver.requests[-1].body.decode())["trigger_id"][0]
+    trigger = parse_qs(receiver.last_form("command").body.decode())["trigger_id"][0]
     modal = {
         "type": "modal",
         "callback_id": "why",
@@ -104,7 +104,7 @@ async def test_views_open_with_a_fresh_trigger_then_submit(
     assert reused.value.response["error"] == "invalid_trigger_id"
     ws.trigger_ttl = 0.0
     await ws.slash_command(user=YOU, channel="C_GENERAL", text="forget-me")
-    stale = parse_qs(receiver.requests[-1].body.decode())["trigger_id"][0]
+    stale = parse_qs(receiver.last_form("command").body.decode())["trigger_id"][0]
     with pytest.raises(SlackApiError) as expired:
         await client.views_open(trigger_id=stale, view=modal)
     assert expired.value.response["error"] == "expired_trigger_id"
@@ -118,7 +118,7 @@ async def test_submit_view_sends_state_values(ws: Workspace, receiver: Receiver)
     )
     values = {"reason": {"text": {"type": "plain_text_input", "value": "privacy"}}}
     await ws.submit_view(user=YOU, values=values)
-    payload = _payload(receiver.requests[-1])
+    payload = _payload(receiver.last_form("payload"))
     assert payload["type"] == "view_submission"
     assert payload["view"]["state"]["values"] == values
     assert ws.modal(YOU) is None

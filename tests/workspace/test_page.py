@@ -139,8 +139,9 @@ async def test_slash_completion_and_app_home_block_kit(
     await page.click('.dialog button[data-answer="yes"]')
     await ws.wait_for(lambda: ws.deliveries("interactive"))
     assert any(e["event"]["type"] == "app_home_opened" for e in ws.events())
-    body = receiver.requests[-1].body.decode()
-    payload = json.loads(parse_qs(body)["payload"][0])
+    # Opening Home also delivers app_home_opened, which may arrive after the click's payload.
+    form = receiver.last_form("payload").body.decode()
+    payload = json.loads(parse_qs(form)["payload"][0])
     action = payload["actions"][0]
     assert (payload["type"], payload["user"]["id"]) == ("block_actions", YOU)
     assert (action["action_id"], action["value"], action["block_id"]) == (
@@ -164,7 +165,8 @@ async def test_modal_opened_by_the_app_is_filled_and_submitted(
     await page.goto(f"{ws.base_url}/#/app/home")
     await page.click('button[data-action-id="feedback"]')
     await ws.wait_for(lambda: ws.deliveries("interactive"))
-    trigger = json.loads(parse_qs(receiver.requests[-1].body.decode())["payload"][0])["trigger_id"]
+    clicked = parse_qs(receiver.last_form("payload").body.decode())["payload"][0]
+    trigger = json.loads(clicked)["trigger_id"]
     modal = {
         "type": "modal",
         "callback_id": "why",
@@ -186,7 +188,7 @@ async def test_modal_opened_by_the_app_is_filled_and_submitted(
     await screenshot(page, "page-modal")
     await dialog.locator('button[data-answer="submit"]').click()
     await expect(dialog).to_have_count(0)
-    submitted = json.loads(parse_qs(receiver.requests[-1].body.decode())["payload"][0])
+    submitted = json.loads(parse_qs(receiver.last_form("payload").body.decode())["payload"][0])
     assert submitted["type"] == "view_submission"
     assert submitted["view"]["state"]["values"] == {
         "reason": {"text": {"type": "plain_text_input", "value": "too honest"}}

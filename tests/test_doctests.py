@@ -1,4 +1,4 @@
-"""Run the examples in the docstrings of the pure modules, so they stay true."""
+"""Run the examples in the docstrings, so they stay true."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ import pkgutil
 
 import pytest
 
+import bot
 import tuning
 
 
 def modules_with_examples() -> list[str]:
     names = []
-    for info in pkgutil.walk_packages(tuning.__path__, prefix="tuning."):
-        if info.name.startswith("tuning.cli"):
-            continue  # command modules; their behaviour is tested through subprocesses
+    packages = [(tuning.__path__, "tuning."), (bot.__path__, "bot.")]
+    infos = [i for path, prefix in packages for i in pkgutil.walk_packages(path, prefix=prefix)]
+    for info in infos:
+        if info.name.startswith("tuning.cli") or info.name.endswith("__main__"):
+            continue  # entry points; their behaviour is tested through subprocesses
         found = doctest.DocTestFinder().find(importlib.import_module(info.name))
         if any(test.examples for test in found):
             names.append(info.name)

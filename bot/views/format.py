@@ -25,18 +25,27 @@ def when(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC") if at else "never"
 
 
+def number(value: float) -> str:
+    """Return a count as a whole number and anything else with three decimals.
+
+    >>> number(446.0), number(0.5523)
+    ('446', '0.552')
+    """
+    return f"{value:.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.3f}"
+
+
 def metrics_text(metrics: Mapping[str, Any], *, limit: int = 6) -> str:
     """Return up to ``limit`` numeric metrics as `name 0.123`, flattening one level of nesting."""
     parts: list[str] = []
     for name, value in metrics.items():
         if isinstance(value, Mapping):
             parts.extend(
-                f"{name} {inner} {v:.3f}"
+                f"{name} {inner} {number(v)}"
                 for inner, v in value.items()
                 if isinstance(v, int | float) and not isinstance(v, bool)
             )
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            parts.append(f"{name} {value:.3f}")
+            parts.append(f"{name} {number(value)}")
     return ", ".join(parts[:limit]) if parts else "no metrics"
 
 

@@ -30,7 +30,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     answer: Callable[[Received], web.Response] = lambda _: web.Response(status=200)
 
-    def last_form(self, key: str) -> Received:
+    def find_form(self, key: str) -> Received | None:
         """Return the latest form-encoded request carrying ``key`` (a command or ``payload``).
 
         Event callbacks (the bot's own posts echo back as message events) arrive concurrently,
@@ -40,7 +40,14 @@ class Receiver:
         for got in reversed(self.requests):
             if got.body.startswith(prefix) or infix in got.body:
                 return got
-        raise AssertionError(f"no form request with {key!r} among {len(self.requests)}")
+        return None
+
+    def last_form(self, key: str) -> Received:
+        """Return what :meth:`find_form` finds, after an action that awaited the app's ack."""
+        got = self.find_form(key)
+        if got is None:
+            raise AssertionError(f"no form request with {key!r} among {len(self.requests)}")
+        return got
 
 
 @pytest.fixture

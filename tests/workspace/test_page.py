@@ -137,10 +137,11 @@ async def test_slash_completion_and_app_home_block_kit(
     await expect(page.locator(".dialog")).to_contain_text("Start a classifier job now?")
     await screenshot(page, "page-home-confirm")
     await page.click('.dialog button[data-answer="yes"]')
-    await ws.wait_for(lambda: ws.deliveries("interactive"))
+    # The page's click reaches the app asynchronously, beside the app_home_opened event.
+    clicked = await ws.wait_for(lambda: receiver.find_form("payload"))
+    assert clicked is not None
     assert any(e["event"]["type"] == "app_home_opened" for e in ws.events())
-    # Opening Home also delivers app_home_opened, which may arrive after the click's payload.
-    form = receiver.last_form("payload").body.decode()
+    form = clicked.body.decode()
     payload = json.loads(parse_qs(form)["payload"][0])
     action = payload["actions"][0]
     assert (payload["type"], payload["user"]["id"]) == ("block_actions", YOU)
@@ -164,8 +165,9 @@ async def test_modal_opened_by_the_app_is_filled_and_submitted(
     await client.views_publish(user_id=YOU, view=view)
     await page.goto(f"{ws.base_url}/#/app/home")
     await page.click('button[data-action-id="feedback"]')
-    await ws.wait_for(lambda: ws.deliveries("interactive"))
-    clicked = parse_qs(receiver.last_form("payload").body.decode())["payload"][0]
+    got = await ws.wait_for(lambda: receiver.find_form("payload"))
+    assert got is not None
+    clicked = parse_qs(got.body.decode())["payload"][0]
     trigger = json.loads(clicked)["trigger_id"]
     modal = {
         "type": "modal",

@@ -16,15 +16,6 @@ from tuning.store.sqlite import SqliteStore
 
 
 @pytest.fixture
-async def file_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    """An opened SqliteStore in tmp_path/store.db (a real file, shareable with subprocesses)."""
-    store = SqliteStore(tmp_path / "store.db")
-    await store.open()
-    yield store
-    await store.close()
-
-
-@pytest.fixture
 def loop_settings(tmp_path: Path) -> Settings:
     """Settings whose data dir and store live in tmp_path."""
     return Settings(
@@ -46,13 +37,13 @@ class Recorder:
 
 @pytest.fixture
 async def service(
-    file_store: SqliteStore, loop_settings: Settings
+    sqlite_store: SqliteStore, loop_settings: Settings
 ) -> AsyncIterator[tuple[TuningService, Recorder]]:
     """A TuningService with the local backend, recording its on_change calls."""
     recorder = Recorder()
     backends: dict[str, TuningBackend] = {
-        "local": LocalBackend(settings=loop_settings, store=file_store)
+        "local": LocalBackend(settings=loop_settings, store=sqlite_store)
     }
-    svc = TuningService(file_store, loop_settings, backends, on_change=recorder)
+    svc = TuningService(sqlite_store, loop_settings, backends, on_change=recorder)
     yield svc, recorder
     await svc.close()

@@ -20,14 +20,14 @@ from tuning.store.sqlite import SqliteStore
 
 
 async def test_bootstrapped_active_is_scored_on_every_validation_example(
-    file_store: SqliteStore, loop_settings: Settings, tmp_path: Path
+    sqlite_store: SqliteStore, loop_settings: Settings, tmp_path: Path
 ) -> None:
     data_dir = loop_settings.data_dir
-    active = await register(file_store, build_from_base(data_dir, "classifier"), promote=True)
+    active = await register(sqlite_store, build_from_base(data_dir, "classifier"), promote=True)
     assert active.job_id is None  # bootstrapped, not tuned
-    await add_flags(file_store, 80)
+    await add_flags(sqlite_store, 80)
     files = await export_dataset(
-        file_store,
+        sqlite_store,
         task="classifier",
         method="sft",
         out=tmp_path / "dataset",
@@ -43,10 +43,10 @@ async def test_bootstrapped_active_is_scored_on_every_validation_example(
         task="classifier", method="sft", dataset=files, base=active, data_dir=data_dir
     )
     candidate = await register(
-        file_store, dataclasses.replace(built, job_id="job-fair"), promote=False
+        sqlite_store, dataclasses.replace(built, job_id="job-fair"), promote=False
     )
 
-    evaluator = ModelEvaluator(settings=loop_settings, store=file_store)
+    evaluator = ModelEvaluator(settings=loop_settings, store=sqlite_store)
     comparison = await evaluator.compare(
         task="classifier",
         method="sft",

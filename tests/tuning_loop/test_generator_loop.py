@@ -18,11 +18,11 @@ pytestmark = pytest.mark.slow
 
 
 async def test_generator_sft_then_preference(
-    service: tuple[TuningService, Recorder], file_store: SqliteStore, loop_settings: Settings
+    service: tuple[TuningService, Recorder], sqlite_store: SqliteStore, loop_settings: Settings
 ) -> None:
     svc, _ = service
-    live = await LiveModels.start(settings=loop_settings, store=file_store)
-    await add_replies(file_store, 120)
+    live = await LiveModels.start(settings=loop_settings, store=sqlite_store)
+    await add_replies(sqlite_store, 120)
 
     sft = await svc.wait((await svc.launch(task="generator", method="sft", force=True)).id)
     assert sft.state == "SUCCEEDED", sft.error
@@ -42,7 +42,7 @@ async def test_generator_sft_then_preference(
     assert pref.state == "SUCCEEDED", pref.error
     assert pref.dataset_stats["counts"]["train"] > 0
     assert "preference_accuracy" in pref.metrics["candidate"]
-    model = await file_store.get_model(task="generator", version=pref.candidate_version or "")
+    model = await sqlite_store.get_model(task="generator", version=pref.candidate_version or "")
     assert model is not None
     generator = LocalGenerator.load(Path(model.artifact))
     assert generator.reward.n_pairs == pref.dataset_stats["counts"]["train"]

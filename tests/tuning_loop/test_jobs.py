@@ -58,9 +58,9 @@ async def test_too_small_dataset_fails_clearly_and_writes_nothing(
     assert [j.state for j in recorder.jobs] == ["QUEUED", "FAILED"]
 
 
-async def test_one_job_at_a_time(service: Service, file_store: SqliteStore) -> None:
+async def test_one_job_at_a_time(service: Service, sqlite_store: SqliteStore) -> None:
     svc, _ = service
-    await add_flags(file_store, 40)
+    await add_flags(sqlite_store, 40)
     first = await svc.launch(task="classifier", method="sft")
     with pytest.raises(ConflictError, match="one tuning job runs at a time"):
         await svc.launch(task="generator", method="sft")
@@ -68,12 +68,12 @@ async def test_one_job_at_a_time(service: Service, file_store: SqliteStore) -> N
 
 
 async def test_a_failed_remote_job_keeps_its_error(
-    file_store: SqliteStore, loop_settings: Settings
+    sqlite_store: SqliteStore, loop_settings: Settings
 ) -> None:
-    await add_flags(file_store, 40)
+    await add_flags(sqlite_store, 40)
     backend = RemoteFailure()
     svc = TuningService(
-        file_store,
+        sqlite_store,
         loop_settings,
         {"remote": backend},
         poll_seconds={"remote": 0.01},
@@ -85,15 +85,17 @@ async def test_a_failed_remote_job_keeps_its_error(
     assert job.error == "quota exceeded for tuning jobs"
     assert job.outcome == "failed"
     assert [c.state for c in job.history] == ["QUEUED", "RUNNING", "FAILED"]
-    stored = await file_store.get_job(job.id)
+    stored = await sqlite_store.get_job(job.id)
     assert stored is not None
     assert stored.error == "quota exceeded for tuning jobs"
 
 
-async def test_cancel_a_remote_job(file_store: SqliteStore, loop_settings: Settings) -> None:
-    await add_flags(file_store, 40)
+async def test_cancel_a_remote_job(sqlite_store: SqliteStore, loop_settings: Settings) -> None:
+    await add_flags(sqlite_store, 40)
     backend = RemoteFailure()
-    svc = TuningService(file_store, loop_settings, {"remote": backend}, poll_seconds={"remote": 5})
+    svc = TuningService(
+        sqlite_store, loop_settings, {"remote": backend}, poll_seconds={"remote": 5}
+    )
     launched = await svc.launch(task="classifier", method="sft", backend="remote")
     await svc.wait_launched(launched.id)
     job = await svc.cancel(launched.id)
@@ -103,7 +105,7 @@ async def test_cancel_a_remote_job(file_store: SqliteStore, loop_settings: Setti
 
 
 async def test_resume_fails_jobs_whose_process_died(
-    service: Service, file_store: SqliteStore
+    service: Service, sqlite_store: SqliteStore
 ) -> None:
     svc, _ = service
     old = utcnow() - timedelta(hours=1)
@@ -116,16 +118,16 @@ async def test_resume_fails_jobs_whose_process_died(
         created_at=old,
         updated_at=old,
     )
-    await file_store.save_job(base)
+    await sqlite_store.save_job(base)
     running = dataclasses.replace(
         base, id="job-orphan-b", state="RUNNING", remote_name="local/job-orphan-b"
     )
-    await file_store.save_job(running)
+    await sqlite_store.save_job(running)
     fresh = dataclasses.replace(base, id="job-fresh", created_at=utcnow(), updated_at=utcnow())
-    await file_store.save_job(fresh)
+    await sqlite_store.save_job(fresh)
 
     await svc.resume(follow=False)
-    a, b, c = [await file_store.get_job(i) for i in ("job-orphan-a", "job-orphan-b", "job-fresh")]
+    a, b, c = [await sqlite_store.get_job(i) for i in ("job-orphan-a", "job-orphan-b", "job-fresh")]
     assert a is not None
     assert a.state == "FAILED"
     assert a.error == "interrupted before it started"
@@ -137,29 +139,29 @@ async def test_resume_fails_jobs_whose_process_died(
 
 
 async def test_resume_finishes_a_local_job_another_process_completed(
-    service: Service, file_store: SqliteStore, loop_settings: Settings, tmp_path: Path
+    service: Service, sqlite_store: SqliteStore, loop_settings: Settings, tmp_path: Path
 ) -> None:
     svc, recorder = service
-    await add_flags(file_store, 60)
+    await add_flags(sqlite_store, 60)
     # A first process runs the job to the end of training, then "dies" before evaluating.
-    other = TuningService(file_store, loop_settings, svc._backends)  # same local backend
+    other = TuningService(sqlite_store, loop_settings, svc._backends)  # same local backend
     launched = await other.launch(task="classifier", method="sft")
     await other.wait_launched(launched.id)
     backend = svc._backends["local"]
     assert isinstance(backend, LocalBackend)
     await backend.wait_idle()
     await other.close()
-    job = await file_store.get_job(launched.id)
+    job = await sqlite_store.get_job(launched.id)
     assert job is not None
     assert not job.ended
     stale = dataclasses.replace(job, updated_at=utcnow() - timedelta(hours=1))
-    await file_store.save_job(stale)
+    await sqlite_store.save_job(stale)
     fresh_backends: dict[str, TuningBackend] = {
-        "local": LocalBackend(settings=loop_settings, store=file_store)
+        "local": LocalBackend(settings=loop_settings, store=sqlite_store)
     }
-    survivor = TuningService(file_store, loop_settings, fresh_backends, on_change=recorder)
+    survivor = TuningService(sqlite_store, loop_settings, fresh_backends, on_change=recorder)
     await survivor.resume(follow=False)
-    done = await file_store.get_job(launched.id)
+    done = await sqlite_store.get_job(launched.id)
     assert done is not None
     assert done.state == "SUCCEEDED", done.error
     assert done.candidate_version

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "store.db")
-    await store.open()
-    yield store
-    await store.close()
+def store(sqlite_store: SqliteStore) -> SqliteStore:
+    """The loop runs on SQLite here; the store contract suite covers Firestore."""
+    return sqlite_store
 
 
 @pytest.fixture

@@ -40,15 +40,15 @@ class Remote(TuningBackend):
 
 
 async def test_close_closes_every_backend(
-    file_store: SqliteStore, loop_settings: Settings, caplog: pytest.LogCaptureFixture
+    sqlite_store: SqliteStore, loop_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken, remote = Remote("broken", fail=True), Remote("remote")
     backends: dict[str, TuningBackend] = {
-        "local": LocalBackend(settings=loop_settings, store=file_store),  # the no-op default
+        "local": LocalBackend(settings=loop_settings, store=sqlite_store),  # the no-op default
         "broken": broken,
         "remote": remote,
     }
-    service = TuningService(file_store, loop_settings, backends)
+    service = TuningService(sqlite_store, loop_settings, backends)
 
     with caplog.at_level(logging.WARNING, logger="tuning.jobs"):
         await service.close()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.emulators import EmulatorError, FirestoreEmulator, gcloud_available
+from tests.fakes.vertex_server import FakeVertex, start_fake_vertex
 from tuning.store.base import Store
 from tuning.store.sqlite import SqliteStore
 
@@ -75,3 +76,12 @@ def store(request: pytest.FixtureRequest) -> Store:
     """Return an opened, empty store of each implementation in turn (closed after the test)."""
     fixture: Store = request.getfixturevalue(f"{request.param}_store")
     return fixture
+
+
+@pytest.fixture
+async def fake_vertex() -> AsyncIterator[FakeVertex]:
+    """Run the fake Vertex AI REST server on a free loopback port."""
+    fake = FakeVertex()
+    runner = await start_fake_vertex(fake)
+    yield fake
+    await runner.cleanup()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from google.oauth2.credentials import Credentials
 
 from tests.admin.conftest import CONFIG_ADMIN, Running
-from tests.fakes.vertex_server import FakeVertex, start_fake_vertex
+from tests.fakes.vertex_server import FakeVertex
 from tuning.backends.vertex import VertexBackend
 from tuning.config import Settings
 from tuning.jobs import TuningService
@@ -18,14 +18,6 @@ from tuning.uploads import LocalDirUploader
 from tuning.vertex_client import build_client, retry_options
 
 CHANNEL = "C_GENERAL"
-
-
-@pytest.fixture
-async def fake_vertex() -> AsyncIterator[FakeVertex]:
-    fake = FakeVertex()
-    runner = await start_fake_vertex(fake)
-    yield fake
-    await runner.cleanup()
 
 
 @pytest.fixture

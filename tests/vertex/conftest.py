@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from google.oauth2.credentials import Credentials
 
-from tests.fakes.vertex_server import FakeVertex, start_fake_vertex
+from tests.fakes.vertex_server import FakeVertex
 from tuning.backends.base import DatasetFiles
 from tuning.backends.vertex import VertexBackend
 from tuning.config import VertexSettings
@@ -60,14 +60,6 @@ def storage_client(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
     client = storage.Client(project="test", credentials=AnonymousCredentials())
     yield client
     client.close()
-
-
-@pytest.fixture
-async def fake_vertex() -> AsyncIterator[FakeVertex]:
-    fake = FakeVertex()
-    runner = await start_fake_vertex(fake)
-    yield fake
-    await runner.cleanup()
 
 
 @pytest.fixture

@@ -13,6 +13,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.workspace import Workspace
 
+# A one-input modal the tests open with a trigger_id, fill in and submit.
+REASON_MODAL = {
+    "type": "modal",
+    "callback_id": "why",
+    "title": {"type": "plain_text", "text": "Why?"},
+    "submit": {"type": "plain_text", "text": "Send"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "reason",
+            "label": {"type": "plain_text", "text": "Reason"},
+            "element": {"type": "plain_text_input", "action_id": "text"},
+        }
+    ],
+}
+
 
 @dataclass
 class Received:

@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.workspace import ALEX, YOU, Workspace
-from tests.workspace.conftest import Received, Receiver
+from tests.workspace.conftest import REASON_MODAL, Received, Receiver
 
 BUTTON = {
     "type": "actions",
@@ -82,31 +82,17 @@ async def test_views_open_with_a_fresh_trigger_then_submit(
 ) -> None:
     await ws.slash_command(user=YOU, channel="C_GENERAL", text="forget-me")
     trigger = parse_qs(receiver.last_form("command").body.decode())["trigger_id"][0]
-    modal = {
-        "type": "modal",
-        "callback_id": "why",
-        "title": {"type": "plain_text", "text": "Why?"},
-        "submit": {"type": "plain_text", "text": "Send"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": "reason",
-                "label": {"type": "plain_text", "text": "Reason"},
-                "element": {"type": "plain_text_input", "action_id": "text"},
-            }
-        ],
-    }
-    opened = await client.views_open(trigger_id=trigger, view=modal)
+    opened = await client.views_open(trigger_id=trigger, view=REASON_MODAL)
     assert opened["view"]["callback_id"] == "why"
     assert ws.modal(YOU) is not None
     with pytest.raises(SlackApiError) as reused:  # a trigger opens one view
-        await client.views_open(trigger_id=trigger, view=modal)
+        await client.views_open(trigger_id=trigger, view=REASON_MODAL)
     assert reused.value.response["error"] == "invalid_trigger_id"
     ws.trigger_ttl = 0.0
     await ws.slash_command(user=YOU, channel="C_GENERAL", text="forget-me")
     stale = parse_qs(receiver.last_form("command").body.decode())["trigger_id"][0]
     with pytest.raises(SlackApiError) as expired:
-        await client.views_open(trigger_id=stale, view=modal)
+        await client.views_open(trigger_id=stale, view=REASON_MODAL)
     assert expired.value.response["error"] == "expired_trigger_id"
 
 

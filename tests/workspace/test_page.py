@@ -14,7 +14,7 @@ from playwright.async_api import Page, expect
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.workspace import ALEX, BOT_USER_ID, YOU, Workspace
-from tests.workspace.conftest import Receiver, screenshot
+from tests.workspace.conftest import REASON_MODAL, Receiver, screenshot
 
 pytestmark = pytest.mark.browser
 PNG = (
@@ -169,21 +169,7 @@ async def test_modal_opened_by_the_app_is_filled_and_submitted(
     assert got is not None
     clicked = parse_qs(got.body.decode())["payload"][0]
     trigger = json.loads(clicked)["trigger_id"]
-    modal = {
-        "type": "modal",
-        "callback_id": "why",
-        "title": {"type": "plain_text", "text": "Why?"},
-        "submit": {"type": "plain_text", "text": "Send"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": "reason",
-                "label": {"type": "plain_text", "text": "Reason"},
-                "element": {"type": "plain_text_input", "action_id": "text"},
-            }
-        ],
-    }
-    await client.views_open(trigger_id=trigger, view=modal)
+    await client.views_open(trigger_id=trigger, view=REASON_MODAL)
     dialog = page.locator(".dialog.modal")
     await expect(dialog).to_contain_text("Reason")
     await dialog.locator("input").fill("too honest")

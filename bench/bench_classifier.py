@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tuning.basedata import load_seed_messages
+from tuning.datasets.basedata import load_seed_messages
 from tuning.models.local_classifier import LocalClassifier, train_classifier
 
 SHARED = Path(__file__).resolve().parents[2] / "shared/data/isarcasmeval/train.En.csv"

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tuning.datasets.assemble import DatasetConfig
 from tuning.datasets.export import base_examples, build_dataset, read_snapshot, write_dataset
 from tuning.records import Interaction, Method, Task
-from tuning.store.sqlite import SqliteStore
+from tuning.store.sqlite.store import SqliteStore
 
 JOBS: list[tuple[Task, Method]] = [
     ("classifier", "sft"),

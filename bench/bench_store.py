@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tuning.records import Candidate, Interaction
-from tuning.store.sqlite import SqliteStore
+from tuning.store.sqlite.store import SqliteStore
 
 
 def interaction(n: int) -> Interaction:

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from tuning.basedata import LabeledText, dedupe_messages, load_seed_messages
+from tuning.datasets.basedata import LabeledText, dedupe_messages, load_seed_messages
 from tuning.models.local_classifier import train_classifier
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/isarcasmeval/train.En.csv"

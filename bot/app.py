@@ -13,7 +13,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.listeners import mentions, messages, reactions
-from bot.noise import is_malformed, is_noise
+from bot.listeners.noise import is_malformed, is_noise
 from bot.services import Services
 from tuning.config import Settings
 

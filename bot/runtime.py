@@ -11,15 +11,15 @@ from datetime import timedelta
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 
-from bot.admin.tuning_wiring import build_tuning_service
 from bot.app import build_app
 from bot.services import Services
-from bot.slack_client import build_web_client
 from bot.transports.http import HttpTransport, build_web_app
+from bot.transports.slack_client import build_web_client
 from bot.transports.socket_mode import SocketModeTransport
 from tuning.config import Settings
-from tuning.scheduler import run_periodically
-from tuning.serving import LiveModels
+from tuning.lifecycle.builder import build_tuning_service
+from tuning.lifecycle.scheduler import run_periodically
+from tuning.models.serving import LiveModels
 from tuning.store import open_store
 from tuning.store.base import Store
 

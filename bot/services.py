@@ -14,7 +14,7 @@ from tuning.config import Settings
 from tuning.store.base import Store
 
 if TYPE_CHECKING:
-    from tuning.serving import LiveModels
+    from tuning.models.serving import LiveModels
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ import pytest
 from tests.emulators import EmulatorError, FirestoreEmulator, gcloud_available
 from tests.fakes.vertex_server import FakeVertex, start_fake_vertex
 from tuning.store.base import Store
-from tuning.store.sqlite import SqliteStore
+from tuning.store.sqlite.store import SqliteStore
 
 if TYPE_CHECKING:  # imported lazily: google.cloud.firestore is slow to import
-    from tuning.store.firestore import FirestoreStore
+    from tuning.store.firestore.store import FirestoreStore
 
 # -- store (STORE helper) -------------------------------------------------------------------------
 
@@ -60,7 +60,7 @@ async def firestore_store(firestore_emulator: str) -> AsyncIterator[FirestoreSto
     """Yield an opened FirestoreStore on the emulator, empty (its own collection prefix)."""
     from google.cloud.firestore import AsyncClient
 
-    from tuning.store.firestore import FirestoreStore
+    from tuning.store.firestore.store import FirestoreStore
 
     client = AsyncClient(project=FIRESTORE_TEST_PROJECT)
     store = FirestoreStore(client, prefix=f"t{uuid.uuid4().hex[:12]}_")

@@ -148,6 +148,11 @@ class UsageError(SarcasmError):
         return "\n".join(usage_line(name) for name in USAGE)
 
 
+def help_lines(topic: str | None = None) -> list[str]:
+    """Return the usage line of ``topic``, or of every subcommand when it is None."""
+    return [usage_line(topic)] if topic is not None else [usage_line(name) for name in USAGE]
+
+
 def usage_line(name: str) -> str:
     """Return one subcommand's usage, marked when only admins may run it."""
     return USAGE[name] + (" _(admins)_" if name in ADMIN_SUBCOMMANDS else "")

@@ -15,15 +15,15 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.admin.dashboard import gather_dashboard
-from bot.admin.progress import ProgressReporter
+from bot.admin.authz import Authorizer
+from bot.admin.job_progress import ProgressReporter
 from bot.admin.runner import AdminRunner, Tuning
-from bot.authz import Authorizer
 from bot.services import Services
 from bot.views.home import build_home_view
-from tuning.chart import render_chart
 from tuning.records import TASKS, JobRecord
-from tuning.reports import collect_report, summarize
+from tuning.reporting.chart import render_chart
+from tuning.reporting.dashboard import gather_dashboard
+from tuning.reporting.reports import collect_report, summarize
 
 log = logging.getLogger(__name__)
 # Home re-uses an uploaded chart this long, so opening the tab does not upload a file each time.

@@ -18,15 +18,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.admin import commands as c
-from bot.admin.dashboard import gather_dashboard
-from bot.admin.progress import ProgressReporter, response_url_notify
-from bot.authz import Authorizer
+from bot.admin.authz import Authorizer
+from bot.admin.job_progress import ProgressReporter, response_url_notify
 from bot.views import blocks as bk
 from bot.views import messages as views
-from tuning.chart import render_chart
 from tuning.errors import NotFoundError, SarcasmError
 from tuning.records import TASKS, AuditEntry, JobRecord, Method, Task
-from tuning.reports import collect_report, summarize
+from tuning.reporting.chart import render_chart
+from tuning.reporting.dashboard import gather_dashboard
+from tuning.reporting.reports import collect_report, summarize
 from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,8 @@ class AdminRunner:
     async def _dispatch(self, command: c.Command, caller: Caller, client: AsyncWebClient) -> Answer:
         match command:
             case c.Help(topic=topic):
-                return Answer("sarcasm-bot usage", views.build_help_blocks(topic))
+                blocks = views.build_help_blocks(c.help_lines(topic), one=topic is not None)
+                return Answer("sarcasm-bot usage", blocks)
             case c.Status():
                 dashboard = await gather_dashboard(self.store, user=caller.user, is_admin=False)
                 return Answer("sarcasm-bot status", views.build_status_blocks(dashboard))

@@ -1,1 +1,1 @@
-"""Bolt listeners: each module exposes ``register(app, services)``."""
+"""Bolt listeners, one ``register`` per surface; and the noise filter and reaction map."""

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.admin.commands import Command, Help, Stats, UsageError, parse_command
+from bot.admin.commands import Command, Help, Stats, UsageError, help_lines, parse_command
 from bot.admin.kit import AdminKit, admin_kit
 from bot.admin.runner import SORRY, Caller
 from bot.services import Services
@@ -49,7 +49,7 @@ async def handle_sarcasm_command(
         await ack(
             response_type="ephemeral",
             text="sarcasm-bot usage",
-            blocks=build_help_blocks(parsed.topic),
+            blocks=build_help_blocks(help_lines(parsed.topic), one=parsed.topic is not None),
         )
         return
     # Rendering and uploading the chart takes a moment; say so. Other answers come quickly

@@ -12,10 +12,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answer import Prompt, answer
-from bot.once import claim_event, claim_reply
-from bot.replies import EMPTY_MENTION, TRY_AGAIN_ACTION, strip_mentions
+from bot.replying.answer import Prompt, answer
+from bot.replying.once import claim_event, claim_reply
 from bot.services import Services
+from bot.views.replies import EMPTY_MENTION, TRY_AGAIN_ACTION, strip_mentions
 
 log = logging.getLogger(__name__)
 

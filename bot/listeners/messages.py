@@ -10,9 +10,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.once import claim_event, claim_reply
-from bot.replies import flag_text, mentions_user
+from bot.replying.once import claim_event, claim_reply
 from bot.services import Services
+from bot.views.replies import flag_text, mentions_user
 from tuning.records import ChannelSettings, Interaction, Prediction
 from tuning.redaction import redact
 

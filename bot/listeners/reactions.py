@@ -8,8 +8,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from bot.feedback_map import DEFAULT_FEEDBACK_MAP, FeedbackMap, base_reaction
-from bot.once import claim_event
+from bot.listeners.reaction_ratings import DEFAULT_FEEDBACK_MAP, FeedbackMap, base_reaction
+from bot.replying.once import claim_event
 from bot.services import Services
 
 log = logging.getLogger(__name__)

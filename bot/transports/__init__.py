@@ -1,1 +1,1 @@
-"""The only code that starts servers or connections: HTTP mode and Socket Mode."""
+"""The only code that starts servers or connections: HTTP, Socket Mode, the Web API client."""

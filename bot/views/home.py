@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from bot.admin.dashboard import Dashboard
 from bot.views import blocks as bk
 from bot.views.format import job_line, model_line, when
 from bot.views.messages import FORGET_ME_ACTION
 from tuning.records import TASKS, Task
-from tuning.reports import feedback_totals
+from tuning.reporting.dashboard import Dashboard
+from tuning.reporting.reports import feedback_totals
 
 RETRAIN_ACTION = "home_retrain"
 PROMOTE_ACTION = "home_promote"

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bot.admin.commands import USAGE, usage_line
-from bot.admin.dashboard import Dashboard
 from bot.views import blocks as bk
 from bot.views.format import job_line, model_line, when
 from tuning.records import TASKS, JobRecord
+from tuning.reporting.dashboard import Dashboard
 
 FORGET_ME_ACTION = "forget_me_confirm"
 
 
-def build_help_blocks(topic: str | None = None) -> list[bk.Block]:
-    """Return usage for one subcommand, or for all of them."""
-    if topic is not None:
-        return [bk.section(usage_line(topic))]
+def build_help_blocks(lines: Sequence[str], *, one: bool = False) -> list[bk.Block]:
+    """Return the usage ``lines`` of every subcommand, or (``one``) of a single one alone."""
+    if one:
+        return [bk.section("\n".join(lines))]
     return [
         bk.header("/sarcasm"),
-        bk.section("\n".join(usage_line(name) for name in USAGE)),
+        bk.section("\n".join(lines)),
         bk.context("_(admins)_: only admins may run it. Everything else is for everyone."),
     ]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.admin.dashboard import Dashboard
 from tuning.records import ChannelSettings, JobRecord, ModelVersion, StateChange, utcnow
-from tuning.reports import DayCount, Report
+from tuning.reporting.dashboard import Dashboard
+from tuning.reporting.reports import DayCount, Report
 
 
 def model(

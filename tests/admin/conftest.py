@@ -18,14 +18,14 @@ from aiohttp import web
 
 from bot.app import build_app
 from bot.services import Services
-from bot.slack_client import build_web_client
 from bot.transports.http import build_web_app
+from bot.transports.slack_client import build_web_client
 from bot.workspace import Workspace
 from bot.workspace.model import Channel, User
 from tuning.config import Settings
-from tuning.serving import LiveModels
+from tuning.models.serving import LiveModels
 from tuning.store.base import Store
-from tuning.store.sqlite import SqliteStore
+from tuning.store.sqlite.store import SqliteStore
 
 CONFIG_ADMIN = "U_CFGADMIN"  # named in ADMIN_USER_IDS, not a workspace admin
 WORKSPACE_ADMIN = "U_YOU"  # is_admin/is_owner per users.info

@@ -10,7 +10,7 @@ import pytest
 from tests.admin.conftest import CONFIG_ADMIN, Running
 from tuning.backends.local import LocalBackend
 from tuning.config import Settings
-from tuning.jobs import TuningService
+from tuning.lifecycle.service import TuningService
 from tuning.store.base import Store
 
 

@@ -7,9 +7,9 @@ import struct
 from datetime import timedelta
 
 from tests.admin.builders import model
-from tuning.chart import render_chart
 from tuning.records import Interaction, utcnow
-from tuning.reports import collect_report, feedback_totals, summarize
+from tuning.reporting.chart import render_chart
+from tuning.reporting.reports import collect_report, feedback_totals, summarize
 from tuning.store.base import Store
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.admin.progress import ProgressReporter
+from bot.admin.authz import Authorizer
+from bot.admin.job_progress import ProgressReporter
 from bot.admin.runner import AdminRunner, Caller
-from bot.authz import Authorizer
 from tuning.records import Interaction
 from tuning.store.base import Store
 

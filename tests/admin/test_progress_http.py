@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from bot.admin.progress import ProgressReporter, deliver
-from bot.admin.tuning_wiring import build_tuning_service
+from bot.admin.job_progress import ProgressReporter, deliver
 from bot.app import build_app
 from bot.services import Services
-from bot.slack_client import build_web_client
+from bot.transports.slack_client import build_web_client
 from tests.admin.builders import job
 from tests.admin.conftest import CONFIG_ADMIN, Running
 from tuning.config import Settings
-from tuning.jobs import TuningService
+from tuning.lifecycle.builder import build_tuning_service
+from tuning.lifecycle.service import TuningService
 from tuning.records import utcnow
 from tuning.store.base import Store
 

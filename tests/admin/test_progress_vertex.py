@@ -11,11 +11,11 @@ from google.oauth2.credentials import Credentials
 from tests.admin.conftest import CONFIG_ADMIN, Running
 from tests.fakes.vertex_server import FakeVertex
 from tuning.backends.vertex import VertexBackend
+from tuning.cloud.uploads import LocalDirUploader
+from tuning.cloud.vertex_client import build_client, retry_options
 from tuning.config import Settings
-from tuning.jobs import TuningService
+from tuning.lifecycle.service import TuningService
 from tuning.store.base import Store
-from tuning.uploads import LocalDirUploader
-from tuning.vertex_client import build_client, retry_options
 
 CHANNEL = "C_GENERAL"
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.admin.commands import help_lines
 from bot.views import blocks as bk
 from bot.views.home import build_home_view
+from bot.views.job_progress import build_progress_text, console_url, stage_of
 from bot.views.limits import block_kit_problems
 from bot.views.messages import (
     FORGET_ME_ACTION,
@@ -16,7 +18,6 @@ from bot.views.messages import (
     build_refusal_text,
     build_status_blocks,
 )
-from bot.views.progress import build_progress_text, console_url, stage_of
 from tests.admin.builders import dashboard, job
 
 
@@ -108,8 +109,8 @@ def test_limit_checker_catches_each_limit() -> None:
 
 
 def test_help_lists_everything_and_one_topic_alone() -> None:
-    assert "/sarcasm forget-me" in str(build_help_blocks())
-    one = build_help_blocks("threshold")
+    assert "/sarcasm forget-me" in str(build_help_blocks(help_lines()))
+    one = build_help_blocks(help_lines("threshold"), one=True)
     assert len(one) == 1
     assert "(admins)" in one[0]["text"]["text"]
 

@@ -22,11 +22,11 @@ import pytest
 from bot.runtime import RunningBot, start_bot
 from bot.workspace import BOT_USER_ID, Workspace, sign
 from tuning.config import Settings
+from tuning.models.serving import LiveModels
 from tuning.records import Feedback, Interaction
-from tuning.serving import LiveModels
 from tuning.store import open_store
 from tuning.store.base import Store
-from tuning.store.sqlite import SqliteStore
+from tuning.store.sqlite.store import SqliteStore
 
 SECRET = "bot-e2e-secret"
 

@@ -6,13 +6,13 @@ import logging
 
 import pytest
 
-from bot.answer import post_chunks
-from bot.replies import FRIENDLY_ERROR, MAX_MESSAGE_CHARS, TRY_AGAIN_ACTION
-from bot.slack_client import SERVER_ERROR_RETRIES
+from bot.replying.answer import post_chunks
+from bot.transports.slack_client import SERVER_ERROR_RETRIES
+from bot.views.replies import FRIENDLY_ERROR, MAX_MESSAGE_CHARS, TRY_AGAIN_ACTION
 from bot.workspace import BOT_USER_ID, TEAM_ID, YOU
 from tests.bot.conftest import bot_replies, stored
 from tuning.errors import ModelError
-from tuning.serving import LiveModels
+from tuning.models.serving import LiveModels
 
 MENTION = f"<@{BOT_USER_ID}>"
 

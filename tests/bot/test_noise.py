@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.noise import is_malformed, is_noise
+from bot.listeners.noise import is_malformed, is_noise
 
 
 def _message(**extra):

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.replies import (
+from bot.views.replies import (
     MAX_MESSAGE_CHARS,
     TRY_AGAIN_ACTION,
     build_reply_blocks,

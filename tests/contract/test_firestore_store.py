@@ -11,8 +11,8 @@ from tests.emulators import FirestoreEmulator, gcloud_available
 from tuning.errors import ConfigError, StoreError
 from tuning.records import Interaction
 from tuning.store import open_store
-from tuning.store.firestore import FirestoreStore
-from tuning.store.firestore_docs import claim_id, doc_id
+from tuning.store.firestore.docs import claim_id, doc_id
+from tuning.store.firestore.store import FirestoreStore
 
 pytestmark = pytest.mark.emulator
 

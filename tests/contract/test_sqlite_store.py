@@ -18,14 +18,14 @@ from hypothesis import strategies as st
 from tuning.errors import ConfigError, StoreError
 from tuning.records import Interaction
 from tuning.store import open_store
-from tuning.store.sqlite import SqliteStore
-from tuning.store.sqlite_schema import MIGRATIONS
+from tuning.store.sqlite.schema import MIGRATIONS
+from tuning.store.sqlite.store import SqliteStore
 
 CLAIMER = textwrap.dedent(
     """
     import asyncio, json, random, sys, time
     from datetime import timedelta
-    from tuning.store.sqlite import SqliteStore
+    from tuning.store.sqlite.store import SqliteStore
 
     async def main(path, start, name):
         store = SqliteStore(path)
@@ -202,7 +202,7 @@ async def test_corrupted_json_raises_store_error(sqlite_store: SqliteStore) -> N
 OPENER = textwrap.dedent(
     """
     import asyncio, sys, time
-    from tuning.store.sqlite import SqliteStore
+    from tuning.store.sqlite.store import SqliteStore
 
     async def main(path, start):
         store = SqliteStore(path)

@@ -19,8 +19,8 @@ from tuning.records import (
     utcnow,
 )
 from tuning.store.base import Store
-from tuning.store.firestore import FirestoreStore
-from tuning.store.sqlite import SqliteStore
+from tuning.store.firestore.store import FirestoreStore
+from tuning.store.sqlite.store import SqliteStore
 
 T0 = utcnow().replace(microsecond=0) - timedelta(days=1)
 

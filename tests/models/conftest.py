@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tuning.basedata import load_seed_messages, load_seed_pairs
+from tuning.datasets.basedata import load_seed_messages, load_seed_pairs
 from tuning.models.local_classifier import LocalClassifier, train_classifier
 from tuning.models.local_generator import LocalGenerator
 

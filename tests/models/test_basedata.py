@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tuning.basedata import (
+from tuning.datasets.basedata import (
     LabeledText,
     Pair,
     dedupe_messages,

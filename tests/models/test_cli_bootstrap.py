@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.models.conftest import SHARED_ISARCASM, Cli
-from tuning.basedata import load_base_messages
 from tuning.cli.bootstrap import dataset_name, parse_label, read_dataset
+from tuning.datasets.basedata import load_base_messages
 from tuning.errors import DatasetError
+from tuning.models.builders import train_messages
 from tuning.models.local_generator import LocalGenerator
-from tuning.models.local_training import train_messages
 from tuning.records import ModelVersion
-from tuning.store.sqlite import SqliteStore
+from tuning.store.sqlite.store import SqliteStore
 
 SARCASTIC = [
     ("Oh wonderful, the zeppelin hangar flooded again", "The zeppelin hangar flooded again."),

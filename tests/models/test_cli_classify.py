@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.models.conftest import Cli
 from tuning.cli.classify import read_texts
 from tuning.errors import DatasetError
-from tuning.models.text import MAX_TEXT_CHARS
+from tuning.text import MAX_TEXT_CHARS
 
 TEXTS = ["oh great, another outage", "the report is attached", "sure, deploy on a Friday, why not"]
 

@@ -10,7 +10,7 @@ import pytest
 import skops.io as sio
 from sklearn.model_selection import StratifiedKFold
 
-from tuning.basedata import load_seed_messages
+from tuning.datasets.basedata import load_seed_messages
 from tuning.errors import DatasetError, ModelError
 from tuning.models.base import Classifier
 from tuning.models.local_classifier import (

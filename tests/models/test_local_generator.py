@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tuning.basedata import Pair
+from tuning.datasets.basedata import Pair
 from tuning.errors import DatasetError, ModelError
 from tuning.models.base import Generator
 from tuning.models.local_classifier import LocalClassifier
@@ -18,7 +18,7 @@ from tuning.models.local_generator import (
     fill_template,
 )
 from tuning.models.reward import RewardModel
-from tuning.models.text import content_words, normalize
+from tuning.text import content_words, normalize
 
 PROMPTS = [
     "the build is broken again and the release is tomorrow",

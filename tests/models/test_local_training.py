@@ -12,16 +12,22 @@ from pathlib import Path
 import pytest
 
 from tests.tuning_loop.factories import reply
-from tuning.basedata import LabeledText, Pair, fingerprint, load_seed_messages, save_bootstrapped
 from tuning.datasets.assemble import DatasetConfig
+from tuning.datasets.basedata import (
+    LabeledText,
+    Pair,
+    fingerprint,
+    load_seed_messages,
+    save_bootstrapped,
+)
 from tuning.datasets.examples import normalise, text_split
 from tuning.datasets.export import Snapshot, base_examples, build_dataset
 from tuning.datasets.formats import sft_pair
 from tuning.models import artifacts
-from tuning.models.base import LABEL_WORDS
+from tuning.models.builders import build_classifier, build_from_base, train_messages
 from tuning.models.local_classifier import KIND, cross_validated_f1
 from tuning.models.local_generator import LocalGenerator
-from tuning.models.local_training import build_classifier, build_from_base, train_messages
+from tuning.prompts import LABEL_WORDS
 
 OPEN = DatasetConfig(min_train=1, min_validation=1, balance=False)
 

@@ -11,19 +11,19 @@ from typing import Any
 
 import pytest
 
-from tuning.basedata import Pair, load_seed_messages, load_seed_pairs
 from tuning.config import Settings
+from tuning.datasets.basedata import Pair, load_seed_messages, load_seed_pairs
 from tuning.errors import ModelError
-from tuning.models.loader import load_classifier, load_generator
-from tuning.models.local_classifier import MODEL_FILE
-from tuning.models.local_training import (
+from tuning.models.builders import (
     build_classifier,
     build_generator,
     register,
     train_messages,
 )
+from tuning.models.loader import load_classifier, load_generator
+from tuning.models.local_classifier import MODEL_FILE
+from tuning.models.serving import LiveModels
 from tuning.records import ModelVersion, Prediction
-from tuning.serving import LiveModels
 from tuning.store.base import Store
 
 
@@ -198,7 +198,7 @@ async def test_swapped_out_models_are_closed_after_a_grace_period(
     prebuilt: dict[str, ModelVersion],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("tuning.serving.RETIRE_AFTER_SECONDS", 0.05)
+    monkeypatch.setattr("tuning.models.serving.RETIRE_AFTER_SECONDS", 0.05)
     await activate(sqlite_store, prebuilt["clf1"], prebuilt["gen1"])
     remote = ClosingClassifier()
     generator = load_generator(prebuilt["gen1"], settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuning.models.text import content_words, key_phrases, normalize, relevance
+from tuning.text import content_words, key_phrases, normalize, relevance
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_key_phrases_with_determiners_face_the_listener(text: str, expected: lis
     assert key_phrases(text, determiners=True) == expected
 
 
-@pytest.mark.parametrize("module", ["tuning.models.text", "tuning.models.reward"])
+@pytest.mark.parametrize("module", ["tuning.text", "tuning.models.reward"])
 def test_docstring_examples_hold(module: str) -> None:
     import doctest
     import importlib

@@ -10,9 +10,9 @@ import pytest
 from tuning.backends.base import TuningBackend
 from tuning.backends.local import LocalBackend
 from tuning.config import Settings
-from tuning.jobs import TuningService
+from tuning.lifecycle.service import TuningService
 from tuning.records import JobRecord
-from tuning.store.sqlite import SqliteStore
+from tuning.store.sqlite.store import SqliteStore
 
 
 @pytest.fixture

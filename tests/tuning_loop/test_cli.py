@@ -14,7 +14,7 @@ import pytest
 
 from tests.tuning_loop.factories import add_flags
 from tuning.records import JobRecord
-from tuning.store.sqlite import SqliteStore
+from tuning.store.sqlite.store import SqliteStore
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from tuning.datasets.examples import Built, Example, normalise, split_of
 from tuning.datasets.export import write_dataset
 from tuning.datasets.generator import build_generator_examples, build_preference_pairs
 from tuning.errors import DatasetError
-from tuning.models.base import CLASSIFIER_SYSTEM_PROMPT
+from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT
 
 
 @pytest.mark.parametrize(

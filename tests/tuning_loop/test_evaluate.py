@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import f1_score, roc_auc_score
 
-from tuning.evaluate import (
+from tuning.evaluation.metrics import (
     classifier_metrics,
     decide,
     distinct_n,

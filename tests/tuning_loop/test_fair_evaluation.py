@@ -7,16 +7,16 @@ import json
 from pathlib import Path
 
 from tests.tuning_loop.factories import add_flags
-from tuning.backends.local_training import train_local
-from tuning.basedata import load_base_messages
-from tuning.comparison import ModelEvaluator
+from tuning.backends.local_job import train_local
 from tuning.config import Settings
 from tuning.datasets.assemble import DatasetConfig
+from tuning.datasets.basedata import load_base_messages
 from tuning.datasets.examples import normalise
 from tuning.datasets.export import export_dataset
 from tuning.datasets.formats import sft_pair
-from tuning.models.local_training import build_from_base, register
-from tuning.store.sqlite import SqliteStore
+from tuning.evaluation.comparison import ModelEvaluator
+from tuning.models.builders import build_from_base, register
+from tuning.store.sqlite.store import SqliteStore
 
 
 async def test_bootstrapped_active_is_scored_on_every_validation_example(

@@ -9,10 +9,10 @@ import pytest
 from tests.tuning_loop.conftest import Recorder
 from tests.tuning_loop.factories import add_replies
 from tuning.config import Settings
-from tuning.jobs import TuningService
+from tuning.lifecycle.service import TuningService
 from tuning.models.local_generator import LocalGenerator
-from tuning.serving import LiveModels
-from tuning.store.sqlite import SqliteStore
+from tuning.models.serving import LiveModels
+from tuning.store.sqlite.store import SqliteStore
 
 pytestmark = pytest.mark.slow
 

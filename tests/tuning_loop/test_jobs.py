@@ -10,13 +10,14 @@ import pytest
 
 from tests.tuning_loop.conftest import Recorder
 from tests.tuning_loop.factories import add_flags
-from tuning.backends.base import DatasetFiles, RemoteStatus, TuningBackend
+from tuning.backends.base import RemoteStatus, TuningBackend
 from tuning.backends.local import LocalBackend
 from tuning.config import Settings
+from tuning.datasets.files import DatasetFiles
 from tuning.errors import ConflictError
-from tuning.jobs import TuningService
+from tuning.lifecycle.service import TuningService
 from tuning.records import JobRecord, ModelVersion, StateChange, utcnow
-from tuning.store.sqlite import SqliteStore
+from tuning.store.sqlite.store import SqliteStore
 
 Service = tuple[TuningService, Recorder]
 

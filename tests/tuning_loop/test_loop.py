@@ -9,11 +9,11 @@ import pytest
 from tests.tuning_loop.factories import add_flags
 from tuning.backends.local import LocalBackend
 from tuning.config import Settings
-from tuning.jobs import TuningService
+from tuning.lifecycle.scheduler import Policy, tick
+from tuning.lifecycle.service import TuningService
+from tuning.models.serving import LiveModels
 from tuning.records import JobRecord
-from tuning.scheduler import Policy, tick
-from tuning.serving import LiveModels
-from tuning.store.sqlite import SqliteStore
+from tuning.store.sqlite.store import SqliteStore
 
 pytestmark = pytest.mark.slow
 

@@ -11,10 +11,10 @@ import pytest
 from tests.tuning_loop.factories import add_flags
 from tuning.backends.local import LocalBackend
 from tuning.config import Settings
-from tuning.jobs import TuningService
+from tuning.lifecycle.scheduler import LEASE, Policy, is_due, run_periodically, tick
+from tuning.lifecycle.service import TuningService
 from tuning.records import JobRecord, JobState
-from tuning.scheduler import LEASE, Policy, is_due, run_periodically, tick
-from tuning.store.sqlite import SqliteStore
+from tuning.store.sqlite.store import SqliteStore
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 POLICY = Policy(

@@ -6,12 +6,13 @@ import logging
 
 import pytest
 
-from tuning.backends.base import DatasetFiles, RemoteStatus, TuningBackend
+from tuning.backends.base import RemoteStatus, TuningBackend
 from tuning.backends.local import LocalBackend
 from tuning.config import Settings
-from tuning.jobs import TuningService
+from tuning.datasets.files import DatasetFiles
+from tuning.lifecycle.service import TuningService
 from tuning.records import JobRecord, ModelVersion
-from tuning.store.sqlite import SqliteStore
+from tuning.store.sqlite.store import SqliteStore
 
 
 class Remote(TuningBackend):
@@ -50,7 +51,7 @@ async def test_close_closes_every_backend(
     }
     service = TuningService(sqlite_store, loop_settings, backends)
 
-    with caplog.at_level(logging.WARNING, logger="tuning.jobs"):
+    with caplog.at_level(logging.WARNING, logger="tuning.lifecycle.service"):
         await service.close()
 
     assert (broken.closed, remote.closed) == (1, 1)

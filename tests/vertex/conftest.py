@@ -12,13 +12,13 @@ import pytest
 from google.oauth2.credentials import Credentials
 
 from tests.fakes.vertex_server import FakeVertex
-from tuning.backends.base import DatasetFiles
 from tuning.backends.vertex import VertexBackend
+from tuning.cloud.uploads import GcsUploader
+from tuning.cloud.vertex_client import build_client, retry_options
 from tuning.config import VertexSettings
+from tuning.datasets.files import DatasetFiles
 from tuning.datasets.formats import preference_line, sft_line
-from tuning.models.base import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT
-from tuning.uploads import GcsUploader
-from tuning.vertex_client import build_client, retry_options
+from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT
 
 BUCKET = "sarcasm-test"
 PROJECT = "p1"

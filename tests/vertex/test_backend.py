@@ -17,11 +17,11 @@ from aiohttp import web
 from tests.fakes.vertex_server import FakeVertex
 from tests.vertex.conftest import BUCKET, PROJECT, REGION, DatasetMaker
 from tuning.backends.vertex import VertexBackend
+from tuning.cloud.uploads import GcsUploader
 from tuning.config import VertexSettings
 from tuning.datasets.formats import validate_sft
 from tuning.errors import BackendError, DatasetError
 from tuning.records import JobRecord, ModelVersion
-from tuning.uploads import GcsUploader
 
 pytestmark = pytest.mark.emulator
 

@@ -16,8 +16,6 @@ from tests.vertex.conftest import PROJECT, REGION
 from tuning.config import Settings, VertexSettings
 from tuning.errors import ModelError
 from tuning.models.base import (
-    CLASSIFIER_SYSTEM_PROMPT,
-    GENERATOR_SYSTEM_PROMPT,
     Classifier,
     Generator,
 )
@@ -28,6 +26,7 @@ from tuning.models.vertex import (
     parse_label,
     sarcastic_probability,
 )
+from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT
 from tuning.records import ModelVersion
 
 ENDPOINT = f"projects/{PROJECT}/locations/{REGION}/endpoints/7001"

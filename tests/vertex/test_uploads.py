@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from tests.vertex.conftest import BUCKET, DatasetMaker
 from tuning.backends.vertex_spec import count_examples, label_value
+from tuning.cloud.uploads import GcsUploader, LocalDirUploader
 from tuning.datasets.formats import validate_preference
 from tuning.errors import BackendError
-from tuning.uploads import GcsUploader, LocalDirUploader
 
 
 @pytest.mark.emulator

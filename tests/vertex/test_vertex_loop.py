@@ -21,11 +21,11 @@ from tests.tuning_loop.factories import add_flags
 from tests.vertex.conftest import BUCKET, PROJECT, REGION
 from tuning.backends.vertex import VertexBackend
 from tuning.config import Settings, VertexSettings
-from tuning.jobs import TuningService
-from tuning.models.base import LABEL_WORDS
-from tuning.scheduler import Policy, tick
-from tuning.serving import LiveModels
-from tuning.store.sqlite import SqliteStore
+from tuning.lifecycle.scheduler import Policy, tick
+from tuning.lifecycle.service import TuningService
+from tuning.models.serving import LiveModels
+from tuning.prompts import LABEL_WORDS
+from tuning.store.sqlite.store import SqliteStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]
 

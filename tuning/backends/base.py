@@ -1,7 +1,7 @@
 """The interface every tuning backend implements: start a job, watch it, cancel it, close.
 
 A backend turns an exported dataset into a candidate model. The job lifecycle (recording states,
-evaluation, promotion) lives in ``tuning.jobs`` and is the same for every backend.
+evaluation, promotion) lives in ``tuning.lifecycle.service`` and is the same for every backend.
 """
 
 from __future__ import annotations
@@ -9,19 +9,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from tuning.datasets.files import DatasetFiles
 from tuning.records import JobRecord, JobState, ModelVersion, frozen_mapping
-
-
-@dataclass(frozen=True)
-class DatasetFiles:
-    """An exported dataset: ``train.jsonl``, ``validation.jsonl`` and their ``stats.json``."""
-
-    train: Path
-    validation: Path
-    stats: Mapping[str, Any] = field(default_factory=frozen_mapping)
 
 
 @dataclass(frozen=True)

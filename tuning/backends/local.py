@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuning.backends.base import DatasetFiles, RemoteStatus, TuningBackend
-from tuning.backends.local_training import Cancelled, SarcasmFn, train_local
+from tuning.backends.base import RemoteStatus, TuningBackend
+from tuning.backends.local_job import Cancelled, SarcasmFn, train_local
 from tuning.config import Settings
+from tuning.datasets.files import DatasetFiles
 from tuning.errors import ModelError, SarcasmError
 from tuning.models.artifacts import read_json, write_json
 from tuning.models.local_classifier import LocalClassifier

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from google.genai import types
 
-from tuning.backends.base import DatasetFiles, RemoteStatus, TuningBackend
+from tuning.backends.base import RemoteStatus, TuningBackend
 from tuning.backends.vertex_spec import (
     APP,
     MAX_VALIDATION_EXAMPLES,
@@ -28,10 +28,11 @@ from tuning.backends.vertex_spec import (
     label_value,
     tuning_config,
 )
+from tuning.cloud.uploads import DatasetUploader, GcsUploader
+from tuning.cloud.vertex_client import CALL_ERRORS, ambiguous, backend_error, build_client
+from tuning.datasets.files import DatasetFiles
 from tuning.errors import BackendError, DatasetError
 from tuning.records import JobRecord, ModelVersion, frozen_mapping
-from tuning.uploads import DatasetUploader, GcsUploader
-from tuning.vertex_client import CALL_ERRORS, ambiguous, backend_error, build_client
 
 if TYPE_CHECKING:
     from google import genai

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from google.genai import types
 
+from tuning.cloud.vertex_client import retry_options
 from tuning.config import VertexSettings
 from tuning.errors import BackendError
 from tuning.records import JobRecord, JobState
-from tuning.vertex_client import retry_options
 
 APP = "sarcasm-bot"
 # Vertex AI accepts at most 5,000 validation examples.

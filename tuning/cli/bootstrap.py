@@ -19,7 +19,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from tuning.basedata import (
+from tuning.config import Settings
+from tuning.datasets.basedata import (
     LabeledText,
     Pair,
     dedupe_messages,
@@ -28,17 +29,16 @@ from tuning.basedata import (
     load_base_pairs,
     save_bootstrapped,
 )
-from tuning.config import Settings
+from tuning.datasets.inputs import check_text, read_source, table_rows
 from tuning.errors import DatasetError
-from tuning.inputs import check_text, read_source, table_rows
-from tuning.models.local_generator import LocalGenerator
-from tuning.models.local_training import (
+from tuning.models.builders import (
     build_classifier,
     build_generator,
     register,
     train_messages,
     train_pairs,
 )
+from tuning.models.local_generator import LocalGenerator
 from tuning.models.reward import RewardModel
 from tuning.store import Store, open_store
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from tuning.basedata import write_atomic
 from tuning.config import Settings
-from tuning.inputs import check_text, csv_rows, plain_lines, read_source
+from tuning.datasets.basedata import write_atomic
+from tuning.datasets.inputs import check_text, csv_rows, plain_lines, read_source
+from tuning.models.builders import ensure_active
 from tuning.models.loader import load_classifier
-from tuning.models.local_training import ensure_active
 from tuning.records import Prediction
 from tuning.store import open_store
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -14,11 +13,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from tuning.backends.base import TuningBackend
-from tuning.backends.local import LocalBackend
 from tuning.config import Settings
-from tuning.errors import BackendError
-from tuning.jobs import OnChange, TuningService
+from tuning.lifecycle.builder import build_tuning_service
+from tuning.lifecycle.job_log import OnChange
+from tuning.lifecycle.service import TuningService
 from tuning.records import METHODS, TASKS, JobRecord, ModelVersion
 from tuning.store import open_store
 from tuning.store.base import Store
@@ -43,18 +41,6 @@ def add_backend(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def vertex_backend(settings: Settings) -> TuningBackend:
-    """Build the Vertex AI backend, imported only now; raise one clear line if it cannot be."""
-    try:
-        module = importlib.import_module("tuning.backends.vertex")
-    except ImportError as exc:
-        raise BackendError(f"the vertex backend is not available ({exc})") from exc
-    if not settings.vertex.project or not settings.vertex.bucket:
-        raise BackendError("the vertex backend needs GOOGLE_CLOUD_PROJECT and TUNING_BUCKET")
-    backend: TuningBackend = module.VertexBackend.from_settings(settings)
-    return backend
-
-
 @dataclass
 class Context:
     """What a verb works with: settings, an open store and the tuning service."""
@@ -71,15 +57,9 @@ async def tuning_context(
     """Open the store and build the service with the local backend and, if needed, Vertex."""
     store = await open_store(settings.store_url)
     try:
-        backends: dict[str, TuningBackend] = {"local": LocalBackend(settings=settings, store=store)}
-        wanted = backend or settings.model_backend
-        if wanted == "vertex" or (backend is None and settings.vertex.project):
-            try:
-                backends["vertex"] = vertex_backend(settings)
-            except BackendError:
-                if wanted == "vertex":
-                    raise
-        service = TuningService(store, settings, backends, on_change=on_change)
+        service = build_tuning_service(
+            settings, store, backend=backend, on_change=on_change, strict=True
+        )
         try:
             yield Context(settings=settings, store=store, service=service)
         finally:

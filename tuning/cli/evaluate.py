@@ -7,12 +7,12 @@ import tempfile
 from pathlib import Path
 
 from tuning.cli.common import add_task_method, print_json, progress
-from tuning.comparison import ModelEvaluator
 from tuning.config import Settings
 from tuning.datasets.assemble import DatasetConfig
 from tuning.datasets.export import export_dataset
 from tuning.errors import NotFoundError
-from tuning.evaluate import decide
+from tuning.evaluation.comparison import ModelEvaluator
+from tuning.evaluation.metrics import decide
 from tuning.store import open_store
 
 HELP = "Evaluate a model version against the active one on today's validation split."

@@ -10,7 +10,7 @@ from tuning.cli.common import add_backend, add_task_method, print_json, progress
 from tuning.config import Settings
 from tuning.datasets.assemble import DatasetConfig
 from tuning.datasets.export import export_dataset
-from tuning.jobs import LOCAL_MIN_TRAIN
+from tuning.lifecycle.service import LOCAL_MIN_TRAIN
 from tuning.store import open_store
 
 HELP = "Build a dataset from feedback and write train.jsonl, validation.jsonl and stats.json."

@@ -6,8 +6,8 @@ import argparse
 
 from tuning.cli.common import model_line, print_json
 from tuning.config import Settings
+from tuning.lifecycle.registry import rollback
 from tuning.records import TASKS
-from tuning.registry import rollback
 from tuning.store import open_store
 
 HELP = "Reactivate the previous version of a model; bot processes switch within 60 s."

@@ -10,7 +10,7 @@ import uuid
 
 from tuning.cli.common import job_line, print_json, progress, tuning_context
 from tuning.config import Settings
-from tuning.scheduler import DEFAULT_POLICIES, tick
+from tuning.lifecycle.scheduler import DEFAULT_POLICIES, tick
 
 HELP = "Run the tuning scheduler once: launch a job if enough new feedback arrived."
 

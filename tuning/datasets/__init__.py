@@ -1,4 +1,4 @@
-"""Datasets from feedback: pure builders, Vertex JSONL formats, validation and export.
+"""Datasets: base data, input files, pure builders, Vertex JSONL formats, validation and export.
 
 Builders (``classifier``, ``generator``) and ``assemble`` are pure: records in, records out.
 ``export`` reads the store and writes the files.

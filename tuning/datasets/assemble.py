@@ -28,7 +28,7 @@ from tuning.datasets.examples import (
 )
 from tuning.datasets.formats import preference_line, sft_line, validate_preference, validate_sft
 from tuning.errors import DatasetError
-from tuning.models.base import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT
+from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT
 from tuning.records import Method, Task, frozen_mapping
 
 # Vertex AI limits for Gemini tuning datasets.

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from tuning.datasets.examples import Built, Example, LabelledText, Skip, normalise, stable_hash
-from tuning.models.base import LABEL_WORDS
+from tuning.prompts import LABEL_WORDS
 from tuning.records import Interaction
 from tuning.redaction import redact
 

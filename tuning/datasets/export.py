@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tuning.backends.base import DatasetFiles
-from tuning.basedata import load_base_messages
 from tuning.datasets.assemble import Dataset, DatasetConfig, assemble
+from tuning.datasets.basedata import load_base_messages
 from tuning.datasets.classifier import build_classifier_examples
 from tuning.datasets.examples import Built, Example, LabelledText, Pair
+from tuning.datasets.files import DatasetFiles
 from tuning.datasets.generator import build_generator_examples, build_preference_pairs
 from tuning.datasets.ratings import add_rating
 from tuning.errors import DatasetError, SarcasmError, StoreError

@@ -1,4 +1,4 @@
-"""Model interfaces and their backends (local scikit-learn models, Vertex AI endpoints)."""
+"""Model interfaces, local and Vertex AI models, local training, and serving."""
 
 from tuning.models.base import Classifier, Generator
 

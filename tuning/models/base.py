@@ -10,18 +10,6 @@ from typing import Protocol, runtime_checkable
 
 from tuning.records import Candidate, Prediction
 
-# One system prompt for training and inference, so a tuned model sees at serving time exactly
-# what it was trained with.
-CLASSIFIER_SYSTEM_PROMPT = (
-    "You label Slack messages. Answer with exactly one word: SARCASTIC if the message is "
-    "sarcastic, NOT_SARCASTIC otherwise."
-)
-GENERATOR_SYSTEM_PROMPT = (
-    "You are sarcasm-bot, a Slack bot with a dry, good-natured sarcastic wit. Reply to the "
-    "message in one or two short sentences. Never be cruel, never target a person's identity."
-)
-LABEL_WORDS = {"sarcastic": "SARCASTIC", "not_sarcastic": "NOT_SARCASTIC"}
-
 
 @runtime_checkable
 class Classifier(Protocol):

@@ -28,8 +28,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from tuning.errors import DatasetError, ModelError
 from tuning.models import artifacts
-from tuning.models.text import MAX_TEXT_CHARS
 from tuning.records import Label, Prediction
+from tuning.text import MAX_TEXT_CHARS
 
 KIND = "local-classifier"
 MODEL_FILE = "classifier.skops"

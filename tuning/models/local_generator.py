@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from tuning.basedata import Pair, dedupe_pairs
+from tuning.datasets.basedata import Pair, dedupe_pairs
 from tuning.errors import DatasetError, ModelError
 from tuning.models import artifacts
 from tuning.models.reply_templates import TEMPLATES
 from tuning.models.reward import RewardModel
-from tuning.models.text import (
+from tuning.records import Candidate
+from tuning.text import (
     MAX_TEXT_CHARS,
     STOPWORDS,
     content_words,
@@ -36,7 +37,6 @@ from tuning.models.text import (
     normalize,
     tokens,
 )
-from tuning.records import Candidate
 
 KIND = "local-generator"
 PAIRS_FILE = "generator.json"

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from tuning.models.text import content_words, key_phrases, normalize, relevance, tokens
+from tuning.text import content_words, key_phrases, normalize, relevance, tokens
 
 SarcasmFn = Callable[[Sequence[str]], Sequence[float]]
 Preference = tuple[str, str, str]  # (prompt, preferred reply, dispreferred reply)

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from google.genai import types
 
+from tuning.cloud.vertex_client import CALL_ERRORS, backend_error, build_client
 from tuning.errors import ModelError
-from tuning.models.base import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT, LABEL_WORDS
+from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT, LABEL_WORDS
 from tuning.records import Candidate, Label, ModelVersion, Prediction
-from tuning.vertex_client import CALL_ERRORS, backend_error, build_client
 
 if TYPE_CHECKING:
     from google import genai

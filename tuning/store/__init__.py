@@ -19,11 +19,11 @@ async def open_store(url: str) -> Store:
     if scheme == "sqlite":
         if not rest.startswith("/") or len(rest) < 2:
             raise ConfigError("STORE_URL", f"{url!r} has no path (use sqlite:///PATH)")
-        from tuning.store.sqlite import SqliteStore
+        from tuning.store.sqlite.store import SqliteStore
 
         store = SqliteStore(rest[1:])
     elif scheme == "firestore":
-        from tuning.store.firestore import FirestoreStore
+        from tuning.store.firestore.store import FirestoreStore
 
         store = FirestoreStore.from_url(url)
     else:

@@ -1,4 +1,4 @@
-"""Render a :class:`~tuning.reports.Report` as a PNG with matplotlib's Agg canvas.
+"""Render a :class:`~tuning.reporting.reports.Report` as a PNG with matplotlib's Agg canvas.
 
 A ``Figure`` with an explicit Agg canvas touches no pyplot global state, so it is safe in a
 worker thread; callers in async code run :func:`render_chart` with ``asyncio.to_thread``.
@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from tuning.records import TASKS
-from tuning.reports import Report
+from tuning.reporting.reports import Report
 
 _COLORS = {
     "positive": "#2eb67d",

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.progress import show_progress
-from bot.replies import FRIENDLY_ERROR, build_reply_blocks, split_text
+from bot.replying.hourglass import show_progress
 from bot.services import Services
+from bot.views.replies import FRIENDLY_ERROR, build_reply_blocks, split_text
 from tuning.errors import SarcasmError
 from tuning.records import Candidate, Interaction
 from tuning.redaction import redact

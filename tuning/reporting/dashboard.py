@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tuning.records import TASKS, ChannelSettings, JobRecord, ModelVersion, Task, utcnow
-from tuning.reports import Report, collect_report
+from tuning.reporting.reports import Report, collect_report
 from tuning.store.base import Store
 
 # App Home lists channels the bot acted in recently; older channels are left off to keep it fast.

@@ -19,14 +19,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tuning.backends.base import DatasetFiles, RemoteStatus, TuningBackend
-from tuning.comparison import Evaluator, ModelEvaluator
+from tuning.backends.base import RemoteStatus, TuningBackend
 from tuning.config import Settings
 from tuning.datasets.assemble import DatasetConfig
 from tuning.datasets.export import export_dataset
+from tuning.datasets.files import DatasetFiles
 from tuning.errors import ConflictError, DatasetError, NotFoundError, SarcasmError
-from tuning.job_log import JobLog, OnChange
-from tuning.promotion import finish_job
+from tuning.evaluation.comparison import Evaluator, ModelEvaluator
+from tuning.lifecycle.job_log import JobLog, OnChange
+from tuning.lifecycle.promotion import finish_job
 from tuning.records import JobRecord, Method, StateChange, Task, utcnow
 from tuning.records import frozen_mapping as frozen
 from tuning.store.base import Store

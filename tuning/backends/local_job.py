@@ -12,13 +12,13 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tuning.backends.base import DatasetFiles
-from tuning.basedata import LabeledText, Pair, load_base_pairs
+from tuning.datasets.basedata import LabeledText, Pair, load_base_pairs
+from tuning.datasets.files import DatasetFiles
 from tuning.datasets.formats import preference_triple, read_jsonl, sft_pair
 from tuning.errors import DatasetError
-from tuning.models.base import LABEL_WORDS
+from tuning.models.builders import build_classifier, build_generator
 from tuning.models.local_generator import LocalGenerator
-from tuning.models.local_training import build_classifier, build_generator
+from tuning.prompts import LABEL_WORDS
 from tuning.records import Method, ModelVersion, Task
 
 SarcasmFn = Callable[[Sequence[str]], Sequence[float]]

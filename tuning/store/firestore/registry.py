@@ -11,14 +11,14 @@ from google.cloud.firestore import AsyncDocumentReference, AsyncTransaction, Fie
 from tuning.errors import ConflictError, NotFoundError
 from tuning.records import AuditEntry, ChannelSettings, JobRecord, ModelVersion, Task, utcnow
 from tuning.store import codec
-from tuning.store.firestore_docs import decode_time as dec
-from tuning.store.firestore_docs import encode_time as enc
-from tuning.store.firestore_docs import translated
-from tuning.store.firestore_engine import FirestoreEngine
+from tuning.store.firestore.docs import decode_time as dec
+from tuning.store.firestore.docs import encode_time as enc
+from tuning.store.firestore.docs import translated
+from tuning.store.firestore.engine import FirestoreEngine
 
 
 class FirestoreRegistry(FirestoreEngine):
-    """The administrative half of :class:`~tuning.store.firestore.FirestoreStore`."""
+    """The administrative half of :class:`~tuning.store.firestore.store.FirestoreStore`."""
 
     # -- model registry ------------------------------------------------------------------------
 

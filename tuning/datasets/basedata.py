@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from tuning.errors import DatasetError
-from tuning.models.text import normalize
+from tuning.text import normalize
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.views.progress import STAGES, build_progress_text, stage_of
+from bot.views.job_progress import STAGES, build_progress_text, stage_of
 from tuning.records import JobRecord, utcnow
 from tuning.store.base import Store
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuning.errors import DatasetError
-from tuning.models.text import MAX_TEXT_CHARS
+from tuning.text import MAX_TEXT_CHARS
 
 STDIN = "<stdin>"
 

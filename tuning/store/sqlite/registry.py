@@ -11,7 +11,7 @@ from tuning.records import AuditEntry, ChannelSettings, JobRecord, ModelVersion,
 from tuning.store import codec
 from tuning.store.codec import decode_text as dec
 from tuning.store.codec import encode_text as enc
-from tuning.store.sqlite_engine import (
+from tuning.store.sqlite.engine import (
     Row,
     SqliteEngine,
     decode_job,
@@ -22,7 +22,7 @@ from tuning.store.sqlite_engine import (
 
 
 class SqliteRegistry(SqliteEngine):
-    """The administrative half of :class:`~tuning.store.sqlite.SqliteStore`."""
+    """The administrative half of :class:`~tuning.store.sqlite.store.SqliteStore`."""
 
     async def add_model(self, model: ModelVersion) -> None:
         """Register a model version; raise ConflictError if (task, version) exists."""

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from tuning.config import Settings
 from tuning.errors import SarcasmError
 from tuning.models.base import Classifier, Generator
+from tuning.models.builders import ensure_active
 from tuning.models.loader import load_classifier, load_generator
 from tuning.models.local_generator import LocalGenerator
-from tuning.models.local_training import ensure_active
 from tuning.models.reward import RewardModel
 from tuning.records import Candidate, ModelVersion, Prediction
 from tuning.store.base import Store

@@ -6,13 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from tuning.backends.base import RemoteStatus
-from tuning.comparison import Evaluator
 from tuning.errors import SarcasmError
-from tuning.evaluate import decide
-from tuning.job_log import JobLog
+from tuning.evaluation.comparison import Evaluator
+from tuning.evaluation.metrics import decide
+from tuning.lifecycle.job_log import JobLog
+from tuning.lifecycle.registry import finite, promote, register_candidate
 from tuning.records import JobRecord, ModelVersion
 from tuning.records import frozen_mapping as frozen
-from tuning.registry import finite, promote, register_candidate
 from tuning.store.base import Store
 
 

@@ -43,15 +43,15 @@ from tuning.errors import ConfigError, ConflictError, NotFoundError, StoreError
 from tuning.records import Feedback, Interaction, Kind, utcnow
 from tuning.store import codec
 from tuning.store.base import Store
-from tuning.store.firestore_docs import (
+from tuning.store.firestore.docs import (
     api_errors_as_store_errors,
     claim_id,
     feedback_id,
     translated,
 )
-from tuning.store.firestore_docs import decode_time as dec
-from tuning.store.firestore_docs import encode_time as enc
-from tuning.store.firestore_registry import FirestoreRegistry
+from tuning.store.firestore.docs import decode_time as dec
+from tuning.store.firestore.docs import encode_time as enc
+from tuning.store.firestore.registry import FirestoreRegistry
 
 __all__ = ["FirestoreStore"]
 

@@ -1,10 +1,10 @@
 """The embedded default store: one SQLite file in WAL mode, safe across processes.
 
-Every sqlite3 call runs on one worker thread per store (see :mod:`tuning.store.sqlite_engine`).
+Every sqlite3 call runs on one worker thread per store (see :mod:`tuning.store.sqlite.engine`).
 Across processes, the atomic operations (claim, promote, feedback) run inside ``BEGIN IMMEDIATE``
 transactions with a busy timeout, so two bot replicas on one file still see exactly one winner.
 Iterators page through results in batches by key, so no read transaction stays open between
-batches. The model registry, jobs and settings are in :mod:`tuning.store.sqlite_registry`.
+batches. The model registry, jobs and settings are in :mod:`tuning.store.sqlite.registry`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tuning.records import Feedback, Interaction, Kind, utcnow
 from tuning.store import codec
 from tuning.store.base import Store
 from tuning.store.codec import encode_text as enc
-from tuning.store.sqlite_engine import (
+from tuning.store.sqlite.engine import (
     FEEDBACK_COLUMNS,
     Row,
     decode_feedback,
@@ -27,7 +27,7 @@ from tuning.store.sqlite_engine import (
     immediate,
     to_json,
 )
-from tuning.store.sqlite_registry import SqliteRegistry
+from tuning.store.sqlite.registry import SqliteRegistry
 
 __all__ = ["SqliteStore"]
 

@@ -19,8 +19,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tuning.basedata import LabeledText, Pair, fingerprint, load_base_messages, load_base_pairs
 from tuning.config import Settings
+from tuning.datasets.basedata import (
+    LabeledText,
+    Pair,
+    fingerprint,
+    load_base_messages,
+    load_base_pairs,
+)
 from tuning.datasets.examples import text_split
 from tuning.errors import ConflictError, ModelError
 from tuning.models.local_classifier import LocalClassifier, cross_validated_f1, train_classifier

@@ -24,8 +24,8 @@ from tuning.errors import StoreError
 from tuning.records import Feedback, Interaction, JobRecord, ModelVersion
 from tuning.store import codec
 from tuning.store.codec import decode_text as dec
-from tuning.store.sqlite_schema import migrate
-from tuning.store.sqlite_writable import prepare_path
+from tuning.store.sqlite.schema import migrate
+from tuning.store.sqlite.writable import prepare_path
 
 T = TypeVar("T")
 R = TypeVar("R")

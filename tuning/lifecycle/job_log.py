@@ -16,7 +16,7 @@ from tuning.errors import NotFoundError
 from tuning.records import JobRecord, JobState, StateChange, utcnow
 from tuning.store.base import Store
 
-log = logging.getLogger("tuning.jobs")
+log = logging.getLogger("tuning.lifecycle.service")
 OnChange = Callable[[JobRecord], Awaitable[None]]
 
 

@@ -20,7 +20,7 @@ from google.cloud.firestore import (
 )
 
 from tuning.errors import StoreError
-from tuning.store.firestore_docs import api_errors_as_store_errors, doc_id, translated
+from tuning.store.firestore.docs import api_errors_as_store_errors, doc_id, translated
 
 T = TypeVar("T")
 # Transactions retry their commit on contention (the SDK's default is 5), and we retry reads that

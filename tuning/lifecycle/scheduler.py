@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tuning.errors import ConflictError, SarcasmError
-from tuning.jobs import TuningService
+from tuning.lifecycle.service import TuningService
 from tuning.records import JobRecord, Kind, Method, Task, utcnow
 from tuning.store.base import Store
 

@@ -2,7 +2,7 @@
 
 Classifier: F1/precision/recall on the sarcastic class, accuracy and ROC AUC over all the
 validation examples, the same for both models: none has seen them (models built from base
-data keep to its train split, see :mod:`tuning.models.local_training`). Generator: each
+data keep to its train split, see :mod:`tuning.models.builders`). Generator: each
 model's best reply to every validation prompt, judged by the *active* stack (the active
 classifier for the sarcasm rate, the active generator's reward model for the win rate), so a
 candidate must win by the standards already in production; for preference jobs also the share
@@ -19,14 +19,15 @@ from typing import Protocol
 
 from tuning.config import Settings
 from tuning.datasets.formats import preference_triple, read_jsonl, sft_pair
-from tuning.evaluate import KEY_METRICS, classifier_metrics, generator_metrics, win_rate
-from tuning.models.base import LABEL_WORDS, Classifier, Generator
+from tuning.evaluation.metrics import KEY_METRICS, classifier_metrics, generator_metrics, win_rate
+from tuning.models.base import Classifier, Generator
 from tuning.models.loader import load_classifier, load_generator
 from tuning.models.local_generator import LocalGenerator
 from tuning.models.reward import RewardModel
-from tuning.models.text import relevance
+from tuning.prompts import LABEL_WORDS
 from tuning.records import Method, ModelVersion, Task
 from tuning.store.base import Store
+from tuning.text import relevance
 
 MAX_PROMPTS = 200  # generator evaluation calls the model once per prompt; keep it bounded
 CONCURRENCY = 8  # prompts in flight at once

@@ -1,0 +1,1 @@
+"""Answering in Slack: the reply flow, the hourglass while it works, exactly-once claims."""

@@ -1,0 +1,1 @@
+"""Pure metrics and the candidate-vs-active comparison: the one place metric names live."""

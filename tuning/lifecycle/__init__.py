@@ -1,0 +1,1 @@
+"""Job lifecycle: tuning service, job log, promotion, registry actions, scheduler, builder."""

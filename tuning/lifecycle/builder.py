@@ -1,0 +1,57 @@
+"""Build the tuning service: the one builder both ``python -m tuning`` and the bot process use.
+
+The local backend is always there; Vertex AI joins when it is wanted (``MODEL_BACKEND=vertex``,
+``--backend vertex``) or merely configured (``GOOGLE_CLOUD_PROJECT`` set). A wanted backend that
+cannot be built is an error; a merely configured one is logged and left out, so `/sarcasm
+retrain` answers that the vertex backend is not available here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tuning.backends.base import TuningBackend
+from tuning.backends.local import LocalBackend
+from tuning.config import Settings
+from tuning.errors import BackendError
+from tuning.lifecycle.job_log import OnChange
+from tuning.lifecycle.service import TuningService
+from tuning.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+def build_tuning_service(
+    settings: Settings,
+    store: Store,
+    *,
+    backend: str | None = None,
+    on_change: OnChange | None = None,
+    strict: bool = False,
+) -> TuningService:
+    """Return a TuningService with the local backend and, when wanted or configured, Vertex AI.
+
+    Raise :class:`BackendError` when ``backend`` asks for Vertex AI and it cannot be built, or,
+    with ``strict`` (the CLI), when ``MODEL_BACKEND`` does. The bot process is not strict: it
+    keeps serving with the local backend and logs why Vertex AI is missing.
+    """
+    backends: dict[str, TuningBackend] = {"local": LocalBackend(settings=settings, store=store)}
+    wanted = backend or settings.model_backend
+    if wanted == "vertex" or (backend is None and settings.vertex.project):
+        try:
+            backends["vertex"] = vertex_backend(settings)
+        except BackendError as error:
+            if backend == "vertex" or (strict and wanted == "vertex"):
+                raise
+            log.warning("vertex tuning backend unavailable: %s", error)
+    return TuningService(store, settings, backends, on_change=on_change)
+
+
+def vertex_backend(settings: Settings) -> TuningBackend:
+    """Build the Vertex AI backend; raise one clear line if it is not configured."""
+    # Imported here so that a local-only process never loads google-genai's tuning types.
+    from tuning.backends.vertex import VertexBackend
+
+    if not settings.vertex.project or not settings.vertex.bucket:
+        raise BackendError("the vertex backend needs GOOGLE_CLOUD_PROJECT and TUNING_BUCKET")
+    return VertexBackend.from_settings(settings)

@@ -1,0 +1,1 @@
+"""Reports for people: feedback and metric history, the dashboard snapshot, charts."""

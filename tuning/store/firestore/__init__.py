@@ -1,0 +1,1 @@
+"""The production store: Firestore through its AsyncClient."""

@@ -28,7 +28,7 @@ from tuning.errors import ConflictError, DatasetError, NotFoundError, SarcasmErr
 from tuning.evaluation.comparison import Evaluator, ModelEvaluator
 from tuning.lifecycle.job_log import JobLog, OnChange
 from tuning.lifecycle.promotion import finish_job
-from tuning.records import JobRecord, Method, StateChange, Task, utcnow
+from tuning.records import JobRecord, Method, StateChange, Task
 from tuning.records import frozen_mapping as frozen
 from tuning.store.base import Store
 
@@ -99,7 +99,7 @@ class TuningService:
                     f"job {other.id} ({other.task} {other.method}) is {other.state}; "
                     "one tuning job runs at a time"
                 )
-            now = utcnow()
+            now = self._store.clock()
             job = JobRecord(
                 id=f"job-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}",
                 task=task,
@@ -166,7 +166,7 @@ class TuningService:
         for job in await self._store.running_jobs():
             if job.id in self._tasks or job.backend not in self._backends:
                 continue
-            stale = utcnow() - job.updated_at > STALE_AFTER
+            stale = self._store.clock() - job.updated_at > STALE_AFTER
             if job.remote_name is None or job.backend == "local":
                 if not stale:
                     continue  # another process is still driving it
@@ -269,7 +269,7 @@ class TuningService:
                 job = await self._log.transition(job, status.state, error=status.error)
                 if job.ended:
                     return job
-            elif utcnow() - job.updated_at > HEARTBEAT:
+            elif self._store.clock() - job.updated_at > HEARTBEAT:
                 job = await self._log.save(job)
             if once:
                 return job

@@ -11,7 +11,6 @@ Only one job of ours runs at a time (Vertex AI allows one concurrent tuning job 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -152,8 +151,14 @@ class TuningService:
         task = self._tasks.pop(job_id, None)
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            # wait() never raises the task's own cancellation or error, only our caller's
+            # cancellation, so cancelling cancel() itself still works.
+            await asyncio.wait({task})
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                log.warning(
+                    "job %s: its task failed as it was cancelled (%s)", job_id, type(error).__name__
+                )
         return await self._log.transition(job, "CANCELLED", error="cancelled on request")
 
     async def resume(self, *, follow: bool = True) -> list[JobRecord]:

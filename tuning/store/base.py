@@ -3,8 +3,8 @@
 Implementations provide the abstract primitives; the derived operations (rollback, defaults,
 counting) are written once here. Getters return ``None`` for "not found"; anything broken raises
 :class:`~tuning.errors.StoreError`, and actions on missing things raise ``NotFoundError``.
-Every time a store reads (claim expiry, ``expires_at``, feedback and promotion timestamps) comes
-from its ``clock``, so tests can move time forward instead of sleeping.
+A store reads the time only from its ``clock`` (claim expiry, ``expires_at``, feedback and
+promotion timestamps), so tests move time forward instead of sleeping.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import pytest
 
 from tests.emulators import EmulatorError, FirestoreEmulator, gcloud_available
 from tests.fakes.vertex_server import FakeVertex, start_fake_vertex
+from tuning.records import Clock, utcnow
 from tuning.store.base import Store
 from tuning.store.sqlite.store import SqliteStore
 
@@ -45,9 +46,19 @@ def firestore_emulator() -> Iterator[str]:
 
 
 @pytest.fixture
-async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+def clock() -> Clock:
+    """Return the clock the store fixtures read: the real one, unless a suite overrides this.
+
+    Override it with a ``tests.clock.ManualClock`` to move time on instead of sleeping.
+    """
+    return utcnow
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path, clock: Clock) -> AsyncIterator[SqliteStore]:
     """Yield an opened, empty SqliteStore in a fresh file."""
-    store = SqliteStore(tmp_path / "store.db", page_size=50)  # small pages: paging gets tested
+    # Small pages, so that paging gets tested.
+    store = SqliteStore(tmp_path / "store.db", page_size=50, clock=clock)
     await store.open()
     try:
         yield store
@@ -56,14 +67,14 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 
 
 @pytest.fixture
-async def firestore_store(firestore_emulator: str) -> AsyncIterator[FirestoreStore]:
+async def firestore_store(firestore_emulator: str, clock: Clock) -> AsyncIterator[FirestoreStore]:
     """Yield an opened FirestoreStore on the emulator, empty (its own collection prefix)."""
     from google.cloud.firestore import AsyncClient
 
     from tuning.store.firestore.store import FirestoreStore
 
     client = AsyncClient(project=FIRESTORE_TEST_PROJECT)
-    store = FirestoreStore(client, prefix=f"t{uuid.uuid4().hex[:12]}_")
+    store = FirestoreStore(client, prefix=f"t{uuid.uuid4().hex[:12]}_", clock=clock)
     await store.open()
     try:
         yield store

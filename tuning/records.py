@@ -6,7 +6,7 @@ Timestamps are timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -26,6 +26,8 @@ KINDS: tuple[Kind, ...] = ("classify", "generate")
 TASKS: tuple[Task, ...] = ("classifier", "generator")
 METHODS: tuple[Method, ...] = ("sft", "preference")
 ENDED_JOB_STATES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"})
+# A source of the current time: returns a timezone-aware UTC datetime (utcnow, or a test's clock).
+Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:

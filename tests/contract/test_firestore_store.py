@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from tests.clock import ManualClock
 from tests.emulators import FirestoreEmulator, gcloud_available
 from tuning.errors import ConfigError, StoreError
 from tuning.records import Interaction
@@ -37,19 +38,29 @@ def test_from_url_reads_project_and_database(firestore_emulator: str) -> None:
         FirestoreStore.from_url("firestore:///nodb")
 
 
-async def test_open_store_on_the_emulator(firestore_emulator: str) -> None:
-    store = await open_store("firestore://sarcasm-bot-test")
+async def test_open_store_on_the_emulator(firestore_emulator: str, clock: ManualClock) -> None:
+    store = await open_store("firestore://sarcasm-bot-test", clock=clock)
     try:
         assert await store.ping()
+        assert store.clock is clock
     finally:
         await store.close()
 
 
-async def test_claims_carry_a_timestamp_ttl_field(firestore_store: FirestoreStore) -> None:
+async def test_claims_carry_a_timestamp_ttl_field(
+    firestore_store: FirestoreStore, clock: ManualClock
+) -> None:
     assert await firestore_store.claim("event:E1", ttl=timedelta(minutes=5), holder="me")
-    raw = await firestore_store._col("claims").document(claim_id("event:E1")).get()
+    ref = firestore_store._col("claims").document(claim_id("event:E1"))
+    raw = await ref.get()
     assert isinstance(raw.get("expires_at"), datetime)
+    assert raw.get("expires_at") == clock() + timedelta(minutes=5)
     assert raw.get("holder") == "me"
+    # The TTL policy deletes expired claims only eventually: reads must not wait for it.
+    clock.advance(timedelta(minutes=5))
+    assert (await ref.get()).exists
+    assert await firestore_store.claim("event:E1", ttl=timedelta(minutes=5), holder="you")
+    assert (await ref.get()).get("holder") == "you"
 
 
 async def test_ids_that_are_not_document_ids_still_round_trip(

@@ -9,12 +9,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tests.clock import ManualClock
 from tuning.errors import ConfigError, StoreError
 from tuning.records import Interaction
 from tuning.store import open_store
@@ -152,10 +154,15 @@ async def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path:
     assert path.read_bytes() == b"my precious notes, not a database" * 100
 
 
-async def test_open_store_creates_directory_and_rejects_unknown_scheme(tmp_path: Path) -> None:
-    store = await open_store(f"sqlite:///{tmp_path}/new/dir/store.db")
+async def test_open_store_creates_directory_and_rejects_unknown_scheme(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    store = await open_store(f"sqlite:///{tmp_path}/new/dir/store.db", clock=clock)
     try:
         assert await store.ping()
+        assert await store.claim("lease", ttl=timedelta(seconds=1))
+        clock.advance(timedelta(seconds=1))  # the store reads the clock it was opened with
+        assert await store.claim("lease", ttl=timedelta(seconds=1))
     finally:
         await store.close()
     assert (tmp_path / "new" / "dir" / "store.db").is_file()

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.clock import ManualClock
 from tuning.errors import ConflictError, NotFoundError
 from tuning.records import (
     AuditEntry,
@@ -151,13 +152,30 @@ async def test_feedback_retraction_keeps_history_and_re_adding_reinstates(store:
     assert [f async for f in store.iter_feedback()] == [again]
 
 
+async def test_feedback_and_promotions_are_stamped_by_the_store_clock(
+    store: Store, clock: ManualClock
+) -> None:
+    given = await store.add_feedback(interaction_id="i1", user="U2", reaction="joy", rating=1)
+    assert given.created_at == given.updated_at == clock()
+    clock.advance(timedelta(minutes=1))
+    retracted = await store.retract_feedback(interaction_id="i1", user="U2", reaction="joy")
+    assert retracted is not None
+    assert retracted.retracted_at == retracted.updated_at == clock()
+    await store.add_model(model("v1"))
+    promoted = await store.promote(task="classifier", version="v1")
+    assert promoted.promoted_at == clock()
+
+
 async def test_retracting_feedback_never_given_returns_none(store: Store) -> None:
     assert await store.retract_feedback(interaction_id="i1", user="U2", reaction="joy") is None
     assert [f async for f in store.iter_feedback(include_retracted=True)] == []
 
 
-async def test_iter_feedback_filters_by_interaction_and_since(store: Store) -> None:
+async def test_iter_feedback_filters_by_interaction_and_since(
+    store: Store, clock: ManualClock
+) -> None:
     for n in range(60):
+        clock.advance(timedelta(seconds=1))
         await store.add_feedback(
             interaction_id=f"i{n % 3}", user=f"U{n}", reaction="joy", rating=1 if n % 2 else -1
         )
@@ -192,16 +210,28 @@ async def test_release_only_by_holder(store: Store) -> None:
     assert await store.claim("lease", ttl=timedelta(minutes=5), holder="b")
 
 
-async def test_expired_claim_can_be_won_again_and_purged(store: Store) -> None:
+async def test_expired_claim_can_be_won_again_and_purged(store: Store, clock: ManualClock) -> None:
     assert await store.claim("short", ttl=timedelta(milliseconds=200))
     assert await store.claim("long", ttl=timedelta(hours=1))
     assert not await store.claim("short", ttl=timedelta(milliseconds=200))
-    await asyncio.sleep(0.3)
+    clock.advance(timedelta(milliseconds=300))
     wins = await asyncio.gather(*(store.claim("short", ttl=timedelta(hours=1)) for _ in range(20)))
     assert wins.count(True) == 1
     assert await store.purge_expired() == 0
-    assert await store.purge_expired(now=utcnow() + timedelta(hours=2)) == 2
+    assert await store.purge_expired(now=clock() + timedelta(hours=2)) == 2
     assert await store.claim("long", ttl=timedelta(hours=1))
+
+
+async def test_a_claim_expires_exactly_at_its_ttl_by_the_store_clock(
+    store: Store, clock: ManualClock
+) -> None:
+    assert await store.claim("lease", ttl=timedelta(seconds=10), holder="a")
+    clock.advance(timedelta(seconds=10) - timedelta(microseconds=1))
+    assert not await store.claim("lease", ttl=timedelta(seconds=10), holder="b")
+    assert await store.purge_expired() == 0
+    clock.advance(timedelta(microseconds=1))
+    assert await store.purge_expired() == 1
+    assert await store.claim("lease", ttl=timedelta(seconds=10), holder="b")
 
 
 # -- model registry ----------------------------------------------------------------------------
@@ -255,13 +285,14 @@ async def test_concurrent_promotions_leave_exactly_one_active(store: Store) -> N
 
 
 def twin(store: Store) -> Store:
-    """Return a second, independent store on the same data (its own connection or client)."""
+    """Return a second, independent store on the same data and clock (its own connection)."""
     if isinstance(store, SqliteStore):
-        return SqliteStore(store.path)
+        return SqliteStore(store.path, clock=store.clock)
     assert isinstance(store, FirestoreStore)
     from google.cloud.firestore import AsyncClient
 
-    return FirestoreStore(AsyncClient(project=store.client.project), prefix=store.prefix)
+    client = AsyncClient(project=store.client.project)
+    return FirestoreStore(client, prefix=store.prefix, clock=store.clock)
 
 
 async def test_two_instances_promoting_at_once_leave_exactly_one_active(store: Store) -> None:
@@ -284,14 +315,16 @@ async def test_two_instances_promoting_at_once_leave_exactly_one_active(store: S
         await other.close()
 
 
-async def test_two_instances_claiming_at_once_have_one_winner(store: Store) -> None:
+async def test_two_instances_claiming_at_once_have_one_winner(
+    store: Store, clock: ManualClock
+) -> None:
     other = twin(store)
     try:
         fresh = await asyncio.gather(
             *(s.claim("event:E1", ttl=timedelta(seconds=1)) for s in (store, other) * 10)
         )
         assert fresh.count(True) == 1
-        await asyncio.sleep(1.1)
+        clock.advance(timedelta(seconds=1.1))
         taken_over = await asyncio.gather(
             *(s.claim("event:E1", ttl=timedelta(hours=1)) for s in (store, other) * 10)
         )

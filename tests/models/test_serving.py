@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from collections.abc import Sequence
 from dataclasses import replace
@@ -23,7 +24,7 @@ from tuning.models.builders import (
 from tuning.models.loader import load_classifier, load_generator
 from tuning.models.local_classifier import MODEL_FILE
 from tuning.models.serving import LiveModels
-from tuning.records import ModelVersion, Prediction
+from tuning.records import Candidate, ModelVersion, Prediction
 from tuning.store.base import Store
 
 
@@ -216,3 +217,40 @@ async def test_swapped_out_models_are_closed_after_a_grace_period(
     )
     await other.close()
     assert still_open.closed == 1
+
+
+class FailingToClose(ClosingClassifier):
+    """A classifier whose connection breaks while it is being closed."""
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        raise OSError("connection reset; token=secret-token-123")
+
+
+class ClosingGenerator:
+    """A generator holding a connection, like a Vertex endpoint client."""
+
+    version = "gen-remote"
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    async def generate(self, prompt: str, *, n: int) -> list[Candidate]:
+        return [Candidate(text="oh sure", score=0.0)] * n
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+async def test_a_model_failing_to_close_is_logged_and_the_other_still_closed(
+    sqlite_store: Store, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    classifier, generator = FailingToClose(), ClosingGenerator()
+    live = LiveModels(
+        settings=settings, store=sqlite_store, classifier=classifier, generator=generator
+    )
+    with caplog.at_level(logging.WARNING, logger="tuning.models.serving"):
+        await live.close()
+    assert (classifier.closed, generator.closed) == (1, 1)
+    assert "could not close model clf-remote (OSError)" in caplog.text
+    assert "secret-token-123" not in caplog.text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -102,6 +104,59 @@ async def test_cancel_a_remote_job(sqlite_store: SqliteStore, loop_settings: Set
     job = await svc.cancel(launched.id)
     assert job.state == "CANCELLED"
     assert backend.cancelled == [launched.id]
+    await svc.close()
+
+
+class BrokenOnCancel(TuningBackend):
+    """A remote backend whose status call, when cancelled, fails with a bug of its own."""
+
+    name = "remote"
+
+    def __init__(self) -> None:
+        self.polling = asyncio.Event()
+
+    async def start(
+        self, *, job: JobRecord, dataset: DatasetFiles, base: ModelVersion | None
+    ) -> str:
+        raise AssertionError("not started in this test")
+
+    async def status(self, *, job: JobRecord) -> RemoteStatus:
+        self.polling.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("secret-token-123 leaked in a cleanup error") from None
+        raise AssertionError("unreachable")
+
+    async def cancel(self, *, job: JobRecord) -> None:
+        pass
+
+
+async def test_cancel_logs_a_job_task_that_fails_while_cancelled(
+    sqlite_store: SqliteStore, loop_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = BrokenOnCancel()
+    svc = TuningService(sqlite_store, loop_settings, {"remote": backend})
+    now = utcnow()
+    running = JobRecord(
+        id="job-remote",
+        task="classifier",
+        method="sft",
+        backend="remote",
+        state="RUNNING",
+        remote_name="projects/p/locations/l/tuningJobs/job-remote",
+        history=(StateChange("RUNNING", now),),
+        created_at=now,
+        updated_at=now,
+    )
+    await sqlite_store.save_job(running)
+    await svc.resume(follow=True)
+    await backend.polling.wait()
+    with caplog.at_level(logging.WARNING, logger="tuning.lifecycle.service"):
+        job = await svc.cancel("job-remote")
+    assert job.state == "CANCELLED"
+    assert "job job-remote: its task failed as it was cancelled (RuntimeError)" in caplog.text
+    assert "secret-token-123" not in caplog.text
     await svc.close()
 
 

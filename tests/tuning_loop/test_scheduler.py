@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.clock import ManualClock
 from tests.tuning_loop.factories import add_flags
+from tuning.backends.base import RemoteStatus, TuningBackend
 from tuning.backends.local import LocalBackend
 from tuning.config import Settings
+from tuning.datasets.files import DatasetFiles
 from tuning.lifecycle.scheduler import LEASE, Policy, is_due, run_periodically, tick
 from tuning.lifecycle.service import TuningService
-from tuning.records import JobRecord, JobState
+from tuning.records import JobRecord, JobState, ModelVersion
 from tuning.store.sqlite.store import SqliteStore
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -131,3 +134,45 @@ async def test_run_periodically_launches_when_due(tmp_path: Path) -> None:
     loop.cancel()
     await service.close()
     await store.close()
+
+
+class Refusing(TuningBackend):
+    """A remote backend whose every job fails at once, as Vertex reports a quota error."""
+
+    name = "remote"
+
+    async def start(
+        self, *, job: JobRecord, dataset: DatasetFiles, base: ModelVersion | None
+    ) -> str:
+        return f"projects/p/locations/l/tuningJobs/{job.id}"
+
+    async def status(self, *, job: JobRecord) -> RemoteStatus:
+        return RemoteStatus(state="FAILED", error="quota exceeded for tuning jobs")
+
+    async def cancel(self, *, job: JobRecord) -> None:
+        raise AssertionError("not cancelled in this test")
+
+
+async def test_the_cooldown_runs_on_the_store_clock(tmp_path: Path) -> None:
+    clock = ManualClock()
+    store = SqliteStore(tmp_path / "store.db", clock=clock)
+    await store.open()
+    await add_flags(store, 60)
+    service = TuningService(store, Settings(data_dir=tmp_path / "data"), {"remote": Refusing()})
+    policy = Policy("classifier", "sft", cooldown=timedelta(hours=6), backend="remote")
+    try:
+        first = await tick(service, store, [policy], holder="cron")
+        assert first.launched is not None
+        assert first.launched.created_at == clock()
+        assert (await service.wait(first.launched.id)).state == "FAILED"
+        clock.advance(timedelta(hours=6) - timedelta(microseconds=1))
+        cooling = await tick(service, store, [policy], holder="cron")
+        assert cooling.launched is None
+        assert "cooling down" in cooling.verdicts[0].reason
+        clock.advance(timedelta(microseconds=1))
+        second = await tick(service, store, [policy], holder="cron")
+        assert second.launched is not None, second.verdicts
+        assert (await service.wait(second.launched.id)).state == "FAILED"
+    finally:
+        await service.close()
+        await store.close()

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from tuning.errors import NotFoundError
-from tuning.records import JobRecord, JobState, StateChange, utcnow
+from tuning.records import JobRecord, JobState, StateChange
 from tuning.store.base import Store
 
 log = logging.getLogger("tuning.lifecycle.service")
@@ -36,7 +36,7 @@ class JobLog:
 
     async def save(self, job: JobRecord, **changes: Any) -> JobRecord:
         """Save ``job`` with ``changes`` and a fresh ``updated_at``; return the saved record."""
-        job = replace(job, **changes, updated_at=utcnow())
+        job = replace(job, **changes, updated_at=self._store.clock())
         await self._store.save_job(job)
         return job
 
@@ -44,7 +44,7 @@ class JobLog:
         """Move ``job`` to ``state`` (recorded in its history), save it and report it."""
         if state in ("FAILED", "CANCELLED", "EXPIRED"):
             changes.setdefault("outcome", "failed")
-        history = (*job.history, StateChange(state, utcnow()))
+        history = (*job.history, StateChange(state, self._store.clock()))
         job = await self.save(job, state=state, history=history, **changes)
         log.info("job %s is %s", job.id, state)
         await self.emit(job)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from tuning.errors import ConflictError, SarcasmError
 from tuning.lifecycle.service import TuningService
-from tuning.records import JobRecord, Kind, Method, Task, utcnow
+from tuning.records import JobRecord, Kind, Method, Task
 from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ async def tick(
             return TickResult(
                 followed=followed, note=f"job {job.id} is {job.state}; waiting for it"
             )
-        verdicts = await _verdicts(store, policies, now or utcnow())
+        verdicts = await _verdicts(store, policies, now or store.clock())
         for verdict in verdicts:
             if not verdict.due:
                 continue

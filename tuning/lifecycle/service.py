@@ -11,7 +11,6 @@ Only one job of ours runs at a time (Vertex AI allows one concurrent tuning job 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -28,7 +27,7 @@ from tuning.errors import ConflictError, DatasetError, NotFoundError, SarcasmErr
 from tuning.evaluation.comparison import Evaluator, ModelEvaluator
 from tuning.lifecycle.job_log import JobLog, OnChange
 from tuning.lifecycle.promotion import finish_job
-from tuning.records import JobRecord, Method, StateChange, Task, utcnow
+from tuning.records import JobRecord, Method, StateChange, Task
 from tuning.records import frozen_mapping as frozen
 from tuning.store.base import Store
 
@@ -99,7 +98,7 @@ class TuningService:
                     f"job {other.id} ({other.task} {other.method}) is {other.state}; "
                     "one tuning job runs at a time"
                 )
-            now = utcnow()
+            now = self._store.clock()
             job = JobRecord(
                 id=f"job-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}",
                 task=task,
@@ -152,8 +151,14 @@ class TuningService:
         task = self._tasks.pop(job_id, None)
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            # wait() never raises the task's own cancellation or error, only our caller's
+            # cancellation, so cancelling cancel() itself still works.
+            await asyncio.wait({task})
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                log.warning(
+                    "job %s: its task failed as it was cancelled (%s)", job_id, type(error).__name__
+                )
         return await self._log.transition(job, "CANCELLED", error="cancelled on request")
 
     async def resume(self, *, follow: bool = True) -> list[JobRecord]:
@@ -166,7 +171,7 @@ class TuningService:
         for job in await self._store.running_jobs():
             if job.id in self._tasks or job.backend not in self._backends:
                 continue
-            stale = utcnow() - job.updated_at > STALE_AFTER
+            stale = self._store.clock() - job.updated_at > STALE_AFTER
             if job.remote_name is None or job.backend == "local":
                 if not stale:
                     continue  # another process is still driving it
@@ -269,7 +274,7 @@ class TuningService:
                 job = await self._log.transition(job, status.state, error=status.error)
                 if job.ended:
                     return job
-            elif utcnow() - job.updated_at > HEARTBEAT:
+            elif self._store.clock() - job.updated_at > HEARTBEAT:
                 job = await self._log.save(job)
             if once:
                 return job

@@ -9,7 +9,6 @@ every replica follows a promotion or rollback without a restart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -147,5 +146,10 @@ async def _close_later(model: object, delay: float) -> None:
     finally:
         closer = getattr(model, "aclose", None)
         if closer is not None:
-            with contextlib.suppress(Exception):  # closing is best effort; log nothing secret
+            try:
                 await closer()
+            # Any error: closing is best effort, it must not keep the other model open, and an
+            # SDK's HTTP session can fail with anything. The type only: a message may hold secrets.
+            except Exception as exc:
+                version = getattr(model, "version", "?")
+                log.warning("could not close model %s (%s)", version, type(exc).__name__)

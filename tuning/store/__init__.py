@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from tuning.errors import ConfigError
+from tuning.records import Clock, utcnow
 from tuning.store.base import Store
 
 __all__ = ["Store", "open_store"]
 
 
-async def open_store(url: str) -> Store:
+async def open_store(url: str, *, clock: Clock = utcnow) -> Store:
     """Build the store named by a STORE_URL, open it and return it.
 
     ``sqlite:///PATH`` (relative; ``sqlite:////abs/path`` for an absolute path) or
     ``firestore://PROJECT[/DATABASE]``. Raise ConfigError naming STORE_URL for anything else.
+    The store reads the time from ``clock``.
     """
     scheme, _, rest = url.partition("://")
     store: Store
@@ -21,11 +23,11 @@ async def open_store(url: str) -> Store:
             raise ConfigError("STORE_URL", f"{url!r} has no path (use sqlite:///PATH)")
         from tuning.store.sqlite.store import SqliteStore
 
-        store = SqliteStore(rest[1:])
+        store = SqliteStore(rest[1:], clock=clock)
     elif scheme == "firestore":
         from tuning.store.firestore.store import FirestoreStore
 
-        store = FirestoreStore.from_url(url)
+        store = FirestoreStore.from_url(url, clock=clock)
     else:
         raise ConfigError(
             "STORE_URL",

@@ -3,6 +3,8 @@
 Implementations provide the abstract primitives; the derived operations (rollback, defaults,
 counting) are written once here. Getters return ``None`` for "not found"; anything broken raises
 :class:`~tuning.errors.StoreError`, and actions on missing things raise ``NotFoundError``.
+A store reads the time only from its ``clock`` (claim expiry, ``expires_at``, feedback and
+promotion timestamps), so tests move time forward instead of sleeping.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from tuning.errors import NotFoundError
 from tuning.records import (
     AuditEntry,
     ChannelSettings,
+    Clock,
     Feedback,
     Interaction,
     JobRecord,
@@ -26,6 +29,10 @@ from tuning.records import (
 
 class Store(abc.ABC):
     """Async persistence for interactions, feedback, claims, models, jobs and settings."""
+
+    # The time this store judges claims by and stamps records with; implementations take it as
+    # ``clock=`` (default :func:`~tuning.records.utcnow`).
+    clock: Clock
 
     # -- lifecycle -----------------------------------------------------------------------------
 

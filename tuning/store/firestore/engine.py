@@ -20,6 +20,7 @@ from google.cloud.firestore import (
 )
 
 from tuning.errors import StoreError
+from tuning.records import Clock, utcnow
 from tuning.store.firestore.docs import api_errors_as_store_errors, doc_id, translated
 
 T = TypeVar("T")
@@ -33,8 +34,11 @@ WRITE_BATCH = 400  # Firestore allows 500 writes per batch
 class FirestoreEngine:
     """The client, per-key local locks and paging that every Firestore store method uses."""
 
-    def __init__(self, client: AsyncClient, *, prefix: str = "", page_size: int = 500) -> None:
+    def __init__(
+        self, client: AsyncClient, *, prefix: str = "", page_size: int = 500, clock: Clock = utcnow
+    ) -> None:
         self.client = client
+        self.clock = clock
         self.prefix = prefix
         self.page_size = page_size
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()

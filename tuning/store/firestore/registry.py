@@ -9,7 +9,7 @@ from google.api_core import exceptions as api_errors
 from google.cloud.firestore import AsyncDocumentReference, AsyncTransaction, FieldFilter, Query
 
 from tuning.errors import ConflictError, NotFoundError
-from tuning.records import AuditEntry, ChannelSettings, JobRecord, ModelVersion, Task, utcnow
+from tuning.records import AuditEntry, ChannelSettings, JobRecord, ModelVersion, Task
 from tuning.store import codec
 from tuning.store.firestore.docs import decode_time as dec
 from tuning.store.firestore.docs import encode_time as enc
@@ -77,7 +77,7 @@ class FirestoreRegistry(FirestoreEngine):
                 raise NotFoundError(f"{task} version {version!r} is not registered")
             current = [s async for s in actives.stream(transaction=transaction)]
             target = codec.model_from_dict(snapshot.to_dict() or {}, dec)
-            now = utcnow()
+            now = self.clock()
             for other in current:
                 if other.reference.path != ref.path:
                     transaction.update(other.reference, {"state": "retired"})
@@ -151,7 +151,7 @@ class FirestoreRegistry(FirestoreEngine):
     async def set_opt_out(self, *, user: str, opted_out: bool) -> None:
         """Record whether a user opted out of flagging and storage."""
         await self._doc("optouts", user).set(
-            {"user": user, "opted_out": opted_out, "updated_at": utcnow()}
+            {"user": user, "opted_out": opted_out, "updated_at": self.clock()}
         )
 
     @translated

@@ -40,7 +40,7 @@ from google.api_core import exceptions as api_errors
 from google.cloud.firestore import AsyncClient, AsyncTransaction, FieldFilter
 
 from tuning.errors import ConfigError, ConflictError, NotFoundError, StoreError
-from tuning.records import Feedback, Interaction, Kind, utcnow
+from tuning.records import Clock, Feedback, Interaction, Kind, utcnow
 from tuning.store import codec
 from tuning.store.base import Store
 from tuning.store.firestore.docs import (
@@ -60,7 +60,7 @@ class FirestoreStore(FirestoreRegistry, Store):
     """A :class:`Store` on Firestore; closing it closes the client."""
 
     @classmethod
-    def from_url(cls, url: str) -> FirestoreStore:
+    def from_url(cls, url: str, *, clock: Clock = utcnow) -> FirestoreStore:
         """Build a store from ``firestore://PROJECT[/DATABASE]`` (honours FIRESTORE_EMULATOR_HOST).
 
         With the emulator the client uses anonymous credentials; otherwise Application Default
@@ -74,7 +74,7 @@ class FirestoreStore(FirestoreRegistry, Store):
             client = AsyncClient(project=parsed.netloc, database=database)
         except Exception as exc:  # google.auth raises several unrelated types here
             raise StoreError(f"STORE_URL: cannot connect to {url} ({exc})") from exc
-        return cls(client)
+        return cls(client, clock=clock)
 
     # -- interactions --------------------------------------------------------------------------
 
@@ -144,7 +144,7 @@ class FirestoreStore(FirestoreRegistry, Store):
         rating and ``updated_at``; ``retracted_at`` keeps the last retraction for the audit trail).
         """
         ref = self._col("feedback").document(feedback_id(interaction_id, user, reaction))
-        now = utcnow()
+        now = self.clock()
         fresh = Feedback(interaction_id, user, reaction, rating, created_at=now, updated_at=now)
         try:
             await ref.create(codec.feedback_to_dict(fresh, enc))
@@ -166,7 +166,7 @@ class FirestoreStore(FirestoreRegistry, Store):
             stored = codec.feedback_from_dict(snapshot.to_dict() or {}, dec)
             if not stored.retracted:
                 return stored
-            now = utcnow()
+            now = self.clock()
             transaction.update(ref, {"retracted": False, "rating": rating, "updated_at": now})
             return replace(stored, retracted=False, rating=rating, updated_at=now)
 
@@ -186,7 +186,7 @@ class FirestoreStore(FirestoreRegistry, Store):
             stored = codec.feedback_from_dict(snapshot.to_dict() or {}, dec)
             if stored.retracted:
                 return stored
-            now = utcnow()
+            now = self.clock()
             transaction.update(ref, {"retracted": True, "retracted_at": now, "updated_at": now})
             return replace(stored, retracted=True, retracted_at=now, updated_at=now)
 
@@ -231,12 +231,12 @@ class FirestoreStore(FirestoreRegistry, Store):
     async def claim(self, key: str, *, ttl: timedelta, holder: str = "") -> bool:
         """Atomically claim ``key`` for ``ttl``; return True for exactly one concurrent caller.
 
-        A live claim is never re-granted, not even to its own holder. Expiry is judged by this
-        process's clock; ``expires_at`` is also the field of the collection's TTL policy.
+        A live claim is never re-granted, not even to its own holder. Reads judge expiry by the
+        store's clock: the TTL policy on ``expires_at`` deletes only eventually (within a day).
         """
         ref = self._col("claims").document(claim_id(key))
         try:
-            await ref.create({"key": key, "holder": holder, "expires_at": utcnow() + ttl})
+            await ref.create({"key": key, "holder": holder, "expires_at": self.clock() + ttl})
             return True
         except api_errors.AlreadyExists:
             pass
@@ -248,18 +248,17 @@ class FirestoreStore(FirestoreRegistry, Store):
         async def take_over(transaction: AsyncTransaction) -> bool:
             if not self._expired(await ref.get(transaction=transaction), key):
                 return False
-            transaction.set(ref, {"key": key, "holder": holder, "expires_at": utcnow() + ttl})
+            transaction.set(ref, {"key": key, "holder": holder, "expires_at": self.clock() + ttl})
             return True
 
         return await self._transact(ref.path, take_over)
 
-    @staticmethod
-    def _expired(snapshot: Any, key: str) -> bool:
+    def _expired(self, snapshot: Any, key: str) -> bool:
         """Return whether a claim snapshot is free to take: missing or past its expiry."""
         if not snapshot.exists:
             return True
         with codec.decoding("claim", {"key": key}, "key"):
-            return dec(snapshot.get("expires_at")) <= utcnow()
+            return dec(snapshot.get("expires_at")) <= self.clock()
 
     @translated
     async def release(self, key: str, *, holder: str = "") -> None:
@@ -272,7 +271,7 @@ class FirestoreStore(FirestoreRegistry, Store):
     @translated
     async def purge_expired(self, *, now: datetime | None = None) -> int:
         """Delete expired claims and return how many were deleted."""
-        cutoff = enc(now or utcnow())
+        cutoff = enc(now or self.clock())
         query = self._col("claims").where(filter=FieldFilter("expires_at", "<=", cutoff))
         deleted = 0
         async for snapshot in self._pages(query.order_by("expires_at")):

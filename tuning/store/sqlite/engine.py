@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tuning.errors import StoreError
-from tuning.records import Feedback, Interaction, JobRecord, ModelVersion
+from tuning.records import Clock, Feedback, Interaction, JobRecord, ModelVersion, utcnow
 from tuning.store import codec
 from tuning.store.codec import decode_text as dec
 from tuning.store.sqlite.schema import migrate
@@ -92,9 +92,15 @@ class SqliteEngine:
     """The connection, worker thread and paging that every SQLite store method runs through."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, busy_timeout: float = 15.0, page_size: int = 1000
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 15.0,
+        page_size: int = 1000,
+        clock: Clock = utcnow,
     ) -> None:
         self.path = Path(path)
+        self.clock = clock
         self.page_size = page_size
         self._busy_timeout = busy_timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")

@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from tuning.errors import ConflictError, NotFoundError
-from tuning.records import AuditEntry, ChannelSettings, JobRecord, ModelVersion, Task, utcnow
+from tuning.records import AuditEntry, ChannelSettings, JobRecord, ModelVersion, Task
 from tuning.store import codec
 from tuning.store.codec import decode_text as dec
 from tuning.store.codec import encode_text as enc
@@ -93,7 +93,7 @@ class SqliteRegistry(SqliteEngine):
                 conn.execute(
                     "UPDATE models SET state = 'active', promoted_at = ? "
                     "WHERE task = ? AND version = ?",
-                    (enc(utcnow()), task, version),
+                    (enc(self.clock()), task, version),
                 )
                 promoted = self._model_row(conn, task, version)
                 assert promoted is not None  # we hold the write lock; it cannot have vanished
@@ -173,7 +173,7 @@ class SqliteRegistry(SqliteEngine):
         await self._run(
             lambda conn: conn.execute(
                 "INSERT OR REPLACE INTO optouts (user, opted_out, updated_at) VALUES (?, ?, ?)",
-                (user, int(opted_out), enc(utcnow())),
+                (user, int(opted_out), enc(self.clock())),
             )
         )
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tuning.errors import NotFoundError
-from tuning.records import Feedback, Interaction, Kind, utcnow
+from tuning.records import Feedback, Interaction, Kind
 from tuning.store import codec
 from tuning.store.base import Store
 from tuning.store.codec import encode_text as enc
@@ -128,7 +128,7 @@ class SqliteStore(SqliteRegistry, Store):
         key = (interaction_id, user, reaction)
 
         def add(conn: sqlite3.Connection) -> Row:
-            now = enc(utcnow())
+            now = enc(self.clock())
             with immediate(conn):
                 conn.execute(
                     f"INSERT INTO feedback ({FEEDBACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, NULL) "
@@ -148,7 +148,7 @@ class SqliteStore(SqliteRegistry, Store):
         key = (interaction_id, user, reaction)
 
         def retract(conn: sqlite3.Connection) -> Row | None:
-            now = enc(utcnow())
+            now = enc(self.clock())
             with immediate(conn):
                 cursor = conn.execute(
                     "UPDATE feedback SET retracted = 1, retracted_at = ?, updated_at = ? "
@@ -206,7 +206,7 @@ class SqliteStore(SqliteRegistry, Store):
 
         def take(conn: sqlite3.Connection) -> bool:
             with immediate(conn):
-                now = utcnow()  # read the clock only once we hold the write lock
+                now = self.clock()  # read the clock only once we hold the write lock
                 row = conn.execute("SELECT expires_at FROM claims WHERE key = ?", (key,)).fetchone()
                 if row is not None and row["expires_at"] > enc(now):
                     return False
@@ -230,7 +230,7 @@ class SqliteStore(SqliteRegistry, Store):
 
     async def purge_expired(self, *, now: datetime | None = None) -> int:
         """Delete expired claims and return how many were deleted."""
-        cutoff = enc(now or utcnow())
+        cutoff = enc(now or self.clock())
         return await self._run(
             lambda conn: (
                 conn.execute("DELETE FROM claims WHERE expires_at <= ?", (cutoff,)).rowcount

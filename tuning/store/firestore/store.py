@@ -22,10 +22,10 @@ meta           ``ping``                                      read (never written
 An id that is not a valid document id (contains "/", too long, reserved) is replaced by
 ``sha256-<hex>`` of itself. Atomicity: ``create()`` for new interactions, feedback and claims;
 transactions to take over an expired claim, reinstate retracted feedback, and promote a model.
-Composite indexes needed in production: interactions (kind ASC, created_at ASC) and
-jobs (task ASC, created_at DESC); everything else uses single-field indexes. Enable the TTL
-policy with ``gcloud firestore fields ttls update expires_at --collection-group=claims
---enable-ttl``; ``purge_expired()`` does the same on demand.
+The composite indexes production needs, and the claims TTL policy, are listed in
+:mod:`tuning.store.firestore.setup` (rendered as ``firestore.indexes.json``; ``python -m tuning
+firestore-setup`` prints the gcloud commands for a database and prefix); ``purge_expired()``
+does the TTL policy's work on demand.
 """
 
 from __future__ import annotations

@@ -10,17 +10,21 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DATA_DIR=/home/app/.sarcasm \
     STORE_URL=sqlite:////home/app/.sarcasm/store.db
 
-RUN useradd --create-home --uid 10001 app
+RUN groupadd --gid 10001 app && useradd --create-home --uid 10001 --gid 10001 app
 WORKDIR /srv/sarcasm-bot
 
 # Every dependency version is pinned by the constraints file the tests and CI use.
-COPY constraints.txt pyproject.toml README.md ./
+COPY constraints.txt pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 COPY tuning ./tuning
 RUN pip install --constraint constraints.txt .
 
-USER app
+# Numeric, so a runtime can check that it is not root (runAsNonRoot) without /etc/passwd.
+USER 10001:10001
 EXPOSE 3000
+# For `docker run` and Compose only: Cloud Run ignores HEALTHCHECK and uses the startup and
+# liveness probes set at deploy time (see the README). Docker only marks the container unhealthy
+# (it restarts nothing), so probing readiness (/healthz: 503 while the store is down) is right here.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('PORT', '3000')}/healthz\", timeout=4)"]
 CMD ["python", "-m", "bot"]

@@ -1,4 +1,4 @@
-"""HTTP mode: POST /slack/events (events, commands, interactivity) and GET /healthz on aiohttp."""
+"""HTTP mode on aiohttp: POST /slack/events (Slack), GET /healthz (readiness) and /live."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+# The liveness probe's path: 200 whenever the process serves HTTP, whatever the store does, so a
+# store outage never makes Cloud Run restart healthy instances. No "z" at the end: Cloud Run
+# reserves some paths ending in z (https://cloud.google.com/run/docs/known-issues).
+LIVE_PATH = "/live"
 # Slack's payloads are a few KB; a megabyte leaves room for big Block Kit views and no more.
 MAX_BODY_BYTES = 1024 * 1024
 HEALTH_TIMEOUT_SECONDS = 2.0
@@ -32,7 +36,13 @@ def build_web_app(app: AsyncApp, services: Services) -> web.Application:
     web_app = web.Application(client_max_size=MAX_BODY_BYTES)
     web_app.router.add_post(EVENTS_PATH, events_handler(app))
     web_app.router.add_get(HEALTH_PATH, healthz)
+    web_app.router.add_get(LIVE_PATH, live)
     return web_app
+
+
+async def live(request: web.Request) -> web.Response:
+    """Answer the liveness probe: 200, without asking the store or the models."""
+    return web.json_response({"ok": True})
 
 
 def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

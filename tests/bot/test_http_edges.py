@@ -5,7 +5,7 @@ import time
 
 import aiohttp
 
-from bot.transports.http import HEALTH_PATH, MAX_BODY_BYTES
+from bot.transports.http import HEALTH_PATH, LIVE_PATH, MAX_BODY_BYTES
 from bot.workspace import BOT_USER_ID, YOU
 from bot.workspace.payloads import build_envelope
 from tests.bot.conftest import Harness, post_signed, stored
@@ -86,3 +86,16 @@ async def test_health_reports_versions_and_store(harness):
         async with session.get(url) as resp:
             assert resp.status == 503
             assert (await resp.json())["store"] == "unavailable"
+
+
+async def test_liveness_stays_200_while_the_store_is_down(harness):
+    base = f"http://127.0.0.1:{harness.bot.port}"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(base + LIVE_PATH) as resp:
+            assert resp.status == 200
+            assert (await resp.json()) == {"ok": True}
+        await harness.bot.services.store.close()  # the store stops answering
+        async with session.get(base + HEALTH_PATH) as resp:
+            assert resp.status == 503
+        async with session.get(base + LIVE_PATH) as resp:
+            assert resp.status == 200

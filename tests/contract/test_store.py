@@ -190,6 +190,35 @@ async def test_iter_feedback_filters_by_interaction_and_since(
     assert await store.count_feedback(since=everything[39].updated_at) == 20
 
 
+async def test_count_feedback_counts_by_kind_since_and_skips_retracted(store: Store) -> None:
+    # interaction(n) is "generate" for odd n and "classify" for even n.
+    for n in range(6):
+        await store.add_interaction(interaction(n))
+    for n in range(6):
+        for user in ("U2", "U3"):
+            await store.add_feedback(
+                interaction_id=f"i{n:05d}", user=user, reaction="joy", rating=1
+            )
+    await store.add_feedback(interaction_id="orphan", user="U2", reaction="joy", rating=1)
+    assert await store.count_feedback() == 13
+    assert await store.count_feedback(kind="generate") == 6
+    assert await store.count_feedback(kind="classify") == 6
+    await store.retract_feedback(interaction_id="i00001", user="U2", reaction="joy")
+    assert await store.count_feedback(kind="generate") == 5
+    assert await store.count_feedback(kind="classify") == 6
+    everything = [f async for f in store.iter_feedback()]
+    cutoff = everything[-4].updated_at
+    later = [f for f in everything if f.updated_at > cutoff]
+    assert await store.count_feedback(since=cutoff) == len(later)
+    kinds = {i.id: i.kind async for i in store.iter_interactions()}
+    assert await store.count_feedback(since=cutoff, kind="classify") == sum(
+        1 for f in later if kinds.get(f.interaction_id) == "classify"
+    )
+    # Reinstating keeps counting by the interaction's kind.
+    await store.add_feedback(interaction_id="i00001", user="U2", reaction="joy", rating=-1)
+    assert await store.count_feedback(kind="generate") == 6
+
+
 # -- claims ------------------------------------------------------------------------------------
 
 
@@ -248,6 +277,7 @@ async def test_models_register_list_and_conflict(store: Store) -> None:
     assert await store.get_model(task="classifier", version="v1") == model("v1", age=1)
     assert await store.get_model(task="generator", version="v1") is None
     assert await store.active_model(task="classifier") is None
+    assert await store.active_version(task="classifier") is None
 
 
 async def test_promote_retires_previous_and_rollback_restores_it(store: Store) -> None:
@@ -268,6 +298,9 @@ async def test_promote_retires_previous_and_rollback_restores_it(store: Store) -
     active = await store.active_model(task="classifier")
     assert active is not None
     assert active.version == "v1"
+    assert active == await store.get_model(task="classifier", version="v1")
+    assert await store.active_version(task="classifier") == "v1"
+    assert await store.active_version(task="generator") == "g1"
     assert (await store.active_model(task="generator")) is not None
     with pytest.raises(NotFoundError):
         await store.promote(task="classifier", version="v9")

@@ -31,6 +31,7 @@ VERBS: dict[str, str] = {
     "promote": "tuning.cli.promote",
     "rollback": "tuning.cli.rollback",
     "evaluate": "tuning.cli.evaluate",
+    "firestore-setup": "tuning.cli.firestore_setup",
 }
 
 log = logging.getLogger("tuning.cli")

@@ -30,7 +30,7 @@ class Policy:
 
     task: Task
     method: Method
-    min_new_feedback: int = 50  # rated interactions of this task since the last good job
+    min_new_feedback: int = 50  # unretracted feedback on this task's interactions since then
     cooldown: timedelta = timedelta(hours=6)  # after any attempt, successful or not
     max_dataset_age: timedelta = timedelta(days=7)  # retrain on any new feedback after this
     backend: str | None = None  # None: the configured MODEL_BACKEND
@@ -175,17 +175,15 @@ async def run_periodically(
 
 async def _verdicts(store: Store, policies: Sequence[Policy], now: datetime) -> tuple[Verdict, ...]:
     jobs = await store.list_jobs(limit=100)
-    ids: dict[Kind, set[str]] = {}
     verdicts = []
     for policy in policies:
         mine = [j for j in jobs if j.task == policy.task and j.method == policy.method]
         last_attempt = mine[0] if mine else None
         last_success = next((j for j in mine if j.state == "SUCCEEDED"), None)
         kind: Kind = "classify" if policy.task == "classifier" else "generate"
-        if kind not in ids:
-            ids[kind] = {i.id async for i in store.iter_interactions(kind=kind)}
         since = last_success.created_at if last_success else None
-        new = len({f.interaction_id async for f in store.iter_feedback(since=since)} & ids[kind])
+        # Counted by the store (an aggregation query on Firestore): no tick reads every id.
+        new = await store.count_feedback(since=since, kind=kind)
         verdicts.append(
             is_due(
                 policy,

@@ -19,7 +19,7 @@ from tuning.models.builders import ensure_active
 from tuning.models.loader import load_classifier, load_generator
 from tuning.models.local_generator import LocalGenerator
 from tuning.models.reward import RewardModel
-from tuning.records import Candidate, ModelVersion, Prediction
+from tuning.records import Candidate, ModelVersion, Prediction, Task
 from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -88,15 +88,17 @@ class LiveModels:
         """
         async with self._refresh_lock:
             changed = False
-            classifier = await self._store.active_model(task="classifier")
-            if classifier is not None and classifier.version != self._classifier.version:
+            # The poll reads only the active version ids (one document each on Firestore) and
+            # fetches a full model record only when it changed.
+            classifier = await self._changed("classifier", self._classifier.version)
+            if classifier is not None:
                 loaded = await self._load(classifier)
                 if loaded is not None:
                     assert isinstance(loaded, Classifier)
                     self._retire(self._classifier)
                     self._classifier, changed = loaded, True
-            generator = await self._store.active_model(task="generator")
-            if generator is not None and generator.version != self._generator.version:
+            generator = await self._changed("generator", self._generator.version)
+            if generator is not None:
                 loaded = await self._load(generator)
                 if loaded is not None:
                     assert isinstance(loaded, Generator)
@@ -105,6 +107,13 @@ class LiveModels:
             if changed:
                 log.info("now serving %s", self.versions)
             return changed
+
+    async def _changed(self, task: Task, serving: str) -> ModelVersion | None:
+        """Return the active version of ``task`` when it is not ``serving``, else None."""
+        if await self._store.active_version(task=task) in (None, serving):
+            return None
+        model = await self._store.active_model(task=task)
+        return model if model is not None and model.version != serving else None
 
     async def _load(self, model: ModelVersion) -> Classifier | Generator | None:
         loader = load_classifier if model.task == "classifier" else load_generator

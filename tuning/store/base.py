@@ -219,9 +219,27 @@ class Store(abc.ABC):
 
     # -- derived -------------------------------------------------------------------------------
 
-    async def count_feedback(self, *, since: datetime | None = None) -> int:
-        """Return how many unretracted feedback records changed after ``since``."""
+    async def count_feedback(
+        self, *, since: datetime | None = None, kind: Kind | None = None
+    ) -> int:
+        """Return how many unretracted feedback records changed after ``since``.
+
+        With ``kind``, count only feedback on interactions of that kind. Implementations count
+        on the server (an aggregation query) instead of reading every record, as this does.
+        """
+        kinds: dict[str, Kind | None] = {}
         count = 0
-        async for _ in self.iter_feedback(since=since):
+        async for item in self.iter_feedback(since=since):
+            if kind is not None:
+                if item.interaction_id not in kinds:
+                    found = await self.get_interaction(item.interaction_id)
+                    kinds[item.interaction_id] = None if found is None else found.kind
+                if kinds[item.interaction_id] != kind:
+                    continue
             count += 1
         return count
+
+    async def active_version(self, *, task: Task) -> str | None:
+        """Return the version id of the active model of ``task``, or None; cheap enough to poll."""
+        model = await self.active_model(task=task)
+        return None if model is None else model.version

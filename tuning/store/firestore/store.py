@@ -22,10 +22,10 @@ meta           ``ping``                                      read (never written
 An id that is not a valid document id (contains "/", too long, reserved) is replaced by
 ``sha256-<hex>`` of itself. Atomicity: ``create()`` for new interactions, feedback and claims;
 transactions to take over an expired claim, reinstate retracted feedback, and promote a model.
-Composite indexes needed in production: interactions (kind ASC, created_at ASC) and
-jobs (task ASC, created_at DESC); everything else uses single-field indexes. Enable the TTL
-policy with ``gcloud firestore fields ttls update expires_at --collection-group=claims
---enable-ttl``; ``purge_expired()`` does the same on demand.
+The composite indexes production needs, and the claims TTL policy, are listed in
+:mod:`tuning.store.firestore.setup` (rendered as ``firestore.indexes.json``; ``python -m tuning
+firestore-setup`` prints the gcloud commands for a database and prefix); ``purge_expired()``
+does the TTL policy's work on demand.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from tuning.errors import ConfigError, ConflictError, NotFoundError, StoreError
 from tuning.records import Clock, Feedback, Interaction, Kind, utcnow
 from tuning.store import codec
 from tuning.store.base import Store
+from tuning.store.firestore.cheap_reads import FirestoreCheapReads
 from tuning.store.firestore.docs import (
     api_errors_as_store_errors,
     claim_id,
@@ -56,7 +57,7 @@ from tuning.store.firestore.registry import FirestoreRegistry
 __all__ = ["FirestoreStore"]
 
 
-class FirestoreStore(FirestoreRegistry, Store):
+class FirestoreStore(FirestoreCheapReads, FirestoreRegistry, Store):
     """A :class:`Store` on Firestore; closing it closes the client."""
 
     @classmethod
@@ -146,8 +147,10 @@ class FirestoreStore(FirestoreRegistry, Store):
         ref = self._col("feedback").document(feedback_id(interaction_id, user, reaction))
         now = self.clock()
         fresh = Feedback(interaction_id, user, reaction, rating, created_at=now, updated_at=now)
+        # The interaction's kind rides along so count_feedback(kind=...) needs no join.
+        kind = {"kind": await self._interaction_kind(interaction_id)}
         try:
-            await ref.create(codec.feedback_to_dict(fresh, enc))
+            await ref.create({**codec.feedback_to_dict(fresh, enc), **kind})
             return fresh
         except api_errors.AlreadyExists:
             pass
@@ -161,16 +164,23 @@ class FirestoreStore(FirestoreRegistry, Store):
         async def reinstate(transaction: AsyncTransaction) -> Feedback:
             snapshot = await ref.get(transaction=transaction)
             if not snapshot.exists:  # forgotten in between: give it anew
-                transaction.create(ref, codec.feedback_to_dict(fresh, enc))
+                transaction.create(ref, {**codec.feedback_to_dict(fresh, enc), **kind})
                 return fresh
             stored = codec.feedback_from_dict(snapshot.to_dict() or {}, dec)
             if not stored.retracted:
                 return stored
             now = self.clock()
-            transaction.update(ref, {"retracted": False, "rating": rating, "updated_at": now})
+            transaction.update(
+                ref, {"retracted": False, "rating": rating, "updated_at": now, **kind}
+            )
             return replace(stored, retracted=False, rating=rating, updated_at=now)
 
         return await self._transact(ref.path, reinstate)
+
+    async def _interaction_kind(self, interaction_id: str) -> str | None:
+        snapshot = await self._doc("interactions", interaction_id).get()
+        kind = (snapshot.to_dict() or {}).get("kind")
+        return kind if isinstance(kind, str) else None
 
     @translated
     async def retract_feedback(

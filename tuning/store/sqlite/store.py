@@ -19,6 +19,7 @@ from tuning.records import Feedback, Interaction, Kind
 from tuning.store import codec
 from tuning.store.base import Store
 from tuning.store.codec import encode_text as enc
+from tuning.store.sqlite.counts import SqliteCounts
 from tuning.store.sqlite.engine import (
     FEEDBACK_COLUMNS,
     Row,
@@ -48,7 +49,7 @@ def _keyset(*columns: str) -> tuple[str, dict[str, Any], Callable[[Row], dict[st
     return tail, dict.fromkeys(names, ""), after
 
 
-class SqliteStore(SqliteRegistry, Store):
+class SqliteStore(SqliteCounts, SqliteRegistry, Store):
     """A :class:`Store` in one SQLite file (created with its directory when missing)."""
 
     # -- interactions --------------------------------------------------------------------------

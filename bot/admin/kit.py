@@ -11,14 +11,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.admin.authz import Authorizer
 from bot.admin.job_progress import ProgressReporter
 from bot.admin.runner import AdminRunner, Tuning
 from bot.services import Services
+from bot.transports.slack_client import SLACK_ERRORS
 from bot.views.home import build_home_view
 from tuning.records import TASKS, JobRecord
 from tuning.reporting.chart import render_chart
@@ -81,7 +80,7 @@ class AdminKit:
                 content=png, filename="sarcasm-home.png", title="sarcasm-bot chart"
             )
             file_id = cast(dict[str, Any], uploaded.get("file") or {}).get("id")
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+        except SLACK_ERRORS as error:
             log.warning(
                 "home chart upload failed; showing the summary only", extra={"error": str(error)}
             )

@@ -13,13 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.admin import commands as c
 from bot.admin.authz import Authorizer
 from bot.admin.job_progress import ProgressReporter, response_url_notify
+from bot.transports.slack_client import SLACK_ERRORS
 from bot.views import blocks as bk
 from bot.views import messages as views
 from tuning.errors import NotFoundError, SarcasmError
@@ -31,7 +30,6 @@ from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
 SORRY = ":warning: Sorry, that did not work. The details are in the bot's log."
-_SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
 
 
 class Tuning(Protocol):
@@ -199,7 +197,7 @@ class AdminRunner:
                 title="sarcasm-bot: feedback and model metrics",
                 initial_comment=summary,
             )
-        except _SLACK_ERRORS as error:
+        except SLACK_ERRORS as error:
             log.warning("chart upload failed", extra={"error": str(error)})
             return Answer(f"{summary}\n_(The chart could not be uploaded here.)_")
         return Answer(":chart_with_upwards_trend: Chart posted.\n" + summary)
@@ -212,7 +210,7 @@ class AdminRunner:
         try:
             posted = await client.chat_postMessage(channel=caller.channel or caller.user, text=text)
             return {"user": caller.user, "channel": posted["channel"], "thread_ts": posted["ts"]}
-        except _SLACK_ERRORS as error:
+        except SLACK_ERRORS as error:
             log.info("cannot start a thread; using response_url", extra={"error": str(error)})
         if caller.response_url:
             return response_url_notify(

@@ -9,13 +9,17 @@ from hypothesis import strategies as st
 from bot.admin.commands import USAGE
 from bot.views.limits import block_kit_problems
 from tests.admin.builders import model
-from tests.admin.conftest import CONFIG_ADMIN, MEMBER, OPTED_OUT, WORKSPACE_ADMIN, Running
+from tests.admin.conftest import CONFIG_ADMIN, MEMBER, OPTED_OUT, WORKSPACE_ADMIN
+from tests.harness import Harness
+from tuning.config import Settings
+from tuning.lifecycle.job_log import OnChange
+from tuning.store.base import Store
 
 CHANNEL = "C_GENERAL"
 
 
 async def ask(
-    running: Running, text: str, *, user: str = MEMBER, channel: str = CHANNEL, answers: int = 1
+    running: Harness, text: str, *, user: str = MEMBER, channel: str = CHANNEL, answers: int = 1
 ) -> list[str]:
     """Run a command and return the text of every ephemeral answer it produced (at least one)."""
     ws = running.ws
@@ -23,13 +27,13 @@ async def ask(
     reply = await ws.slash_command(user=user, channel=channel, text=text)
     assert reply.status == 200
     await ws.wait_for(lambda: len(ws.ephemerals(user=user, channel=channel)) >= before + answers)
-    await running.services.tasks.join()
+    await running.bot.services.tasks.join()
     return [
         e.text + " " + str(e.blocks) for e in ws.ephemerals(user=user, channel=channel)[before:]
     ]
 
 
-async def test_help_and_usage_errors_are_answered_in_the_ack(running: Running) -> None:
+async def test_help_and_usage_errors_are_answered_in_the_ack(running: Harness) -> None:
     assert "/sarcasm forget-me" in (await ask(running, ""))[0]
     for text, says in [
         ("dance", "Unknown subcommand"),
@@ -43,8 +47,8 @@ async def test_help_and_usage_errors_are_answered_in_the_ack(running: Running) -
     assert not [c for c in running.ws.calls() if c.method.startswith("chat.")]
 
 
-async def test_status_and_jobs(running: Running) -> None:
-    versions = running.services.models.versions
+async def test_status_and_jobs(running: Harness) -> None:
+    versions = running.bot.services.models.versions
     status = (await ask(running, "status"))[-1]
     assert versions["classifier"] in status
     assert versions["generator"] in status
@@ -52,7 +56,7 @@ async def test_status_and_jobs(running: Running) -> None:
     assert "No tuning jobs yet" in (await ask(running, "jobs"))[-1]
 
 
-async def test_optout_and_optin(running: Running) -> None:
+async def test_optout_and_optin(running: Harness) -> None:
     store = running.store
     assert "Opted out" in (await ask(running, "optout"))[-1]
     assert await store.is_opted_out(user=MEMBER)
@@ -60,7 +64,7 @@ async def test_optout_and_optin(running: Running) -> None:
     assert not await store.is_opted_out(user=MEMBER)
 
 
-async def test_stats_uploads_a_png_with_the_summary(running: Running) -> None:
+async def test_stats_uploads_a_png_with_the_summary(running: Harness) -> None:
     answers = " ".join(await ask(running, "stats", answers=2))
     assert "Working on it" in answers
     assert "Chart posted" in answers
@@ -74,13 +78,13 @@ async def test_stats_uploads_a_png_with_the_summary(running: Running) -> None:
     assert posted["files"][0]["id"] == file.id
 
 
-async def test_stats_where_the_bot_is_not_falls_back_to_the_summary(running: Running) -> None:
+async def test_stats_where_the_bot_is_not_falls_back_to_the_summary(running: Harness) -> None:
     answers = " ".join(await ask(running, "stats", channel="C_WATERCOOLER", answers=2))
     assert "Feedback over 30 days" in answers
     assert "could not be uploaded here" in answers
 
 
-async def test_threshold_and_mode_change_the_channel(running: Running) -> None:
+async def test_threshold_and_mode_change_the_channel(running: Harness) -> None:
     store = running.store
     assert "threshold 0.65" in (await ask(running, "threshold 0.65", user=CONFIG_ADMIN))[-1]
     assert "mode reply" in (await ask(running, "mode reply", user=WORKSPACE_ADMIN))[-1]
@@ -90,7 +94,7 @@ async def test_threshold_and_mode_change_the_channel(running: Running) -> None:
     assert "belong to a channel" in in_dm
 
 
-async def test_promote_and_rollback(running: Running) -> None:
+async def test_promote_and_rollback(running: Harness) -> None:
     store = running.store
     first = await store.active_model(task="classifier")
     assert first is not None
@@ -107,7 +111,12 @@ async def test_promote_and_rollback(running: Running) -> None:
     assert "no earlier generator version" in nothing
 
 
-async def test_retrain_without_a_tuning_service_says_so(running: Running) -> None:
+def _no_tuning(settings: Settings, store: Store, *, on_change: OnChange) -> None:
+    return None
+
+
+@pytest.mark.parametrize("build_tuning", [_no_tuning])
+async def test_retrain_without_a_tuning_service_says_so(running: Harness) -> None:
     (answer,) = await ask(running, "retrain classifier", user=CONFIG_ADMIN)
     assert "Tuning is not configured" in answer
 
@@ -116,7 +125,7 @@ async def test_retrain_without_a_tuning_service_says_so(running: Running) -> Non
     ("user", "admin"),
     [(CONFIG_ADMIN, True), (WORKSPACE_ADMIN, True), (MEMBER, False), (OPTED_OUT, False)],
 )
-async def test_authorization_matrix(running: Running, user: str, admin: bool) -> None:
+async def test_authorization_matrix(running: Harness, user: str, admin: bool) -> None:
     answer = (await ask(running, "threshold 0.5", user=user))[-1]
     stored = await running.store.channel_settings(channel=CHANNEL)
     if admin:
@@ -134,14 +143,14 @@ async def test_authorization_matrix(running: Running, user: str, admin: bool) ->
     assert entry.detail["value"] == 0.5
 
 
-async def test_users_info_is_cached(running: Running) -> None:
+async def test_users_info_is_cached(running: Harness) -> None:
     for _ in range(3):
         await ask(running, "mode react", user=WORKSPACE_ADMIN)
     lookups = [c for c in running.ws.calls("users.info") if c.params.get("user") == WORKSPACE_ADMIN]
     assert len(lookups) == 1
 
 
-async def test_forget_me_needs_the_button(running: Running) -> None:
+async def test_forget_me_needs_the_button(running: Harness) -> None:
     ws = running.ws
     await running.store.add_feedback(
         interaction_id="nothing-yet", user=MEMBER, reaction="+1", rating=1
@@ -169,14 +178,14 @@ async def test_forget_me_needs_the_button(running: Running) -> None:
     )
 )
 async def test_fuzzed_commands_over_http_always_get_an_answer(
-    running: Running, words: list[str]
+    running: Harness, words: list[str]
 ) -> None:
     answers = await ask(running, " ".join(words))
     assert all(answer.strip() for answer in answers)
     assert all("Sorry" not in answer for answer in answers)
 
 
-async def test_home_for_admins_and_members(running: Running) -> None:
+async def test_home_for_admins_and_members(running: Harness) -> None:
     ws = running.ws
     await running.store.add_model(model("classifier", "clf-cand", "candidate"))
     for user in (WORKSPACE_ADMIN, MEMBER):
@@ -195,7 +204,7 @@ async def test_home_for_admins_and_members(running: Running) -> None:
     assert any(b["type"] == "image" for b in admin_view["blocks"])
 
 
-async def test_home_promote_button_promotes_and_republishes(running: Running) -> None:
+async def test_home_promote_button_promotes_and_republishes(running: Harness) -> None:
     ws = running.ws
     await running.store.add_model(model("classifier", "clf-cand", "candidate"))
     await ws.open_home(user=CONFIG_ADMIN)
@@ -207,7 +216,7 @@ async def test_home_promote_button_promotes_and_republishes(running: Running) ->
     assert (entry.actor, entry.action) == (CONFIG_ADMIN, "promote")
 
 
-async def test_a_forged_home_click_from_a_member_is_refused(running: Running) -> None:
+async def test_a_forged_home_click_from_a_member_is_refused(running: Harness) -> None:
     ws = running.ws
     await running.store.add_model(model("classifier", "clf-cand", "candidate"))
     await ws.open_home(user=MEMBER)
@@ -219,7 +228,7 @@ async def test_a_forged_home_click_from_a_member_is_refused(running: Running) ->
     assert (await running.store.active_model(task="classifier")).version != "clf-cand"  # type: ignore[union-attr]
 
 
-async def test_forget_me_from_home_answers_on_home(running: Running) -> None:
+async def test_forget_me_from_home_answers_on_home(running: Harness) -> None:
     ws = running.ws
     await running.store.add_feedback(interaction_id="i1", user=MEMBER, reaction="+1", rating=1)
     await ws.open_home(user=MEMBER)

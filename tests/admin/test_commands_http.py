@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,6 +21,7 @@ from tuning.lifecycle.job_log import OnChange
 from tuning.store.base import Store
 
 CHANNEL = "C_GENERAL"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def ask(
@@ -109,6 +115,58 @@ async def test_promote_and_rollback(running: Harness) -> None:
     assert f"`{first.version}` is the active classifier" in answer
     nothing = (await ask(running, "rollback generator", user=CONFIG_ADMIN))[-1]
     assert "no earlier generator version" in nothing
+
+
+async def _cli(running: Harness, *args: str) -> None:
+    """Run ``python -m tuning`` on the bot's store, as an operator would beside the bot."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOOGLE_"))},
+        "PYTHONPATH": str(ROOT),
+        "STORE_URL": running.settings.store_url,
+        "DATA_DIR": str(running.settings.data_dir),
+        "MODEL_BACKEND": "local",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tuning", *args, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await proc.communicate()
+    assert proc.returncode == 0, stderr.decode()
+
+
+async def test_sarcasm_and_the_cli_audit_promotions_alike(running: Harness) -> None:
+    """One record per promotion or rollback, of one shape, whichever way it was asked for."""
+    store = running.store
+    first = await store.active_model(task="classifier")
+    assert first is not None
+    await store.add_model(model("classifier", "clf-slack", "candidate"))
+    await store.add_model(model("classifier", "clf-cli", "candidate"))
+    await ask(running, "promote clf-slack", user=CONFIG_ADMIN)
+    await ask(running, "rollback classifier", user=CONFIG_ADMIN)
+    await _cli(running, "promote", "--task", "classifier", "--version", "clf-cli")
+    await _cli(running, "rollback", "--task", "classifier")
+    active = await store.active_model(task="classifier")
+    assert active is not None
+    entries = await store.list_audit(limit=10)  # newest first
+    assert [(e.actor, e.action, e.result, dict(e.detail)) for e in entries] == [
+        ("cli", "rollback classifier", active.version, {"from": "clf-cli"}),
+        ("cli", "promote classifier", "clf-cli", {"reason": "promoted by hand"}),
+        (CONFIG_ADMIN, "rollback classifier", first.version, {"from": "clf-slack"}),
+        (CONFIG_ADMIN, "promote classifier", "clf-slack", {"reason": "promoted by hand"}),
+    ]
+
+
+async def test_a_refused_promotion_is_audited_once_under_the_registry_action(
+    running: Harness,
+) -> None:
+    await running.store.add_model(model("classifier", "clf-cand", "candidate"))
+    answer = (await ask(running, "promote classifier clf-cand", user=MEMBER))[-1]
+    assert "Only admins" in answer
+    (entry,) = await running.store.list_audit(limit=5)
+    assert (entry.actor, entry.action, entry.result) == (
+        MEMBER,
+        "promote classifier",
+        "denied: not an admin",
+    )
 
 
 def _no_tuning(settings: Settings, store: Store, *, on_change: OnChange) -> None:
@@ -213,7 +271,7 @@ async def test_home_promote_button_promotes_and_republishes(running: Harness) ->
     await ws.wait_for(lambda: "Promoted `clf-cand`" in str(ws.home_view(CONFIG_ADMIN)))
     assert (await running.store.active_model(task="classifier")).version == "clf-cand"  # type: ignore[union-attr]
     (entry,) = await running.store.list_audit(limit=5)
-    assert (entry.actor, entry.action) == (CONFIG_ADMIN, "promote")
+    assert (entry.actor, entry.action) == (CONFIG_ADMIN, "promote classifier")
 
 
 async def test_a_forged_home_click_from_a_member_is_refused(running: Harness) -> None:

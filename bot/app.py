@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -12,15 +11,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.listeners import mentions, messages, reactions
+from bot.admin.kit import AdminKit
+from bot.listeners import actions, commands, home, mentions, messages, reactions
 from bot.listeners.noise import is_malformed, is_noise
 from bot.services import Services
 from tuning.config import Settings
 
 log = logging.getLogger(__name__)
-
-# Listener modules owned by the admin work; registered when present.
-OPTIONAL_LISTENERS = ("bot.listeners.commands", "bot.listeners.home", "bot.listeners.actions")
 
 
 class SarcasmApp(AsyncApp):
@@ -34,7 +31,7 @@ class SarcasmApp(AsyncApp):
         return await super().async_dispatch(req)
 
 
-def build_app(settings: Settings, services: Services) -> AsyncApp:
+def build_app(settings: Settings, services: Services, kit: AdminKit) -> AsyncApp:
     """Return the AsyncApp with every listener registered; it acks before any model work."""
     app = SarcasmApp(
         client=services.make_client(),
@@ -47,10 +44,10 @@ def build_app(settings: Settings, services: Services) -> AsyncApp:
     app.error(handle_error)
     for module in (mentions, messages, reactions):
         module.register(app, services)
-    for name in OPTIONAL_LISTENERS:
-        _register_optional(name, app, services)
-    # Events nobody handles (mpim messages, app_home_opened without the admin module) are
-    # acknowledged quietly, so Slack does not retry them and Bolt does not log their bodies.
+    for admin in (commands, home, actions):
+        admin.register(app, services, kit)
+    # Events nobody handles (mpim messages, member_joined_channel...) are acknowledged
+    # quietly, so Slack does not retry them and Bolt does not log their bodies.
     app.event(re.compile(".*"))(_ignore)
     return app
 
@@ -81,13 +78,3 @@ async def handle_error(error: Exception, body: dict[str, Any]) -> None:
 
 async def _ignore() -> None:
     return None
-
-
-def _register_optional(name: str, app: AsyncApp, services: Services) -> None:
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise  # the module exists but one of its imports is broken: say so loudly
-        return
-    module.register(app, services)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.admin.job_progress import ProgressReporter
+from bot.admin.kit import AdminKit, build_admin_kit
 from bot.app import build_app
 from bot.services import Services
 from bot.transports.http import HttpTransport, build_web_app
@@ -18,7 +23,9 @@ from bot.transports.slack_client import build_web_client
 from bot.transports.socket_mode import SocketModeTransport
 from tuning.config import Settings
 from tuning.lifecycle.builder import build_tuning_service
+from tuning.lifecycle.job_log import OnChange
 from tuning.lifecycle.scheduler import run_periodically
+from tuning.lifecycle.service import TuningService
 from tuning.models.serving import LiveModels
 from tuning.store import open_store
 from tuning.store.base import Store
@@ -32,11 +39,22 @@ DRAIN_SECONDS = 5.0
 CLEANUP_SECONDS = 3.0
 
 
+class BuildTuning(Protocol):
+    """Build the process's tuning service around the hook its job changes are reported to."""
+
+    def __call__(
+        self, settings: Settings, store: Store, *, on_change: OnChange
+    ) -> TuningService | None:
+        """Return the tuning service, or None for a process that runs no tuning."""
+        ...
+
+
 @dataclass
 class RunningBot:
-    """A started bot: its services, Bolt app and transport."""
+    """A started bot: its services, admin kit, Bolt app and transport."""
 
     services: Services
+    kit: AdminKit
     app: AsyncApp
     transport: HttpTransport | SocketModeTransport
     poller: asyncio.Task[None]
@@ -86,10 +104,12 @@ async def start_bot(
     port: int | None = None,
     store: Store | None = None,
     models: LiveModels | None = None,
+    build_tuning: BuildTuning = build_tuning_service,
 ) -> RunningBot:
     """Open the store, start the models, build the app and start the transport it calls for.
 
     ``store`` and ``models`` are used as given (not closed by the store's owner) when passed.
+    ``build_tuning`` builds the tuning service (tests give it other backends).
     """
     owns_store = store is None
     store = store if store is not None else await open_store(settings.store_url)
@@ -98,14 +118,23 @@ async def start_bot(
     )
     # One connection pool for every Web API call this process makes.
     session = aiohttp.ClientSession()
+
+    def make_client() -> AsyncWebClient:
+        return build_web_client(settings.slack, session=session)
+
+    instance = uuid.uuid4().hex[:12]
+    # The reporter comes first: the tuning service reports every job change to it from birth.
+    reporter = ProgressReporter(store=store, make_client=make_client, instance=instance)
     services = Services(
         settings=settings,
         store=store,
         models=models,
-        make_client=lambda: build_web_client(settings.slack, session=session),
-        tuning=build_tuning_service(settings, store),
+        make_client=make_client,
+        tuning=build_tuning(settings, store, on_change=reporter.on_change),
+        instance=instance,
     )
-    app = build_app(settings, services)
+    kit = build_admin_kit(services, reporter=reporter)
+    app = build_app(settings, services, kit)
     transport: HttpTransport | SocketModeTransport
     if settings.slack.socket_mode:
         transport = SocketModeTransport(app, app_token=settings.slack.app_token)
@@ -114,7 +143,9 @@ async def start_bot(
         transport = HttpTransport(web_app, host=host, port=settings.port if port is None else port)
     await transport.start()
     poller = asyncio.create_task(models.run_polling(), name="model-polling")
-    running = RunningBot(services, app, transport, poller, session, owns_store=owns_store)
+    running = RunningBot(services, kit, app, transport, poller, session, owns_store=owns_store)
+    if services.tuning is not None:
+        services.tasks.spawn(_resume_jobs(services.tuning), name="resume-tuning-jobs")
     if settings.tick_minutes and services.tuning is not None:
         # The optional in-process scheduler; cron or Cloud Scheduler can run `tuning tick` instead.
         ticker = run_periodically(
@@ -125,3 +156,11 @@ async def start_bot(
         )
         running.background.append(asyncio.create_task(ticker, name="tuning-tick"))
     return running
+
+
+async def _resume_jobs(tuning: TuningService) -> None:
+    # Jobs that outlived an earlier process are followed again here, so whichever process
+    # sees them end reports them (the reporter is already the service's hook).
+    picked = await tuning.resume(follow=True)
+    if picked:
+        log.info("resumed %d unfinished tuning jobs", len(picked))

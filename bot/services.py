@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -14,6 +14,7 @@ from tuning.config import Settings
 from tuning.store.base import Store
 
 if TYPE_CHECKING:
+    from tuning.lifecycle.service import TuningService
     from tuning.models.serving import LiveModels
 
 
@@ -31,5 +32,5 @@ class Services:
     models: LiveModels
     make_client: Callable[[], AsyncWebClient]
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
-    tuning: Any | None = None
+    tuning: TuningService | None = None
     instance: str = field(default_factory=lambda: uuid.uuid4().hex[:12])

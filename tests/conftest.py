@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from bot.runtime import BuildTuning
 from tests.emulators import EmulatorError, FirestoreEmulator, gcloud_available
 from tests.fakes.vertex_server import FakeVertex, start_fake_vertex
+from tests.harness import Harness, train_template
+from tuning.lifecycle.builder import build_tuning_service
+from tuning.models.serving import LiveModels
 from tuning.records import Clock, utcnow
 from tuning.store.base import Store
 from tuning.store.sqlite.store import SqliteStore
@@ -96,3 +101,52 @@ async def fake_vertex() -> AsyncIterator[FakeVertex]:
     runner = await start_fake_vertex(fake)
     yield fake
     await runner.cleanup()
+
+
+# -- the bot end to end (WIRING helper): tests/harness.py ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def bot_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Train the seed models once per session; each bot test copies the store from here."""
+    root = tmp_path_factory.mktemp("bot-template")
+    asyncio.run(train_template(root))
+    return root
+
+
+@pytest.fixture
+def bot_env() -> Mapping[str, str]:
+    """Return more settings for the bots under test; a test directory or module overrides it."""
+    return {}
+
+
+@pytest.fixture
+def build_tuning() -> BuildTuning:
+    """Return how the bots build their tuning service; tests override it for other backends."""
+    return build_tuning_service
+
+
+@pytest.fixture
+async def harness(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    bot_template: Path,
+    bot_env: Mapping[str, str],
+    build_tuning: BuildTuning,
+) -> AsyncIterator[Harness]:
+    """Start the workspace and one bot (``start_bot``) on a fresh copy of the trained store.
+
+    Parametrize indirectly with a LiveModels subclass to change how the models behave.
+    """
+    models_cls: type[LiveModels] = getattr(request, "param", LiveModels)
+    h = await Harness.start(
+        tmp_path,
+        template=bot_template,
+        models_cls=models_cls,
+        env=bot_env,
+        build_tuning=build_tuning,
+    )
+    try:
+        yield h
+    finally:
+        await h.stop()

@@ -9,11 +9,10 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.admin.commands import ADMIN_SUBCOMMANDS
+from bot.transports.slack_client import SLACK_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ class Authorizer:
             return cached[1]
         try:
             response = await client.users_info(user=user)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+        except SLACK_ERRORS as error:
             log.warning("users.info failed; treating as non-admin", extra={"error": str(error)})
             return False
         info = response.get("user") or {}

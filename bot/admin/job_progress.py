@@ -13,11 +13,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.transports.slack_client import SLACK_ERRORS
 from bot.views.job_progress import STAGES, build_progress_text, stage_of
 from tuning.records import JobRecord, utcnow
 from tuning.store.base import Store
@@ -27,7 +26,6 @@ log = logging.getLogger(__name__)
 RESPONSE_URL_LIFETIME = timedelta(minutes=30)
 # Keep the claim long enough that a slow second process cannot post the stage again.
 CLAIM_TTL = timedelta(days=30)
-_SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
 
 
 def response_url_notify(*, user: str, channel: str, response_url: str) -> dict[str, Any]:
@@ -90,7 +88,7 @@ async def deliver(client: AsyncWebClient, notify: Mapping[str, Any], text: str) 
         try:
             await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
             return "thread"
-        except _SLACK_ERRORS as error:
+        except SLACK_ERRORS as error:
             log.warning("thread post failed", extra={"error": str(error)})
     url = notify.get("response_url")
     if url and _still_valid(notify.get("response_url_expires")):
@@ -101,14 +99,14 @@ async def deliver(client: AsyncWebClient, notify: Mapping[str, Any], text: str) 
             if response.status_code == 200:
                 return "response_url"
             log.warning("response_url refused", extra={"status": response.status_code})
-        except _SLACK_ERRORS as error:
+        except SLACK_ERRORS as error:
             log.warning("response_url post failed", extra={"error": str(error)})
     user = notify.get("user")
     if user:
         try:
             await client.chat_postMessage(channel=user, text=text)
             return "dm"
-        except _SLACK_ERRORS as error:
+        except SLACK_ERRORS as error:
             log.warning("direct message failed", extra={"error": str(error)})
     log.error("job progress could not be delivered", extra={"notify_keys": sorted(notify)})
     return "none"

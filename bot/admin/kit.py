@@ -1,4 +1,7 @@
-"""Build the admin collaborators once per bot process, shared by the command, Home and buttons."""
+"""The admin collaborators of one bot process, shared by the command, Home and buttons.
+
+``bot.runtime.start_bot`` builds the kit once and passes it to each admin listener.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +9,18 @@ import asyncio
 import hashlib
 import logging
 import time
-import weakref
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.admin.authz import Authorizer
 from bot.admin.job_progress import ProgressReporter
-from bot.admin.runner import AdminRunner, Tuning
+from bot.admin.runner import AdminRunner
 from bot.services import Services
+from bot.transports.slack_client import SLACK_ERRORS
 from bot.views.home import build_home_view
-from tuning.records import TASKS, JobRecord
+from tuning.records import TASKS
 from tuning.reporting.chart import render_chart
 from tuning.reporting.dashboard import gather_dashboard
 from tuning.reporting.reports import collect_report, summarize
@@ -28,8 +28,6 @@ from tuning.reporting.reports import collect_report, summarize
 log = logging.getLogger(__name__)
 # Home re-uses an uploaded chart this long, so opening the tab does not upload a file each time.
 CHART_SECONDS = 600.0
-# Weak: a kit lives as long as the app whose listeners hold it, not for the whole process.
-_KITS: weakref.WeakValueDictionary[int, AdminKit] = weakref.WeakValueDictionary()
 
 
 @dataclass
@@ -81,7 +79,7 @@ class AdminKit:
                 content=png, filename="sarcasm-home.png", title="sarcasm-bot chart"
             )
             file_id = cast(dict[str, Any], uploaded.get("file") or {}).get("id")
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+        except SLACK_ERRORS as error:
             log.warning(
                 "home chart upload failed; showing the summary only", extra={"error": str(error)}
             )
@@ -92,60 +90,10 @@ class AdminKit:
         return file_id, summary
 
 
-def admin_kit(services: Services) -> AdminKit:
-    """Return this process's admin kit, building it (and hooking job progress) on first use."""
-    kit = _KITS.get(id(services))
-    if kit is not None and kit.services is services:
-        return kit
+def build_admin_kit(services: Services, *, reporter: ProgressReporter) -> AdminKit:
+    """Return the admin collaborators of one process around the reporter its jobs report to."""
     authorizer = Authorizer(admin_user_ids=services.settings.admin_user_ids)
-    reporter = ProgressReporter(
-        store=services.store, make_client=services.make_client, instance=services.instance
-    )
-    tuning = cast(Tuning | None, services.tuning)
     runner = AdminRunner(
-        store=services.store, tuning=tuning, authorizer=authorizer, reporter=reporter
+        store=services.store, tuning=services.tuning, authorizer=authorizer, reporter=reporter
     )
-    kit = AdminKit(services=services, runner=runner, authorizer=authorizer, reporter=reporter)
-    if _hook_progress(services.tuning, reporter.on_change):
-        _resume_soon(services)
-    _KITS[id(services)] = kit
-    return kit
-
-
-def _resume_soon(services: Services) -> None:
-    # Jobs that outlived an earlier process are followed again here, now that our hook is in
-    # place, so whichever process sees them end reports them.
-    resume = getattr(services.tuning, "resume", None)
-    if resume is None:
-        return
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        log.info("no event loop while registering; unfinished jobs are not resumed")
-        return
-
-    async def resume_jobs() -> None:
-        picked = await resume(follow=True)
-        if picked:
-            log.info("resumed %d unfinished tuning jobs", len(picked))
-
-    services.tasks.spawn(resume_jobs(), name="resume-tuning-jobs")
-
-
-def _hook_progress(tuning: object, hook: Callable[[JobRecord], Awaitable[None]]) -> bool:
-    # The tuning service calls ``on_change`` on every state change, including for jobs it
-    # resumed after a restart; chain ours after whatever hook is already there.
-    if tuning is None or not hasattr(tuning, "on_change"):
-        return False
-    previous = tuning.on_change
-    if getattr(previous, "__admin_progress__", False):
-        return False
-
-    async def chained(job: JobRecord) -> None:
-        if previous is not None:
-            await previous(job)
-        await hook(job)
-
-    chained.__admin_progress__ = True  # type: ignore[attr-defined]
-    tuning.on_change = chained
-    return True
+    return AdminKit(services=services, runner=runner, authorizer=authorizer, reporter=reporter)

@@ -2,6 +2,11 @@
 
 Shared by the slash command and the App Home buttons. :meth:`AdminRunner.run` never raises:
 our own errors become their message, anything else is logged and becomes one friendly line.
+
+Each admin command leaves one audit record. Promotions and rollbacks are recorded by
+:mod:`tuning.lifecycle.registry`, as they are from the CLI and from jobs; the runner records
+every other admin command, and the promotions and rollbacks that never reached the registry
+(refused, or naming an unknown version), under the registry's action names.
 """
 
 from __future__ import annotations
@@ -13,16 +18,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.admin import commands as c
 from bot.admin.authz import Authorizer
 from bot.admin.job_progress import ProgressReporter, response_url_notify
+from bot.transports.slack_client import SLACK_ERRORS
 from bot.views import blocks as bk
 from bot.views import messages as views
 from tuning.errors import NotFoundError, SarcasmError
+from tuning.lifecycle import registry
 from tuning.records import TASKS, AuditEntry, JobRecord, Method, Task
 from tuning.reporting.chart import render_chart
 from tuning.reporting.dashboard import gather_dashboard
@@ -31,7 +36,6 @@ from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
 SORRY = ":warning: Sorry, that did not work. The details are in the bot's log."
-_SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
 
 
 class Tuning(Protocol):
@@ -66,6 +70,8 @@ class Answer:
 
     text: str
     blocks: list[bk.Block] | None = None
+    # True when tuning.lifecycle.registry already wrote this command's audit record.
+    audited: bool = False
 
 
 class AdminRunner:
@@ -97,7 +103,7 @@ class AdminRunner:
         except Exception:
             log.exception("admin command failed", extra={"subcommand": name})
             answer = Answer(SORRY)
-        if name in c.ADMIN_SUBCOMMANDS:
+        if name in c.ADMIN_SUBCOMMANDS and not answer.audited:
             await self._audit(caller, command, answer.text)
         return answer
 
@@ -127,10 +133,9 @@ class AdminRunner:
             case c.Retrain():
                 return await self.retrain(command, caller, client)
             case c.Promote():
-                return await self.promote(command)
-            case c.Rollback(task=task):
-                model = await self.store.rollback(task=task)
-                return Answer(f":rewind: Rolled back: `{model.version}` is the active {task}.")
+                return await self.promote(command, caller)
+            case c.Rollback():
+                return await self.rollback(command, caller)
             case c.Threshold() | c.Mode():
                 return await self.channel_setting(command, caller)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
@@ -153,7 +158,7 @@ class AdminRunner:
         where = "in the thread" if "thread_ts" in notify else "here"
         return Answer(f":rocket: Launched job `{job.id}`; progress is posted {where}.")
 
-    async def promote(self, command: c.Promote) -> Answer:
+    async def promote(self, command: c.Promote, caller: Caller) -> Answer:
         """Promote a registered version, looking in both tasks when none was named."""
         tasks: tuple[Task, ...] = (command.task,) if command.task else TASKS
         found = []
@@ -168,8 +173,26 @@ class AdminRunner:
                 f"`{command.version}` names a classifier and a generator; say which.",
                 subcommand="promote",
             )
-        model = await self.store.promote(task=found[0].task, version=found[0].version)
-        return Answer(f":tada: Promoted `{model.version}`: it is the active {model.task}.")
+        model = await registry.promote(
+            self.store,
+            task=found[0].task,
+            version=found[0].version,
+            actor=caller.user,
+            reason=registry.BY_HAND,
+        )
+        return Answer(
+            f":tada: Promoted `{model.version}`: it is the active {model.task}.", audited=True
+        )
+
+    async def rollback(self, command: c.Rollback, caller: Caller) -> Answer:
+        """Reactivate the previous version of the command's task."""
+        try:
+            model = await registry.rollback(self.store, task=command.task, actor=caller.user)
+        except NotFoundError as error:  # nothing to roll back to; the registry recorded that
+            return Answer(f":warning: {error}", audited=True)
+        return Answer(
+            f":rewind: Rolled back: `{model.version}` is the active {command.task}.", audited=True
+        )
 
     async def channel_setting(self, command: c.Threshold | c.Mode, caller: Caller) -> Answer:
         """Change the current channel's threshold or mode."""
@@ -199,7 +222,7 @@ class AdminRunner:
                 title="sarcasm-bot: feedback and model metrics",
                 initial_comment=summary,
             )
-        except _SLACK_ERRORS as error:
+        except SLACK_ERRORS as error:
             log.warning("chart upload failed", extra={"error": str(error)})
             return Answer(f"{summary}\n_(The chart could not be uploaded here.)_")
         return Answer(":chart_with_upwards_trend: Chart posted.\n" + summary)
@@ -212,7 +235,7 @@ class AdminRunner:
         try:
             posted = await client.chat_postMessage(channel=caller.channel or caller.user, text=text)
             return {"user": caller.user, "channel": posted["channel"], "thread_ts": posted["ts"]}
-        except _SLACK_ERRORS as error:
+        except SLACK_ERRORS as error:
             log.info("cannot start a thread; using response_url", extra={"error": str(error)})
         if caller.response_url:
             return response_url_notify(
@@ -224,7 +247,7 @@ class AdminRunner:
         detail = {k: v for k, v in dataclasses.asdict(command).items() if v is not None}
         entry = AuditEntry(
             actor=caller.user,
-            action=c.subcommand_of(command),
+            action=_audit_action(command),
             result=bk.clip(result, 500),
             detail={**detail, "channel": caller.channel},
         )
@@ -232,3 +255,13 @@ class AdminRunner:
             await self.store.add_audit(entry)
         except SarcasmError:
             log.exception("audit write failed", extra={"action": entry.action})
+
+
+def _audit_action(command: c.Command) -> str:
+    # A promotion or rollback the registry never saw is named as the registry names it.
+    match command:
+        case c.Promote(task=str() as task):
+            return registry.audit_action("promote", task)
+        case c.Rollback(task=task):
+            return registry.audit_action("rollback", task)
+    return c.subcommand_of(command)

@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.admin.commands import UsageError, parse_command
-from bot.admin.kit import AdminKit, admin_kit
+from bot.admin.kit import AdminKit
 from bot.admin.runner import SORRY, Answer, Caller
 from bot.services import Services
 from bot.views.home import PROMOTE_ACTION, RETRAIN_ACTION, ROLLBACK_ACTION
@@ -25,9 +25,8 @@ _VERBS = {RETRAIN_ACTION: "retrain", PROMOTE_ACTION: "promote", ROLLBACK_ACTION:
 HOME_ACTIONS = re.compile(rf"^({RETRAIN_ACTION}|{PROMOTE_ACTION}|{ROLLBACK_ACTION}):")
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: Services, kit: AdminKit) -> None:
     """Register the Home buttons and the forget-me button."""
-    kit = admin_kit(services)
 
     async def handle_home_button(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient

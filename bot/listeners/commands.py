@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.admin.commands import Command, Help, Stats, UsageError, help_lines, parse_command
-from bot.admin.kit import AdminKit, admin_kit
+from bot.admin.kit import AdminKit
 from bot.admin.runner import SORRY, Caller
 from bot.services import Services
 from bot.views.messages import build_help_blocks, build_usage_error_blocks
@@ -18,9 +18,8 @@ log = logging.getLogger(__name__)
 WORKING = ":hourglass_flowing_sand: Working on it…"
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: Services, kit: AdminKit) -> None:
     """Register the `/sarcasm` command."""
-    kit = admin_kit(services)
 
     async def handle_sarcasm(
         ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond

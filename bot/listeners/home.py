@@ -8,15 +8,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.admin.kit import AdminKit, admin_kit
+from bot.admin.kit import AdminKit
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: Services, kit: AdminKit) -> None:
     """Register the app_home_opened listener."""
-    kit = admin_kit(services)
 
     async def handle_home(event: dict[str, Any], client: AsyncWebClient) -> None:
         await handle_app_home_opened(kit, event=event, client=client)

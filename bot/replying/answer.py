@@ -6,11 +6,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.replying.hourglass import show_progress
 from bot.services import Services
+from bot.transports.slack_client import SLACK_ERRORS
 from bot.views.replies import FRIENDLY_ERROR, build_reply_blocks, split_text
 from tuning.errors import SarcasmError
 from tuning.records import Candidate, Interaction
@@ -56,7 +56,7 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
             text=candidates[0].text,
             interaction_id=interaction_id,
         )
-    except (SlackApiError, OSError, TimeoutError):
+    except SLACK_ERRORS:
         log.exception("posting the reply failed", extra={"channel": prompt.channel})
         await post_friendly_error(client, channel=prompt.channel, thread_ts=prompt.thread_ts)
         return None

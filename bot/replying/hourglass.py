@@ -7,8 +7,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.transports.slack_client import SLACK_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ async def _react(client: AsyncWebClient, verb: str, *, channel: str, ts: str) ->
     method = client.reactions_add if verb == "add" else client.reactions_remove
     try:
         await method(channel=channel, timestamp=ts, name=PROGRESS_REACTION)
-    except (TimeoutError, SlackApiError, OSError) as exc:
+    except SLACK_ERRORS as exc:
         log.info("progress reaction failed", extra={"verb": verb, "error": type(exc).__name__})
         return False
     return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -20,6 +21,9 @@ RATE_LIMIT_RETRIES = 3
 SERVER_ERROR_RETRIES = 2
 CONNECTION_RETRIES = 2
 REQUEST_TIMEOUT_SECONDS = 10
+# What a failed Web API call raises once the retries are spent: Slack's refusal, a transport
+# error (aiohttp wraps socket and TLS errors in ClientError), or the request timeout.
+SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
 
 
 def build_retry_handlers(backoff: float = 0.25) -> list[AsyncRetryHandler]:

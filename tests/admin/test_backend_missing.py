@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
-from tests.admin.conftest import CONFIG_ADMIN, Running
+from bot.runtime import BuildTuning
+from tests.admin.conftest import CONFIG_ADMIN
+from tests.harness import Harness
 from tuning.backends.local import LocalBackend
 from tuning.config import Settings
+from tuning.lifecycle.job_log import OnChange
 from tuning.lifecycle.service import TuningService
 from tuning.store.base import Store
 
@@ -20,20 +20,19 @@ def extra_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def make_tuning() -> Callable[[Settings, Store], Any]:
-    def build(settings: Settings, store: Store) -> TuningService:
-        return TuningService(
-            store, settings, {"local": LocalBackend(settings=settings, store=store)}
-        )
+def build_tuning() -> BuildTuning:
+    def build(settings: Settings, store: Store, *, on_change: OnChange) -> TuningService:
+        backends = {"local": LocalBackend(settings=settings, store=store)}
+        return TuningService(store, settings, backends, on_change=on_change)
 
     return build
 
 
-async def test_retrain_on_an_unconfigured_backend_gets_the_reason(running: Running) -> None:
+async def test_retrain_on_an_unconfigured_backend_gets_the_reason(running: Harness) -> None:
     ws = running.ws
     await ws.slash_command(user=CONFIG_ADMIN, channel="C_GENERAL", text="retrain classifier")
     await ws.wait_for(lambda: ws.ephemerals(user=CONFIG_ADMIN))
-    await running.services.tasks.join()
+    await running.bot.services.tasks.join()
     texts = " ".join(e.text for e in ws.ephemerals(user=CONFIG_ADMIN))
     assert "the vertex tuning backend is not available here" in texts
     assert await running.store.list_jobs() == []
@@ -41,7 +40,7 @@ async def test_retrain_on_an_unconfigured_backend_gets_the_reason(running: Runni
     assert "not available" in entry.result
 
 
-async def test_home_retrain_button_reports_in_a_direct_message(running: Running) -> None:
+async def test_home_retrain_button_reports_in_a_direct_message(running: Harness) -> None:
     ws = running.ws
     await ws.open_home(user="U_YOU")
     await ws.wait_for(lambda: ws.home_view("U_YOU"))

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -9,13 +14,18 @@ from hypothesis import strategies as st
 from bot.admin.commands import USAGE
 from bot.views.limits import block_kit_problems
 from tests.admin.builders import model
-from tests.admin.conftest import CONFIG_ADMIN, MEMBER, OPTED_OUT, WORKSPACE_ADMIN, Running
+from tests.admin.conftest import CONFIG_ADMIN, MEMBER, OPTED_OUT, WORKSPACE_ADMIN
+from tests.harness import Harness
+from tuning.config import Settings
+from tuning.lifecycle.job_log import OnChange
+from tuning.store.base import Store
 
 CHANNEL = "C_GENERAL"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def ask(
-    running: Running, text: str, *, user: str = MEMBER, channel: str = CHANNEL, answers: int = 1
+    running: Harness, text: str, *, user: str = MEMBER, channel: str = CHANNEL, answers: int = 1
 ) -> list[str]:
     """Run a command and return the text of every ephemeral answer it produced (at least one)."""
     ws = running.ws
@@ -23,13 +33,13 @@ async def ask(
     reply = await ws.slash_command(user=user, channel=channel, text=text)
     assert reply.status == 200
     await ws.wait_for(lambda: len(ws.ephemerals(user=user, channel=channel)) >= before + answers)
-    await running.services.tasks.join()
+    await running.bot.services.tasks.join()
     return [
         e.text + " " + str(e.blocks) for e in ws.ephemerals(user=user, channel=channel)[before:]
     ]
 
 
-async def test_help_and_usage_errors_are_answered_in_the_ack(running: Running) -> None:
+async def test_help_and_usage_errors_are_answered_in_the_ack(running: Harness) -> None:
     assert "/sarcasm forget-me" in (await ask(running, ""))[0]
     for text, says in [
         ("dance", "Unknown subcommand"),
@@ -43,8 +53,8 @@ async def test_help_and_usage_errors_are_answered_in_the_ack(running: Running) -
     assert not [c for c in running.ws.calls() if c.method.startswith("chat.")]
 
 
-async def test_status_and_jobs(running: Running) -> None:
-    versions = running.services.models.versions
+async def test_status_and_jobs(running: Harness) -> None:
+    versions = running.bot.services.models.versions
     status = (await ask(running, "status"))[-1]
     assert versions["classifier"] in status
     assert versions["generator"] in status
@@ -52,7 +62,7 @@ async def test_status_and_jobs(running: Running) -> None:
     assert "No tuning jobs yet" in (await ask(running, "jobs"))[-1]
 
 
-async def test_optout_and_optin(running: Running) -> None:
+async def test_optout_and_optin(running: Harness) -> None:
     store = running.store
     assert "Opted out" in (await ask(running, "optout"))[-1]
     assert await store.is_opted_out(user=MEMBER)
@@ -60,7 +70,7 @@ async def test_optout_and_optin(running: Running) -> None:
     assert not await store.is_opted_out(user=MEMBER)
 
 
-async def test_stats_uploads_a_png_with_the_summary(running: Running) -> None:
+async def test_stats_uploads_a_png_with_the_summary(running: Harness) -> None:
     answers = " ".join(await ask(running, "stats", answers=2))
     assert "Working on it" in answers
     assert "Chart posted" in answers
@@ -74,13 +84,13 @@ async def test_stats_uploads_a_png_with_the_summary(running: Running) -> None:
     assert posted["files"][0]["id"] == file.id
 
 
-async def test_stats_where_the_bot_is_not_falls_back_to_the_summary(running: Running) -> None:
+async def test_stats_where_the_bot_is_not_falls_back_to_the_summary(running: Harness) -> None:
     answers = " ".join(await ask(running, "stats", channel="C_WATERCOOLER", answers=2))
     assert "Feedback over 30 days" in answers
     assert "could not be uploaded here" in answers
 
 
-async def test_threshold_and_mode_change_the_channel(running: Running) -> None:
+async def test_threshold_and_mode_change_the_channel(running: Harness) -> None:
     store = running.store
     assert "threshold 0.65" in (await ask(running, "threshold 0.65", user=CONFIG_ADMIN))[-1]
     assert "mode reply" in (await ask(running, "mode reply", user=WORKSPACE_ADMIN))[-1]
@@ -90,7 +100,7 @@ async def test_threshold_and_mode_change_the_channel(running: Running) -> None:
     assert "belong to a channel" in in_dm
 
 
-async def test_promote_and_rollback(running: Running) -> None:
+async def test_promote_and_rollback(running: Harness) -> None:
     store = running.store
     first = await store.active_model(task="classifier")
     assert first is not None
@@ -107,7 +117,64 @@ async def test_promote_and_rollback(running: Running) -> None:
     assert "no earlier generator version" in nothing
 
 
-async def test_retrain_without_a_tuning_service_says_so(running: Running) -> None:
+async def _cli(running: Harness, *args: str) -> None:
+    """Run ``python -m tuning`` on the bot's store, as an operator would beside the bot."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOOGLE_"))},
+        "PYTHONPATH": str(ROOT),
+        "STORE_URL": running.settings.store_url,
+        "DATA_DIR": str(running.settings.data_dir),
+        "MODEL_BACKEND": "local",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tuning", *args, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await proc.communicate()
+    assert proc.returncode == 0, stderr.decode()
+
+
+async def test_sarcasm_and_the_cli_audit_promotions_alike(running: Harness) -> None:
+    """One record per promotion or rollback, of one shape, whichever way it was asked for."""
+    store = running.store
+    first = await store.active_model(task="classifier")
+    assert first is not None
+    await store.add_model(model("classifier", "clf-slack", "candidate"))
+    await store.add_model(model("classifier", "clf-cli", "candidate"))
+    await ask(running, "promote clf-slack", user=CONFIG_ADMIN)
+    await ask(running, "rollback classifier", user=CONFIG_ADMIN)
+    await _cli(running, "promote", "--task", "classifier", "--version", "clf-cli")
+    await _cli(running, "rollback", "--task", "classifier")
+    active = await store.active_model(task="classifier")
+    assert active is not None
+    entries = await store.list_audit(limit=10)  # newest first
+    assert [(e.actor, e.action, e.result, dict(e.detail)) for e in entries] == [
+        ("cli", "rollback classifier", active.version, {"from": "clf-cli"}),
+        ("cli", "promote classifier", "clf-cli", {"reason": "promoted by hand"}),
+        (CONFIG_ADMIN, "rollback classifier", first.version, {"from": "clf-slack"}),
+        (CONFIG_ADMIN, "promote classifier", "clf-slack", {"reason": "promoted by hand"}),
+    ]
+
+
+async def test_a_refused_promotion_is_audited_once_under_the_registry_action(
+    running: Harness,
+) -> None:
+    await running.store.add_model(model("classifier", "clf-cand", "candidate"))
+    answer = (await ask(running, "promote classifier clf-cand", user=MEMBER))[-1]
+    assert "Only admins" in answer
+    (entry,) = await running.store.list_audit(limit=5)
+    assert (entry.actor, entry.action, entry.result) == (
+        MEMBER,
+        "promote classifier",
+        "denied: not an admin",
+    )
+
+
+def _no_tuning(settings: Settings, store: Store, *, on_change: OnChange) -> None:
+    return None
+
+
+@pytest.mark.parametrize("build_tuning", [_no_tuning])
+async def test_retrain_without_a_tuning_service_says_so(running: Harness) -> None:
     (answer,) = await ask(running, "retrain classifier", user=CONFIG_ADMIN)
     assert "Tuning is not configured" in answer
 
@@ -116,7 +183,7 @@ async def test_retrain_without_a_tuning_service_says_so(running: Running) -> Non
     ("user", "admin"),
     [(CONFIG_ADMIN, True), (WORKSPACE_ADMIN, True), (MEMBER, False), (OPTED_OUT, False)],
 )
-async def test_authorization_matrix(running: Running, user: str, admin: bool) -> None:
+async def test_authorization_matrix(running: Harness, user: str, admin: bool) -> None:
     answer = (await ask(running, "threshold 0.5", user=user))[-1]
     stored = await running.store.channel_settings(channel=CHANNEL)
     if admin:
@@ -134,14 +201,14 @@ async def test_authorization_matrix(running: Running, user: str, admin: bool) ->
     assert entry.detail["value"] == 0.5
 
 
-async def test_users_info_is_cached(running: Running) -> None:
+async def test_users_info_is_cached(running: Harness) -> None:
     for _ in range(3):
         await ask(running, "mode react", user=WORKSPACE_ADMIN)
     lookups = [c for c in running.ws.calls("users.info") if c.params.get("user") == WORKSPACE_ADMIN]
     assert len(lookups) == 1
 
 
-async def test_forget_me_needs_the_button(running: Running) -> None:
+async def test_forget_me_needs_the_button(running: Harness) -> None:
     ws = running.ws
     await running.store.add_feedback(
         interaction_id="nothing-yet", user=MEMBER, reaction="+1", rating=1
@@ -169,14 +236,14 @@ async def test_forget_me_needs_the_button(running: Running) -> None:
     )
 )
 async def test_fuzzed_commands_over_http_always_get_an_answer(
-    running: Running, words: list[str]
+    running: Harness, words: list[str]
 ) -> None:
     answers = await ask(running, " ".join(words))
     assert all(answer.strip() for answer in answers)
     assert all("Sorry" not in answer for answer in answers)
 
 
-async def test_home_for_admins_and_members(running: Running) -> None:
+async def test_home_for_admins_and_members(running: Harness) -> None:
     ws = running.ws
     await running.store.add_model(model("classifier", "clf-cand", "candidate"))
     for user in (WORKSPACE_ADMIN, MEMBER):
@@ -195,7 +262,7 @@ async def test_home_for_admins_and_members(running: Running) -> None:
     assert any(b["type"] == "image" for b in admin_view["blocks"])
 
 
-async def test_home_promote_button_promotes_and_republishes(running: Running) -> None:
+async def test_home_promote_button_promotes_and_republishes(running: Harness) -> None:
     ws = running.ws
     await running.store.add_model(model("classifier", "clf-cand", "candidate"))
     await ws.open_home(user=CONFIG_ADMIN)
@@ -204,10 +271,10 @@ async def test_home_promote_button_promotes_and_republishes(running: Running) ->
     await ws.wait_for(lambda: "Promoted `clf-cand`" in str(ws.home_view(CONFIG_ADMIN)))
     assert (await running.store.active_model(task="classifier")).version == "clf-cand"  # type: ignore[union-attr]
     (entry,) = await running.store.list_audit(limit=5)
-    assert (entry.actor, entry.action) == (CONFIG_ADMIN, "promote")
+    assert (entry.actor, entry.action) == (CONFIG_ADMIN, "promote classifier")
 
 
-async def test_a_forged_home_click_from_a_member_is_refused(running: Running) -> None:
+async def test_a_forged_home_click_from_a_member_is_refused(running: Harness) -> None:
     ws = running.ws
     await running.store.add_model(model("classifier", "clf-cand", "candidate"))
     await ws.open_home(user=MEMBER)
@@ -219,7 +286,7 @@ async def test_a_forged_home_click_from_a_member_is_refused(running: Running) ->
     assert (await running.store.active_model(task="classifier")).version != "clf-cand"  # type: ignore[union-attr]
 
 
-async def test_forget_me_from_home_answers_on_home(running: Running) -> None:
+async def test_forget_me_from_home_answers_on_home(running: Harness) -> None:
     ws = running.ws
     await running.store.add_feedback(interaction_id="i1", user=MEMBER, reaction="+1", rating=1)
     await ws.open_home(user=MEMBER)

@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from bot.admin.job_progress import ProgressReporter, deliver
-from bot.app import build_app
-from bot.services import Services
 from bot.transports.slack_client import build_web_client
 from tests.admin.builders import job
-from tests.admin.conftest import CONFIG_ADMIN, Running
-from tuning.config import Settings
-from tuning.lifecycle.builder import build_tuning_service
-from tuning.lifecycle.service import TuningService
+from tests.admin.conftest import CONFIG_ADMIN
+from tests.harness import Harness
 from tuning.records import utcnow
-from tuning.store.base import Store
 
 CHANNEL = "C_GENERAL"
 STAGE_MARKS = (":hourglass_flowing_sand: Queued", ":gear:", ":bar_chart: Evaluated")
 ENDINGS = (":tada: Promoted", ":package: Kept", ":x:")
 
 
-@pytest.fixture
-def make_tuning() -> Callable[[Settings, Store], Any]:
-    def build(settings: Settings, store: Store) -> TuningService:
-        return build_tuning_service(settings, store)
-
-    return build
-
-
-def _thread_texts(running: Running) -> list[str]:
+def _thread_texts(running: Harness) -> list[str]:
     roots = [m for m in running.ws.messages(CHANNEL) if "started retraining" in m.get("text", "")]
     if not roots:
         return []
@@ -41,7 +26,7 @@ def _thread_texts(running: Running) -> list[str]:
 
 
 @pytest.mark.slow
-async def test_local_retrain_reports_each_stage_in_order_in_a_thread(running: Running) -> None:
+async def test_local_retrain_reports_each_stage_in_order_in_a_thread(running: Harness) -> None:
     ws = running.ws
     await ws.slash_command(user=CONFIG_ADMIN, channel=CHANNEL, text="retrain classifier force")
     texts = await ws.wait_for(
@@ -69,7 +54,7 @@ async def test_local_retrain_reports_each_stage_in_order_in_a_thread(running: Ru
     assert "progress is posted in the thread" in answers
 
 
-async def test_a_second_process_reports_the_end_once(running: Running) -> None:
+async def test_a_second_process_reports_the_end_once(running: Harness) -> None:
     """The process that launched a job died; another sees it end and tells the admin, once."""
     ws = running.ws
     client = build_web_client(running.settings.slack)
@@ -92,12 +77,12 @@ async def test_a_second_process_reports_the_end_once(running: Running) -> None:
     assert "promote classifier c7" in texts[-1]
 
 
-async def test_delivery_falls_back_to_response_url_then_dm(running: Running) -> None:
+async def test_delivery_falls_back_to_response_url_then_dm(running: Harness) -> None:
     ws = running.ws
     client = build_web_client(running.settings.slack)
     # No thread (the bot is not in the channel): the slash command's response_url answers.
     await ws.slash_command(user=CONFIG_ADMIN, channel="C_WATERCOOLER", text="retrain generator")
-    await running.services.tasks.join()
+    await running.bot.services.tasks.join()
     eph = [e.text for e in ws.ephemerals(user=CONFIG_ADMIN, channel="C_WATERCOOLER")]
     assert any("progress is posted here" in t for t in eph), eph
     (launched,) = await running.store.list_jobs(limit=1)
@@ -114,9 +99,10 @@ async def test_delivery_falls_back_to_response_url_then_dm(running: Running) -> 
     assert ws.messages(f"D_{CONFIG_ADMIN}")[-1]["text"] == "hello"
 
 
-async def test_a_new_process_resumes_an_orphaned_job_and_reports_its_end(running: Running) -> None:
+async def test_a_new_process_resumes_an_orphaned_job_and_reports_its_end(running: Harness) -> None:
     """A job whose process died is picked up by the next bot process, which tells the admin."""
     ws = running.ws
+    await running.idle()  # the first bot's own resume at start is done: it found nothing
     client = build_web_client(running.settings.slack)
     root = await client.chat_postMessage(channel=CHANNEL, text="started retraining")
     notify = {"user": CONFIG_ADMIN, "channel": root["channel"], "thread_ts": root["ts"]}
@@ -124,17 +110,9 @@ async def test_a_new_process_resumes_an_orphaned_job_and_reports_its_end(running
     await running.store.save_job(
         job("orphan", "QUEUED", backend="local", notify=notify, updated_at=stale)
     )
-    services = Services(
-        settings=running.settings,
-        store=running.store,
-        models=running.services.models,
-        make_client=lambda: build_web_client(running.settings.slack),
-        tuning=build_tuning_service(running.settings, running.store),
-    )
-    build_app(running.settings, services)  # registering the admin listeners resumes jobs
-    await services.tasks.join()
+    second = await running.add_bot()  # starting a bot process resumes unfinished jobs
+    await second.services.tasks.join()
     texts = [m["text"] for m in ws.replies(CHANNEL, root["ts"])]
     assert len(texts) == 1
     assert texts[0].startswith(":x: The classifier sft job `orphan` failed: interrupted")
     assert (await running.store.get_job("orphan")).state == "FAILED"  # type: ignore[union-attr]
-    await services.tuning.close()  # type: ignore[union-attr]

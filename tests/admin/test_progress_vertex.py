@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 import pytest
 from google.oauth2.credentials import Credentials
 
-from tests.admin.conftest import CONFIG_ADMIN, Running
+from bot.runtime import BuildTuning
+from tests.admin.conftest import CONFIG_ADMIN
 from tests.fakes.vertex_server import FakeVertex
+from tests.harness import Harness
 from tuning.backends.vertex import VertexBackend
 from tuning.cloud.uploads import LocalDirUploader
 from tuning.cloud.vertex_client import build_client, retry_options
 from tuning.config import Settings
+from tuning.lifecycle.job_log import OnChange
 from tuning.lifecycle.service import TuningService
 from tuning.store.base import Store
 
@@ -32,8 +34,8 @@ def extra_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def make_tuning(fake_vertex: FakeVertex, tmp_path: Any) -> Callable[[Settings, Store], Any]:
-    def build(settings: Settings, store: Store) -> TuningService:
+def build_tuning(fake_vertex: FakeVertex, tmp_path: Path) -> BuildTuning:
+    def build(settings: Settings, store: Store, *, on_change: OnChange) -> TuningService:
         client = build_client(
             settings.vertex,
             base_url=fake_vertex.url,
@@ -43,13 +45,15 @@ def make_tuning(fake_vertex: FakeVertex, tmp_path: Any) -> Callable[[Settings, S
         backend = VertexBackend(
             client=client, uploader=LocalDirUploader(tmp_path / "uploads"), vertex=settings.vertex
         )
-        return TuningService(store, settings, {"vertex": backend}, poll_seconds={"vertex": 0.05})
+        return TuningService(
+            store, settings, {"vertex": backend}, on_change=on_change, poll_seconds={"vertex": 0.05}
+        )
 
     return build
 
 
 async def test_vertex_job_reports_console_link_and_failure_reason(
-    running: Running, fake_vertex: FakeVertex
+    running: Harness, fake_vertex: FakeVertex
 ) -> None:
     ws = running.ws
     fake_vertex.script_outcome("FAILED", message="Dataset validation failed: row 3 has no text")

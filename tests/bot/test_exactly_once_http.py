@@ -3,7 +3,7 @@
 import asyncio
 
 from bot.workspace import BOT_USER_ID, YOU
-from tests.bot.conftest import bot_replies, post_signed, stored
+from tests.harness import bot_replies, post_signed, stored
 from tuning.records import ChannelSettings
 
 MENTION = f"<@{BOT_USER_ID}>"

@@ -1,7 +1,7 @@
 """Reactions over real HTTP: feedback stored, retracted, and ignored where it means nothing."""
 
 from bot.workspace import ALEX, BOT_USER_ID, YOU
-from tests.bot.conftest import Harness, bot_replies, feedback, stored
+from tests.harness import Harness, bot_replies, feedback, stored
 from tuning.records import ChannelSettings
 
 MENTION = f"<@{BOT_USER_ID}>"

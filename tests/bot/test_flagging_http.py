@@ -6,7 +6,7 @@ import pytest
 
 from bot.workspace import ALEX, BOT_USER_ID, YOU
 from bot.workspace.payloads import build_envelope
-from tests.bot.conftest import Harness, bot_replies, post_signed, stored
+from tests.harness import Harness, bot_replies, post_signed, stored
 from tuning.records import ChannelSettings
 
 TEXT = "Oh wonderful, another all-hands meeting that could have been an email."

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import threading
 import time
 import urllib.error
@@ -18,38 +17,32 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.runtime import RunningBot, start_bot
+from bot.runtime import RunningBot
 from bot.workspace import BOT_USER_ID, YOU, Workspace, sign
-from tests.bot.conftest import SECRET, bot_replies, bot_settings
+from tests.harness import SECRET, Harness, bot_replies
 
 T = TypeVar("T")
 FORM = "application/x-www-form-urlencoded"
 
 
 class ThreadedBot:
-    """The workspace and a bot on a loop in a thread, so sync hypothesis tests can drive them."""
+    """The harness on a loop in a thread, so sync hypothesis tests can drive it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, template: Path) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.ws = Workspace(signing_secret=SECRET)
-        self.bot: RunningBot = self.run(self._start(root))
-        self.url = f"http://127.0.0.1:{self.bot.port}/slack/events"
-
-    async def _start(self, root: Path) -> RunningBot:
-        await self.ws.start()
-        bot = await start_bot(bot_settings(self.ws, root), host="127.0.0.1", port=0)
-        self.ws.event_url = f"http://127.0.0.1:{bot.port}/slack/events"
-        return bot
+        self.harness = self.run(Harness.start(root, template=template))
+        self.ws: Workspace = self.harness.ws
+        self.bot: RunningBot = self.harness.bot
+        self.url = self.harness.url()
 
     def run(self, work: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         future: Future[T] = asyncio.run_coroutine_threadsafe(work, self.loop)
         return future.result(timeout)
 
     def close(self) -> None:
-        self.run(self.bot.stop(drain_seconds=5))
-        self.run(self.ws.stop())
+        self.run(self.harness.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
@@ -57,9 +50,7 @@ class ThreadedBot:
 
 @pytest.fixture(scope="module")
 def threaded(tmp_path_factory: pytest.TempPathFactory, bot_template: Path) -> Iterator[ThreadedBot]:
-    root = tmp_path_factory.mktemp("fuzz")
-    shutil.copytree(bot_template, root, dirs_exist_ok=True)
-    bot = ThreadedBot(root)
+    bot = ThreadedBot(tmp_path_factory.mktemp("fuzz"), bot_template)
     try:
         yield bot
     finally:

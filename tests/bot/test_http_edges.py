@@ -8,7 +8,7 @@ import aiohttp
 from bot.transports.http import HEALTH_PATH, LIVE_PATH, MAX_BODY_BYTES
 from bot.workspace import BOT_USER_ID, YOU
 from bot.workspace.payloads import build_envelope
-from tests.bot.conftest import Harness, post_signed, stored
+from tests.harness import Harness, post_signed, stored
 
 
 def _mention(ts: str = "1700000000.000100", event_id: str = "EvEDGE") -> dict:

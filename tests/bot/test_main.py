@@ -15,7 +15,7 @@ import pytest
 from bot.__main__ import main
 from bot.transports.http import HEALTH_PATH
 from bot.workspace import BOT_USER_ID, YOU, Workspace
-from tests.bot.conftest import SECRET, bot_replies
+from tests.harness import SECRET, bot_replies
 from tuning.store.sqlite.store import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[2]

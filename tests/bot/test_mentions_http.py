@@ -10,7 +10,7 @@ from bot.replying.answer import post_chunks
 from bot.transports.slack_client import SERVER_ERROR_RETRIES
 from bot.views.replies import FRIENDLY_ERROR, MAX_MESSAGE_CHARS, TRY_AGAIN_ACTION
 from bot.workspace import BOT_USER_ID, TEAM_ID, YOU
-from tests.bot.conftest import bot_replies, stored
+from tests.harness import bot_replies, stored
 from tuning.errors import ModelError
 from tuning.models.serving import LiveModels
 

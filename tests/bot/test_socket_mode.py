@@ -2,7 +2,7 @@
 
 from bot.transports.socket_mode import SocketModeTransport
 from bot.workspace import BOT_USER_ID, YOU
-from tests.bot.conftest import Harness, bot_replies, stored
+from tests.harness import Harness, bot_replies, stored
 
 
 async def test_mention_over_socket_mode_gets_one_reply(harness: Harness) -> None:

@@ -16,9 +16,9 @@ import pytest
 from playwright.async_api import Page, expect
 
 from bot.workspace import BOT_USER_ID, YOU, Workspace
-from bot.workspace.launch import BotHandle, start_workspace
+from tests.harness import Harness
 from tests.workspace.conftest import screenshot
-from tuning.config import Settings, SlackSettings
+from tuning.config import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -26,19 +26,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 async def product(tmp_path: Path) -> AsyncIterator[Workspace]:
     """Start the emulator and the real bot against it, as ``python -m bot`` does."""
-    from bot.runtime import start_bot
-
-    async def start(settings: Settings) -> BotHandle:
-        handle: BotHandle = await start_bot(settings, host="127.0.0.1")
-        return handle
-
     settings = Settings(store_url=f"sqlite:///{tmp_path}/store.db", data_dir=tmp_path / "data")
-    ws, bot = await start_workspace(settings, start, port=0)
+    running = await Harness.product(settings)
     try:
-        yield ws
+        yield running.ws
     finally:
-        await bot.stop()
-        await ws.stop()
+        await running.stop()
 
 
 async def _send(page: Page, text: str) -> None:
@@ -117,24 +110,16 @@ async def test_admin_retrain_reaches_promotion(product: Workspace, browser_page:
     await screenshot(page, "product-retrain")
 
 
-async def test_the_bot_in_socket_mode_answers_mentions_dms_and_commands(tmp_path: Path) -> None:
-    from bot.runtime import start_bot
-
-    async with Workspace() as ws:
-        slack = SlackSettings(bot_token=ws.bot_token, app_token=ws.app_token, api_url=ws.api_url)
-        settings = Settings(
-            slack=slack, store_url=f"sqlite:///{tmp_path}/store.db", data_dir=tmp_path / "data"
-        )
-        bot = await start_bot(settings, host="127.0.0.1")
-        try:
-            await ws.wait_for(lambda: ws.deliverer.socket_connected, timeout=20)
-            ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"<@{BOT_USER_ID}> hi?")
-            await ws.wait_for(lambda: ws.replies("C_GENERAL", ts), timeout=10)
-            dm = await ws.post_message(user=YOU, channel="D_YOU", text="is it raining?")
-            await ws.wait_for(lambda: ws.replies("D_YOU", dm), timeout=10)
-            reply = await ws.slash_command(user=YOU, channel="C_GENERAL", text="help")
-            await ws.wait_for(lambda: ws.ephemerals(user=YOU), timeout=10)
-        finally:
-            await bot.stop()
+async def test_the_bot_in_socket_mode_answers_mentions_dms_and_commands(harness: Harness) -> None:
+    ws = harness.ws
+    ws.event_url = None  # no HTTP delivery: only the socket can carry events now
+    await harness.add_bot(SLACK_APP_TOKEN=ws.app_token)
+    await ws.wait_for(lambda: ws.deliverer.socket_connected, timeout=20)
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"<@{BOT_USER_ID}> hi?")
+    await ws.wait_for(lambda: ws.replies("C_GENERAL", ts), timeout=10)
+    dm = await ws.post_message(user=YOU, channel="D_YOU", text="is it raining?")
+    await ws.wait_for(lambda: ws.replies("D_YOU", dm), timeout=10)
+    reply = await ws.slash_command(user=YOU, channel="C_GENERAL", text="help")
+    await ws.wait_for(lambda: ws.ephemerals(user=YOU), timeout=10)
     assert (reply.status, reply.transport) == (200, "socket")
     assert {d.replies[-1].transport for d in ws.deliveries()} == {"socket"}

@@ -6,7 +6,7 @@ import argparse
 
 from tuning.cli.common import model_line, print_json
 from tuning.config import Settings
-from tuning.lifecycle.registry import promote
+from tuning.lifecycle.registry import BY_HAND, promote
 from tuning.records import TASKS
 from tuning.store import open_store
 
@@ -24,7 +24,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     store = await open_store(settings.store_url)
     try:
         model = await promote(
-            store, task=args.task, version=args.version, actor="cli", reason="promoted by hand"
+            store, task=args.task, version=args.version, actor="cli", reason=BY_HAND
         )
     finally:
         await store.close()

@@ -1,5 +1,10 @@
 """Registry actions with an audit trail: register a candidate, promote, roll back.
 
+Every promotion and rollback goes through here (the CLI, `/sarcasm`, App Home and finished
+jobs), so each writes one audit record of one shape: ``actor`` (a Slack user id, ``cli`` or
+``job <id>``), ``action`` (``promote <task>`` / ``rollback <task>``), ``result`` (the version
+now active, or ``nothing``) and ``detail`` (``reason`` for a promotion, ``from`` for a rollback).
+
 Every bot process follows the active versions by polling (``LiveModels.run_polling``), so a
 promotion or rollback here reaches every replica within ``REGISTRY_POLL_SECONDS``.
 """
@@ -8,11 +13,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from tuning.errors import ConflictError, NotFoundError
 from tuning.records import AuditEntry, ModelVersion, Task
 from tuning.store.base import Store
+
+# The reason recorded when a person, not an evaluation, chose the version.
+BY_HAND = "promoted by hand"
+
+
+def audit_action(verb: Literal["promote", "rollback"], task: Task) -> str:
+    """Return the audit action of a registry change.
+
+    >>> audit_action("promote", "classifier")
+    'promote classifier'
+    """
+    return f"{verb} {task}"
 
 
 def finite(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -42,7 +59,12 @@ async def promote(
     """Make ``version`` the active ``task`` model and audit it; raise NotFoundError if unknown."""
     model = await store.promote(task=task, version=version)
     await store.add_audit(
-        AuditEntry(actor=actor, action=f"promote {task}", result=version, detail={"reason": reason})
+        AuditEntry(
+            actor=actor,
+            action=audit_action("promote", task),
+            result=version,
+            detail={"reason": reason},
+        )
     )
     return model
 
@@ -50,13 +72,19 @@ async def promote(
 async def rollback(store: Store, *, task: Task, actor: str) -> ModelVersion:
     """Reactivate the previously active ``task`` version and audit it."""
     current = await store.active_model(task=task)
+    detail = {"from": current.version if current else None}
     try:
         model = await store.rollback(task=task)
     except NotFoundError:
-        await store.add_audit(AuditEntry(actor=actor, action=f"rollback {task}", result="nothing"))
+        await store.add_audit(
+            AuditEntry(
+                actor=actor, action=audit_action("rollback", task), result="nothing", detail=detail
+            )
+        )
         raise
-    detail = {"from": current.version if current else None}
     await store.add_audit(
-        AuditEntry(actor=actor, action=f"rollback {task}", result=model.version, detail=detail)
+        AuditEntry(
+            actor=actor, action=audit_action("rollback", task), result=model.version, detail=detail
+        )
     )
     return model

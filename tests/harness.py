@@ -1,7 +1,8 @@
-"""The bot as it runs: `start_bot` (real Bolt app, HTTP transport) against the emulated Slack.
+"""The bot as ``python -m bot`` starts it (``bot.runtime.start_bot``), against the emulated Slack.
 
-Traffic is real HTTP both ways: the workspace (or a test) POSTs signed requests to the app's
-/slack/events, and the app calls the workspace's Web API through slack_sdk.
+The one end-to-end harness of the bot, admin and workspace tests. Traffic is real HTTP both
+ways: the workspace (or a test) POSTs signed requests to the app's /slack/events, and the app
+calls the workspace's Web API through slack_sdk. The fixtures are in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ import io
 import json
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
-from bot.runtime import RunningBot, start_bot
+from bot.runtime import BuildTuning, RunningBot, start_bot
 from bot.workspace import BOT_USER_ID, Workspace, sign
+from bot.workspace.launch import start_workspace
 from tuning.config import Settings
+from tuning.lifecycle.builder import build_tuning_service
 from tuning.models.serving import LiveModels
 from tuning.records import Feedback, Interaction
 from tuning.store import open_store
@@ -29,24 +31,18 @@ from tuning.store.base import Store
 from tuning.store.sqlite.store import SqliteStore
 
 SECRET = "bot-e2e-secret"
+HOST = "127.0.0.1"
 
 
-@pytest.fixture(scope="session")
-def bot_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Train the seed models once per session; each test copies the store from here."""
-    root = tmp_path_factory.mktemp("bot-template")
-
-    async def train() -> None:
-        store = SqliteStore(root / "store.db")
-        await store.open()
-        try:
-            settings = Settings.from_env({"DATA_DIR": str(root / "data")})
-            await (await LiveModels.start(settings=settings, store=store)).close()
-        finally:
-            await store.close()
-
-    asyncio.run(train())
-    return root
+async def train_template(root: Path) -> None:
+    """Train the seed models into ``root`` (store.db and data/), for tests to copy."""
+    store = SqliteStore(root / "store.db")
+    await store.open()
+    try:
+        settings = Settings.from_env({"DATA_DIR": str(root / "data")})
+        await (await LiveModels.start(settings=settings, store=store)).close()
+    finally:
+        await store.close()
 
 
 def bot_settings(ws: Workspace, root: Path, **env: str) -> Settings:
@@ -65,29 +61,94 @@ def bot_settings(ws: Workspace, root: Path, **env: str) -> Settings:
 
 @dataclass
 class Harness:
-    """A workspace and the bots serving it; ``bot`` is the first."""
+    """A workspace and the bots serving it; ``bot`` is the first.
+
+    ``env`` and ``build_tuning`` apply to every bot :meth:`add_bot` starts.
+    """
 
     ws: Workspace
     root: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    build_tuning: BuildTuning = build_tuning_service
     bots: list[RunningBot] = field(default_factory=list)
     stores: list[Store] = field(default_factory=list)
+
+    @classmethod
+    async def start(
+        cls,
+        root: Path,
+        *,
+        template: Path,
+        models_cls: type[LiveModels] = LiveModels,
+        env: Mapping[str, str] | None = None,
+        build_tuning: BuildTuning = build_tuning_service,
+    ) -> Harness:
+        """Start a workspace and one HTTP bot on a copy of the trained ``template`` store."""
+        shutil.copytree(template, root, dirs_exist_ok=True)
+        ws = Workspace(signing_secret=SECRET)
+        await ws.start()
+        harness = cls(ws=ws, root=root, env=dict(env or {}), build_tuning=build_tuning)
+        try:
+            await harness.add_bot(models_cls)
+        except BaseException:
+            await harness.stop()
+            raise
+        ws.event_url = harness.url()
+        return harness
+
+    @classmethod
+    async def product(cls, settings: Settings) -> Harness:
+        """Start what ``python -m bot`` runs without a Slack token: the workspace, then the bot."""
+
+        async def start(bot_settings: Settings) -> RunningBot:
+            bot = await start_bot(bot_settings, host=HOST)
+            bots.append(bot)
+            return bot
+
+        bots: list[RunningBot] = []
+        ws, _ = await start_workspace(settings, start, port=0)
+        return cls(ws=ws, root=settings.data_dir.parent, bots=bots)
 
     @property
     def bot(self) -> RunningBot:
         """Return the first bot."""
         return self.bots[0]
 
+    @property
+    def settings(self) -> Settings:
+        """Return the first bot's settings."""
+        return self.bot.services.settings
+
+    @property
+    def store(self) -> Store:
+        """Return the first bot's store."""
+        return self.bot.services.store
+
     def url(self, index: int = 0) -> str:
         """Return a bot's Request URL."""
-        return f"http://127.0.0.1:{self.bots[index].port}/slack/events"
+        return f"http://{HOST}:{self.bots[index].port}/slack/events"
 
     async def add_bot(self, models_cls: type[LiveModels] = LiveModels, **env: str) -> RunningBot:
-        """Start another bot, as another process would, with its own connection to the store."""
-        settings = bot_settings(self.ws, self.root, **env)
-        store = await open_store(settings.store_url)
-        self.stores.append(store)
-        models = await models_cls.start(settings=settings, store=store)
-        bot = await start_bot(settings, host="127.0.0.1", port=0, store=store, models=models)
+        """Start another bot as another process would, with its own connection to the store.
+
+        With the real models, ``start_bot`` opens the store and models itself, as in
+        production; a ``models_cls`` stand-in needs both opened here.
+        """
+        settings = bot_settings(self.ws, self.root, **{**self.env, **env})
+        store: Store | None = None
+        models: LiveModels | None = None
+        if models_cls is not LiveModels:
+            store = await open_store(settings.store_url)
+            self.stores.append(store)
+            models = await models_cls.start(settings=settings, store=store)
+        bot = await start_bot(
+            settings,
+            host=HOST,
+            port=0,
+            store=store,
+            models=models,
+            build_tuning=self.build_tuning,
+        )
         self.bots.append(bot)
         return bot
 
@@ -98,28 +159,12 @@ class Harness:
             for bot in self.bots:
                 await bot.services.tasks.join()
 
-
-@pytest.fixture
-async def harness(
-    request: pytest.FixtureRequest, tmp_path: Path, bot_template: Path
-) -> AsyncIterator[Harness]:
-    """Start the workspace and one bot on a fresh copy of the trained store.
-
-    Parametrize indirectly with a LiveModels subclass to change how the models behave.
-    """
-    shutil.copytree(bot_template, tmp_path, dirs_exist_ok=True)
-    ws = Workspace(signing_secret=SECRET)
-    await ws.start()
-    h = Harness(ws=ws, root=tmp_path)
-    try:
-        await h.add_bot(getattr(request, "param", LiveModels))
-        ws.event_url = h.url()
-        yield h
-    finally:
-        for bot in h.bots:
+    async def stop(self) -> None:
+        """Stop every bot (finishing their work), the workspace, and the stores opened here."""
+        for bot in self.bots:
             await bot.stop(drain_seconds=5)
-        await ws.stop()
-        for store in h.stores:
+        await self.ws.stop()
+        for store in self.stores:
             await store.close()
 
 

@@ -10,14 +10,18 @@ from google.oauth2.credentials import Credentials
 
 from tests.admin.conftest import CONFIG_ADMIN, Running
 from tests.fakes.vertex_server import FakeVertex
+from tests.vertex.conftest import gcs_emulator, storage_client
 from tuning.backends.vertex import VertexBackend
-from tuning.cloud.uploads import LocalDirUploader
+from tuning.cloud.uploads import GcsUploader
 from tuning.cloud.vertex_client import build_client, retry_options
 from tuning.config import Settings
 from tuning.lifecycle.service import TuningService
 from tuning.store.base import Store
 
 CHANNEL = "C_GENERAL"
+# Vertex reads datasets from gs:// only, so they go to the GCS emulator (the strict fake refuses
+# any other URI).
+__all__ = ["gcs_emulator", "storage_client"]
 
 
 @pytest.fixture
@@ -32,7 +36,7 @@ def extra_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def make_tuning(fake_vertex: FakeVertex, tmp_path: Any) -> Callable[[Settings, Store], Any]:
+def make_tuning(fake_vertex: FakeVertex, storage_client: Any) -> Callable[[Settings, Store], Any]:
     def build(settings: Settings, store: Store) -> TuningService:
         client = build_client(
             settings.vertex,
@@ -41,7 +45,9 @@ def make_tuning(fake_vertex: FakeVertex, tmp_path: Any) -> Callable[[Settings, S
             retry=retry_options(2, initial_delay=0.01),
         )
         backend = VertexBackend(
-            client=client, uploader=LocalDirUploader(tmp_path / "uploads"), vertex=settings.vertex
+            client=client,
+            uploader=GcsUploader(settings.vertex.bucket, storage_client),
+            vertex=settings.vertex,
         )
         return TuningService(store, settings, {"vertex": backend}, poll_seconds={"vertex": 0.05})
 

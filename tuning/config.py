@@ -7,6 +7,7 @@ the frozen :class:`Settings` down. Each bad value raises :class:`ConfigError` na
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,11 +65,29 @@ class VertexSettings:
     # "preference" follows Vertex's advice, SFT on preferred replies then preference on top.
     continue_from_active: str = "preference"
     min_train_examples: int = 100
-    # Probability reported for a parsed label when the endpoint returns no logprobs.
+    # Probability reported for a parsed label when the endpoint returns no logprobs and the
+    # version was never calibrated (evaluation calibrates each label on the validation split).
     label_confidence: float = 0.9
-    logprobs: bool = True
+    # None decides by the base model: Vertex refuses logprobs, and Gemini 3.x refuses several
+    # candidates per call, on Gemini 3 and later (see tests/fakes/SOURCES.md).
+    logprobs: bool | None = None
+    multiple_candidates: bool | None = None
     retry_attempts: int = 5
     timeout_seconds: float = 60.0
+
+    @property
+    def classifier_logprobs(self) -> bool:
+        """Return whether to ask the tuned classifier for logprobs."""
+        if self.logprobs is not None:
+            return self.logprobs
+        return gemini_generation(self.classifier_base_model) < 3
+
+    @property
+    def generator_multiple_candidates(self) -> bool:
+        """Return whether to ask the tuned generator for several candidates in one call."""
+        if self.multiple_candidates is not None:
+            return self.multiple_candidates
+        return gemini_generation(self.generator_base_model) < 3
 
     @property
     def region(self) -> str:
@@ -127,7 +146,8 @@ class Settings:
                 )
             ),
             label_confidence=reader.number("VERTEX_LABEL_CONFIDENCE", 0.9, low=0.5, high=1.0),
-            logprobs=reader.choice("VERTEX_LOGPROBS", "true", ("true", "false")) == "true",
+            logprobs=reader.flag("VERTEX_LOGPROBS"),
+            multiple_candidates=reader.flag("VERTEX_MULTIPLE_CANDIDATES"),
             retry_attempts=int(
                 reader.number("VERTEX_RETRY_ATTEMPTS", 5, low=1, high=10, integer=True)
             ),
@@ -179,6 +199,16 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
 
         load_dotenv(env_file, override=False)
     return Settings.from_env(os.environ)
+
+
+def gemini_generation(model: str) -> int:
+    """Return the major Gemini version a model id names, or 0 when it names none.
+
+    >>> gemini_generation("gemini-3.5-flash-lite"), gemini_generation("publishers/google/x")
+    (3, 0)
+    """
+    found = re.match(r"(?:.*/)?gemini-(\d+)", model)
+    return int(found.group(1)) if found else 0
 
 
 def _check_store_url(url: str) -> None:
@@ -234,6 +264,15 @@ class _Reader:
         if value not in allowed:
             raise ConfigError(name, f"{value!r} is not one of {', '.join(allowed)}")
         return value
+
+    def flag(self, name: str) -> bool | None:
+        """Read true or false; empty (or unset) is None, "decide by default"."""
+        value = self._env.get(name, "").strip().lower()
+        if not value:
+            return None
+        if value not in ("true", "false"):
+            raise ConfigError(name, f"{value!r} is not true, false or empty")
+        return value == "true"
 
     def number(
         self, name: str, default: float, *, low: float, high: float, integer: bool = False

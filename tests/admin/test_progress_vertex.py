@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import pytest
 from google.oauth2.credentials import Credentials
@@ -11,8 +11,9 @@ from bot.runtime import BuildTuning
 from tests.admin.conftest import CONFIG_ADMIN
 from tests.fakes.vertex_server import FakeVertex
 from tests.harness import Harness
+from tests.vertex.conftest import gcs_emulator, storage_client
 from tuning.backends.vertex import VertexBackend
-from tuning.cloud.uploads import LocalDirUploader
+from tuning.cloud.uploads import GcsUploader
 from tuning.cloud.vertex_client import build_client, retry_options
 from tuning.config import Settings
 from tuning.lifecycle.job_log import OnChange
@@ -20,6 +21,9 @@ from tuning.lifecycle.service import TuningService
 from tuning.store.base import Store
 
 CHANNEL = "C_GENERAL"
+# Vertex reads datasets from gs:// only, so they go to the GCS emulator (the strict fake refuses
+# any other URI).
+__all__ = ["gcs_emulator", "storage_client"]
 
 
 @pytest.fixture
@@ -34,7 +38,7 @@ def extra_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def build_tuning(fake_vertex: FakeVertex, tmp_path: Path) -> BuildTuning:
+def build_tuning(fake_vertex: FakeVertex, storage_client: Any) -> BuildTuning:
     def build(settings: Settings, store: Store, *, on_change: OnChange) -> TuningService:
         client = build_client(
             settings.vertex,
@@ -43,7 +47,9 @@ def build_tuning(fake_vertex: FakeVertex, tmp_path: Path) -> BuildTuning:
             retry=retry_options(2, initial_delay=0.01),
         )
         backend = VertexBackend(
-            client=client, uploader=LocalDirUploader(tmp_path / "uploads"), vertex=settings.vertex
+            client=client,
+            uploader=GcsUploader(settings.vertex.bucket, storage_client),
+            vertex=settings.vertex,
         )
         return TuningService(
             store, settings, {"vertex": backend}, on_change=on_change, poll_seconds={"vertex": 0.05}

@@ -10,11 +10,12 @@ import pytest
 from tests.tuning_loop.factories import interaction, reply
 from tuning.datasets import DatasetConfig, LabelledText, assemble
 from tuning.datasets.classifier import build_classifier_examples
-from tuning.datasets.examples import Built, Example, normalise, split_of
+from tuning.datasets.examples import Built, Example, Pair, normalise, split_of
 from tuning.datasets.export import write_dataset
+from tuning.datasets.formats import validate_preference
 from tuning.datasets.generator import build_generator_examples, build_preference_pairs
 from tuning.errors import DatasetError
-from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT
+from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT
 
 
 @pytest.mark.parametrize(
@@ -202,6 +203,20 @@ def test_assemble_skips_invalid_lines_with_reasons() -> None:
     assert skips["blank"]["reason"] == "invalid line"
     assert "non-empty text" in skips["blank"]["detail"]
     assert "personal data left (phone)" in skips["pii"]["detail"]
+
+
+def test_preference_lines_carry_the_generator_system_prompt_as_sft_and_serving_do() -> None:
+    pairs = Built(
+        items=tuple(
+            Pair(f"p{i}", f"prompt {i}", "Oh, lovely.", "ok", source=f"s{i}", margin=1)
+            for i in range(40)
+        )
+    )
+    data = assemble("generator", "preference", pairs, DatasetConfig(min_train=10))
+    for text in (*data.train, *data.validation):
+        line = json.loads(text)
+        assert line["systemInstruction"] == {"parts": [{"text": GENERATOR_SYSTEM_PROMPT}]}
+        assert validate_preference(line) == []
 
 
 def test_preference_for_classifier_is_refused() -> None:

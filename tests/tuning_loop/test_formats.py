@@ -133,3 +133,12 @@ def test_round_trip(tmp_path: Path) -> None:
 )
 def test_sft_problems_are_named(line: dict, problem: str) -> None:
     assert problem in validate_sft(line)
+
+
+def test_a_preference_line_may_carry_a_system_instruction() -> None:
+    line = preference_line("q", "good", "bad", system="Be dry.")
+    assert line["systemInstruction"] == {"parts": [{"text": "Be dry."}]}
+    assert validate_preference(line) == []
+    assert "systemInstruction" not in preference_line("q", "good", "bad")
+    blank = preference_line("q", "good", "bad") | {"systemInstruction": {"parts": [{"text": " "}]}}
+    assert validate_preference(blank) == ["systemInstruction.parts[0].text: must be non-empty text"]

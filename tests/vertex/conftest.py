@@ -121,7 +121,9 @@ def make_dataset(tmp_path: Path) -> DatasetMaker:
                 return sft_line(CLASSIFIER_SYSTEM_PROMPT, f"message {i} {tag}", label)
             if kind == "generator-sft":
                 return sft_line(GENERATOR_SYSTEM_PROMPT, f"prompt {i} {tag}", f"Oh, wonderful {i}.")
-            return preference_line(f"prompt {i} {tag}", f"Sure, {i}.", f"No {i}.")
+            return preference_line(
+                f"prompt {i} {tag}", f"Sure, {i}.", f"No {i}.", system=GENERATOR_SYSTEM_PROMPT
+            )
 
         files = {"train": range(train), "validation": range(train, train + validation)}
         for split, numbers in files.items():

@@ -249,6 +249,7 @@ async def test_expired_job_says_so(
 async def test_cancel_stops_a_running_job_and_leaves_an_ended_one_alone(
     make_backend: Any, make_dataset: DatasetMaker, fake_vertex: FakeVertex
 ) -> None:
+    fake_vertex.cancelling_polls = 0  # CANCELLING has its own test below
     backend = make_backend()
     record = await launch(backend, job(), make_dataset())
     assert (await backend.status(job=record)).state == "PENDING"
@@ -414,3 +415,58 @@ async def test_5xx_on_every_create_ends_in_a_clear_error_and_no_job(
     with pytest.raises(BackendError, match="failed to create the tuning job"):
         await launch(make_backend(), job(), make_dataset())
     assert fake_vertex.jobs == {}
+
+
+async def test_a_cancelling_job_is_still_running_and_is_not_cancelled_twice(
+    make_backend: Any, make_dataset: DatasetMaker, fake_vertex: FakeVertex
+) -> None:
+    backend = make_backend()
+    record = await launch(backend, job(), make_dataset())
+    await backend.cancel(job=record)
+    cancelling = await backend.status(job=record)
+    assert (cancelling.state, cancelling.detail["remote_state"]) == (
+        "RUNNING",
+        "JOB_STATE_CANCELLING",
+    )
+    await backend.cancel(job=record)
+    assert len(fake_vertex.bodies("POST", ":cancel")) == 1
+    assert (await backend.status(job=record)).state == "CANCELLED"
+
+
+async def test_cancelling_an_expired_job_sends_no_cancel(
+    make_backend: Any, make_dataset: DatasetMaker, fake_vertex: FakeVertex
+) -> None:
+    fake_vertex.script_outcome("EXPIRED")
+    backend = make_backend()
+    record = await launch(backend, job(), make_dataset())
+    assert (await poll(backend, record))[-1].state == "EXPIRED"
+    await backend.cancel(job=record)
+    assert fake_vertex.bodies("POST", ":cancel") == []
+
+
+async def test_a_create_whose_connection_drops_after_taking_effect_leaves_exactly_one_job(
+    make_backend: Any, make_dataset: DatasetMaker, fake_vertex: FakeVertex
+) -> None:
+    fake_vertex.drop_connection(match="/tuningJobs", method="POST")
+    record = await launch(make_backend(), job(), make_dataset())
+    # One create went out (neither the SDK nor we retried it blind), and it was adopted.
+    assert len(tuning_posts(fake_vertex)) == 1
+    assert list(fake_vertex.jobs) == [record.remote_name]
+    # The job was found by the server, through a label filter, not by listing every job.
+    lookups = [r.query for r in fake_vertex.requests if r.method == "GET"]
+    lookups = [q for q in lookups if "filter" in q]
+    assert len(lookups) == 2  # before the create, and after its answer was lost
+    assert lookups[-1]["filter"] == 'labels.app="sarcasm-bot" AND labels.job="job-classifier-sft"'
+
+
+async def test_a_lost_create_is_found_among_many_jobs_by_the_server_side_filter(
+    make_backend: Any, make_dataset: DatasetMaker, fake_vertex: FakeVertex
+) -> None:
+    backend = make_backend()
+    for i in range(12):  # more than one default page of other jobs
+        other = dataclasses.replace(job(), id=f"job-other-{i}")
+        await launch(backend, other, make_dataset(train=8 + i))
+    fake_vertex.inject(503, match="/tuningJobs", method="POST", after=True)
+    record = await launch(backend, job(), make_dataset(train=30))
+    assert len(tuning_posts(fake_vertex)) == 13
+    assert record.remote_name == f"{PARENT}/tuningJobs/13"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from typing import Any
 
@@ -19,6 +20,7 @@ from tuning.models.base import (
     Classifier,
     Generator,
 )
+from tuning.models.label_calibration import P_IF_NOT_SARCASTIC, P_IF_SARCASTIC
 from tuning.models.vertex import (
     VertexClassifier,
     VertexGenerator,
@@ -30,6 +32,7 @@ from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT
 from tuning.records import ModelVersion
 
 ENDPOINT = f"projects/{PROJECT}/locations/{REGION}/endpoints/7001"
+LOGPROBS_MODEL = "gemini-2.5-flash"  # a model that gives logprobs and several candidates
 
 
 def version(task: str = "classifier") -> ModelVersion:
@@ -50,10 +53,10 @@ def label_with_logprobs(body: dict[str, Any]) -> list[dict[str, Any]]:
 async def test_classifier_parses_labels_and_takes_probabilities_from_logprobs(
     make_client: Any, fake_vertex: FakeVertex, vertex_settings: VertexSettings
 ) -> None:
-    fake_vertex.respond(ENDPOINT, label_with_logprobs)
-    classifier = VertexClassifier(
-        version(), Settings(vertex=vertex_settings), client=make_client(vertex_settings)
-    )
+    # Gemini 2.5 gives logprobs (Gemini 3 and later refuse them: see the tests below).
+    fake_vertex.respond(ENDPOINT, label_with_logprobs, model=LOGPROBS_MODEL)
+    vertex = dataclasses.replace(vertex_settings, logprobs=True)
+    classifier = VertexClassifier(version(), Settings(vertex=vertex), client=make_client(vertex))
     assert isinstance(classifier, Classifier)
 
     texts = ["Oh great, another meeting.", "The build is green.", "great, just great"]
@@ -122,8 +125,8 @@ async def test_generator_returns_n_distinct_candidates_best_first(
         start = next(served) * 8
         return replies[start : start + body["generationConfig"]["candidateCount"]]
 
-    fake_vertex.respond(ENDPOINT, responder)
-    vertex = dataclasses.replace(vertex_settings, temperature=0.7)
+    fake_vertex.respond(ENDPOINT, responder, model=LOGPROBS_MODEL)
+    vertex = dataclasses.replace(vertex_settings, temperature=0.7, multiple_candidates=True)
     generator = VertexGenerator(
         version("generator"), Settings(vertex=vertex), client=make_client(vertex)
     )
@@ -256,3 +259,125 @@ def test_the_model_loader_builds_vertex_models_for_the_tuning_region() -> None:
     assert isinstance(generator, VertexGenerator)
     assert (classifier.version, generator.version) == ("classifier-v3", "generator-v3")
     assert classifier._client._api_client.location == "europe-west4"
+
+
+def generate_bodies(fake: FakeVertex) -> list[dict[str, Any]]:
+    return fake.bodies("POST", ":generateContent")
+
+
+def by_seed(body: dict[str, Any]) -> list[dict[str, Any]]:
+    seed = body["generationConfig"].get("seed")
+    return [text_candidate(f"Reply for seed {seed}.", avg_logprob=-0.5)]
+
+
+async def test_on_gemini_3_the_classifier_asks_no_logprobs_and_reports_calibrated_labels(
+    make_client: Any, fake_vertex: FakeVertex, vertex_settings: VertexSettings
+) -> None:
+    fake_vertex.respond(
+        ENDPOINT,
+        lambda body: [text_candidate("SARCASTIC" if "!" in user_text(body) else "NOT_SARCASTIC")],
+    )
+    calibrated = dataclasses.replace(
+        version(), metrics={P_IF_SARCASTIC: 0.83, P_IF_NOT_SARCASTIC: 0.07}
+    )
+    classifier = VertexClassifier(
+        calibrated, Settings(vertex=vertex_settings), client=make_client(vertex_settings)
+    )
+    yes, no = await classifier.classify(["Wow!", "ok"])
+    assert [(yes.label, yes.probability), (no.label, no.probability)] == [
+        ("sarcastic", 0.83),
+        ("not_sarcastic", 0.07),
+    ]
+    for body in fake_vertex.bodies("POST", ":generateContent"):
+        assert "responseLogprobs" not in body["generationConfig"]
+        assert "logprobs" not in body["generationConfig"]
+
+
+async def test_a_version_that_refuses_logprobs_is_asked_once_more_without_and_never_again(
+    make_client: Any, fake_vertex: FakeVertex, vertex_settings: VertexSettings
+) -> None:
+    fake_vertex.respond(ENDPOINT, lambda body: [text_candidate("SARCASTIC")])
+    vertex = dataclasses.replace(vertex_settings, logprobs=True)
+    classifier = VertexClassifier(version(), Settings(vertex=vertex), client=make_client(vertex))
+
+    first = await classifier.classify(["a", "b", "c"])
+    asked = fake_vertex.bodies("POST", ":generateContent")
+    assert [p.label for p in first] == ["sarcastic"] * 3
+    assert all(0.0 <= p.probability <= 1.0 for p in first)
+    assert len(asked) == 6  # each text: refused with logprobs, answered without
+    assert sum("responseLogprobs" in b["generationConfig"] for b in asked) == 3
+    assert classifier.uses_logprobs is False
+
+    await classifier.classify(["d"])
+    (last,) = fake_vertex.bodies("POST", ":generateContent")[6:]
+    assert "responseLogprobs" not in last["generationConfig"]
+
+
+async def test_a_400_that_is_not_about_logprobs_is_not_retried(
+    make_client: Any, fake_vertex: FakeVertex, vertex_settings: VertexSettings
+) -> None:
+    fake_vertex.respond(ENDPOINT, lambda body: [text_candidate("SARCASTIC")], model=LOGPROBS_MODEL)
+    vertex = dataclasses.replace(vertex_settings, logprobs=True)
+    classifier = VertexClassifier(version(), Settings(vertex=vertex), client=make_client(vertex))
+    fake_vertex.inject(400, match=":generateContent")
+    with pytest.raises(ModelError, match="400"):
+        await classifier.classify(["a"])
+    assert len(fake_vertex.bodies("POST", ":generateContent")) == 1
+    assert classifier.uses_logprobs is True
+
+
+async def test_on_gemini_3_candidates_are_parallel_single_calls_with_distinct_seeds(
+    make_client: Any, fake_vertex: FakeVertex, vertex_settings: VertexSettings
+) -> None:
+    fake_vertex.respond(ENDPOINT, by_seed)
+    generator = VertexGenerator(
+        version("generator"), Settings(vertex=vertex_settings), client=make_client(vertex_settings)
+    )
+    candidates = await generator.generate("The deploy failed again.", n=5)
+
+    bodies = fake_vertex.bodies("POST", ":generateContent")
+    assert len(bodies) == 5
+    assert all(b["generationConfig"]["candidateCount"] == 1 for b in bodies)
+    assert len({b["generationConfig"]["seed"] for b in bodies}) == 5
+    assert len({c.text for c in candidates}) == 5
+
+
+async def test_a_refused_candidate_count_falls_back_to_single_calls_and_is_remembered(
+    make_client: Any, fake_vertex: FakeVertex, vertex_settings: VertexSettings
+) -> None:
+    fake_vertex.respond(ENDPOINT, by_seed)
+    vertex = dataclasses.replace(vertex_settings, multiple_candidates=True)
+    generator = VertexGenerator(
+        version("generator"), Settings(vertex=vertex), client=make_client(vertex)
+    )
+    assert len(await generator.generate("hi", n=3)) == 3
+    counts = [
+        b["generationConfig"]["candidateCount"]
+        for b in fake_vertex.bodies("POST", ":generateContent")
+    ]
+    assert counts == [3, 1, 1, 1]
+
+    assert len(await generator.generate("again", n=2)) == 2
+    counts = [
+        b["generationConfig"]["candidateCount"]
+        for b in fake_vertex.bodies("POST", ":generateContent")
+    ]
+    assert counts[4:] == [1, 1]
+
+
+async def test_no_model_output_is_logged_at_info_or_above(
+    make_client: Any,
+    fake_vertex: FakeVertex,
+    vertex_settings: VertexSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "I think Dana from payroll is maybe"
+    fake_vertex.respond(ENDPOINT, lambda body: [text_candidate(secret)])
+    classifier = VertexClassifier(
+        version(), Settings(vertex=vertex_settings), client=make_client(vertex_settings)
+    )
+    with caplog.at_level(logging.DEBUG, logger="tuning"):
+        (prediction,) = await classifier.classify(["hmm"])
+    assert prediction.probability == 0.5
+    assert any(r.levelno >= logging.WARNING for r in caplog.records)
+    assert not any("Dana" in r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)

@@ -6,9 +6,13 @@ successor to the legacy RLHF pipeline
 Vertex's advice, a preference job continues from the active tuned generator (the SFT model) by
 passing its model resource name as ``base_model``, which the SDK sends as ``preTunedModel``.
 
-Creating a job is not idempotent, so the SDK retries it only on 429 (nothing was created). After
-an ambiguous failure (5xx, timeout) we look for the job by its ``job`` label and adopt it, then
-retry; the same lookup adopts a job an earlier process launched but never recorded.
+Creating a job is not idempotent, so the SDK never retries it: its retry predicate also retries
+``aiohttp`` disconnects whatever the status-code list says (``google/genai/_api_client.py``,
+``retry_args``), and a create whose answer was lost would then make a second job. We retry it
+ourselves: a 429 created nothing and is retried as it is; after any ambiguous failure (5xx,
+timeout, lost connection) we first look the job up by its ``job`` label with a server-side
+``filter`` and adopt it. The same lookup adopts a job an earlier process launched but never
+recorded.
 """
 
 from __future__ import annotations
@@ -22,17 +26,26 @@ from google.genai import types
 from tuning.backends.base import RemoteStatus, TuningBackend
 from tuning.backends.vertex_spec import (
     APP,
+    CANCELLING,
+    LIST_PAGE_SIZE,
     MAX_VALIDATION_EXAMPLES,
     STATES,
     count_examples,
+    label_filter,
     label_value,
     tuning_config,
 )
 from tuning.cloud.uploads import DatasetUploader, GcsUploader
-from tuning.cloud.vertex_client import CALL_ERRORS, ambiguous, backend_error, build_client
+from tuning.cloud.vertex_client import (
+    CALL_ERRORS,
+    ambiguous,
+    backend_error,
+    build_client,
+    rate_limited,
+)
 from tuning.datasets.files import DatasetFiles
 from tuning.errors import BackendError, DatasetError
-from tuning.records import JobRecord, ModelVersion, frozen_mapping
+from tuning.records import ENDED_JOB_STATES, JobRecord, ModelVersion, frozen_mapping
 
 if TYPE_CHECKING:
     from google import genai
@@ -91,19 +104,19 @@ class VertexBackend(TuningBackend):
         validation_uri = (
             await self._uploader.upload(dataset.validation) if validation_count else None
         )
-        config = tuning_config(
-            job, self._vertex, validation_uri=validation_uri, retry_delay=self._retry_delay
-        )
+        config = tuning_config(job, self._vertex, validation_uri=validation_uri)
         attempt = 1
         while True:
             try:
                 return await self._create(source, train_uri, config)
             except CALL_ERRORS as exc:
-                if not ambiguous(exc):
+                if ambiguous(exc):
+                    # The job may exist although the answer was lost: never create it twice.
+                    existing = await self._launched(job)
+                    if existing is not None:
+                        return existing
+                elif not rate_limited(exc):
                     raise self._error(exc, "create the tuning job") from exc
-                existing = await self._launched(job)
-                if existing is not None:
-                    return existing
                 if attempt >= self._vertex.retry_attempts:
                     raise self._error(exc, "create the tuning job") from exc
             await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
@@ -150,14 +163,14 @@ class VertexBackend(TuningBackend):
         )
 
     async def cancel(self, *, job: JobRecord) -> None:
-        """Cancel the Vertex AI job unless it has already ended."""
-        if (await self.status(job=job)).state in ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"):
+        """Cancel the Vertex AI job unless it has ended or is already being cancelled."""
+        if _cancelled_or_ended(await self.status(job=job)):
             return
         try:
             await self._client.aio.tunings.cancel(name=_remote_name(job))
         except CALL_ERRORS as exc:
             # The job may have ended between our read and the cancel; that is not an error.
-            if (await self.status(job=job)).state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            if _cancelled_or_ended(await self.status(job=job)):
                 return
             raise self._error(exc, "cancel the tuning job") from exc
 
@@ -179,7 +192,7 @@ class VertexBackend(TuningBackend):
             return base_model
         if "/models/" in base.artifact:
             return base.artifact
-        model = await self._tuned_model_behind(base.artifact)
+        model = await self._tuned_model_behind(base.artifact, job.task)
         if model is None:
             raise BackendError(
                 f"cannot find the tuned model behind {base.artifact} to continue from; set "
@@ -187,30 +200,38 @@ class VertexBackend(TuningBackend):
             )
         return model
 
-    async def _tuned_model_behind(self, endpoint: str) -> str | None:
-        """Return the tuned model a job of ours deployed to ``endpoint``, or None."""
-        for remote in await self._our_jobs():
+    async def _tuned_model_behind(self, endpoint: str, task: str) -> str | None:
+        """Return the tuned model a ``task`` job of ours deployed to ``endpoint``, or None."""
+        for remote in await self._our_jobs(task=task):
             if remote.tuned_model and remote.tuned_model.endpoint == endpoint:
                 return remote.tuned_model.model
         return None
 
     async def _launched(self, job: JobRecord) -> str | None:
         """Return the name of the Vertex job already created for ``job``, or None."""
-        for remote in await self._our_jobs():
-            if (remote.labels or {}).get("job") == label_value(job.id) and remote.name:
+        for remote in await self._our_jobs(job=label_value(job.id)):
+            if remote.name:
                 return remote.name
         return None
 
-    async def _our_jobs(self) -> list[types.TuningJob]:
-        """Return this project's tuning jobs in the region that carry our ``app`` label."""
+    async def _our_jobs(self, **labels: str) -> list[types.TuningJob]:
+        """Return the region's tuning jobs with our ``app`` label and ``labels``, by the server."""
+        config = types.ListTuningJobsConfig(
+            page_size=LIST_PAGE_SIZE, filter=label_filter({"app": APP, **labels})
+        )
         try:
-            pager = await self._client.aio.tunings.list(config={"page_size": 100})
-            return [job async for job in pager if (job.labels or {}).get("app") == APP]
+            pager = await self._client.aio.tunings.list(config=config)
+            return [job async for job in pager]
         except CALL_ERRORS as exc:
             raise self._error(exc, "list tuning jobs") from exc
 
     def _error(self, exc: BaseException, action: str) -> BackendError:
         return backend_error(exc, action=action, attempts=self._vertex.retry_attempts)
+
+
+def _cancelled_or_ended(status: RemoteStatus) -> bool:
+    # CANCELLING folds into RUNNING, but a second cancel would be refused.
+    return status.state in ENDED_JOB_STATES or status.detail.get("remote_state") == CANCELLING
 
 
 def _remote_name(job: JobRecord) -> str:

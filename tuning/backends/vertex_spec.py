@@ -4,6 +4,8 @@
 'job-20261125-abc-1'
 >>> STATES["JOB_STATE_CANCELLING"]
 'RUNNING'
+>>> label_filter({"app": "sarcasm-bot", "job": "job-1"})
+'labels.app="sarcasm-bot" AND labels.job="job-1"'
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from pathlib import Path
 
 from google.genai import types
 
-from tuning.cloud.vertex_client import retry_options
 from tuning.config import VertexSettings
 from tuning.errors import BackendError
 from tuning.records import JobRecord, JobState
 
 APP = "sarcasm-bot"
+CANCELLING = "JOB_STATE_CANCELLING"
+LIST_PAGE_SIZE = 100
 # Vertex AI accepts at most 5,000 validation examples.
 MAX_VALIDATION_EXAMPLES = 5000
 ADAPTER_SIZES = {1: "ONE", 2: "TWO", 4: "FOUR", 8: "EIGHT", 16: "SIXTEEN"}
@@ -53,8 +56,17 @@ def label_value(text: str) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", text.lower())[:63]
 
 
+def label_filter(labels: dict[str, str]) -> str:
+    """Return a list filter matching jobs that carry every label in ``labels``.
+
+    The standard list filter (https://google.aip.dev/160), as Vertex documents it for its job
+    lists: ``labels.key="value"`` terms joined by AND. Values are label values already.
+    """
+    return " AND ".join(f'labels.{key}="{value}"' for key, value in labels.items())
+
+
 def tuning_config(
-    job: JobRecord, vertex: VertexSettings, *, validation_uri: str | None, retry_delay: float = 1.0
+    job: JobRecord, vertex: VertexSettings, *, validation_uri: str | None
 ) -> types.CreateTuningJobConfig:
     """Build the typed job config (a dict would silently drop pre_tuned_model_checkpoint_id).
 
@@ -90,10 +102,7 @@ def tuning_config(
         validation_dataset=(
             types.TuningValidationDataset(gcs_uri=validation_uri) if validation_uri else None
         ),
-        # Creating a job is not idempotent: let the SDK retry only what created nothing.
-        http_options=types.HttpOptions(
-            retry_options=retry_options(
-                vertex.retry_attempts, initial_delay=retry_delay, status_codes=[429]
-            )
-        ),
+        # Creating a job is not idempotent: one attempt, no SDK retry of any kind. The backend
+        # retries, after looking the job up (see tuning.backends.vertex).
+        http_options=types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1)),
     )

@@ -104,6 +104,18 @@ def ambiguous(exc: BaseException) -> bool:
     return isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | TimeoutError)
 
 
+def refused(exc: BaseException | None, phrase: str) -> bool:
+    """Return whether Vertex AI answered 400 with ``phrase`` in its message (case ignored)."""
+    if not isinstance(exc, errors.APIError) or exc.code != 400:
+        return False
+    return phrase.lower() in (exc.message or "").lower()
+
+
+def rate_limited(exc: BaseException) -> bool:
+    """Return whether Vertex AI refused a request for quota (429: nothing was done)."""
+    return isinstance(exc, errors.APIError) and exc.code == 429
+
+
 # The exceptions a Vertex AI call can end in after the SDK's own retries.
 CALL_ERRORS = (
     errors.APIError,

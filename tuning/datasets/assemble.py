@@ -106,7 +106,9 @@ def _format(task: Task, method: Method) -> tuple[Callable[[Any], Any], Callable[
             raise DatasetError("preference tuning applies to the generator only")
 
         def pair_line(pair: Pair) -> Any:
-            return preference_line(pair.prompt, pair.chosen, pair.rejected)
+            return preference_line(
+                pair.prompt, pair.chosen, pair.rejected, system=GENERATOR_SYSTEM_PROMPT
+            )
 
         return pair_line, validate_preference
     system = SYSTEM_PROMPTS[task]

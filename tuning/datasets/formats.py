@@ -34,9 +34,14 @@ def sft_line(system: str, user: str, model: str) -> Line:
     }
 
 
-def preference_line(user: str, chosen: str, rejected: str) -> Line:
-    """Return one preference example: the prompt, then the preferred (1) and other (0) reply."""
-    return {
+def preference_line(user: str, chosen: str, rejected: str, *, system: str | None = None) -> Line:
+    """Return one preference example: the prompt, then the preferred (1) and other (0) reply.
+
+    ``system`` is the optional system instruction Vertex accepts on preference examples; the
+    generator's lines carry the same one as its SFT lines and its serving calls.
+    """
+    line: Line = {"systemInstruction": {"parts": [{"text": system}]}} if system else {}
+    return line | {
         "contents": [{"role": "user", "parts": [{"text": user}]}],
         "completions": [
             {"score": 1, "completion": {"role": "model", "parts": [{"text": chosen}]}},
@@ -67,7 +72,9 @@ def validate_preference(line: Any) -> list[str]:
     """Return the problems of one preference line (empty when it is valid)."""
     if not isinstance(line, dict):
         return ["line: must be a JSON object"]
-    problems = _unexpected(line, {"contents", "completions"})
+    problems = _unexpected(line, {"systemInstruction", "contents", "completions"})
+    if "systemInstruction" in line:
+        problems += _parts(line["systemInstruction"], "systemInstruction")
     contents = line.get("contents")
     if not isinstance(contents, list) or not contents:
         problems.append("contents: must be a non-empty list")

@@ -9,6 +9,7 @@ from tuning.backends.base import RemoteStatus
 from tuning.errors import SarcasmError
 from tuning.evaluation.comparison import Evaluator
 from tuning.evaluation.metrics import decide
+from tuning.lifecycle.calibration import Calibrate
 from tuning.lifecycle.job_log import JobLog
 from tuning.lifecycle.registry import finite, promote, register_candidate
 from tuning.records import JobRecord, ModelVersion
@@ -26,10 +27,12 @@ async def finish_job(
     validation: Path,
     margin: float,
     holder: str,
+    calibrate: Calibrate | None = None,
 ) -> JobRecord:
     """Evaluate a SUCCEEDED job's model against the active one and promote it if it wins.
 
     Exactly one process finishes a job (a store claim); the others return it as it is.
+    ``calibrate`` first fits the candidate's label probabilities on the same validation split.
     """
     if not await store.claim(f"finish:{job.id}", ttl=timedelta(hours=1), holder=holder):
         return job
@@ -48,6 +51,8 @@ async def finish_job(
     job = await log.transition(job, "EVALUATING", candidate_version=version)
     active = await store.active_model(task=job.task)
     try:
+        if calibrate is not None:
+            model = await calibrate(model, validation)
         comparison = await evaluator.compare(
             task=job.task, method=job.method, candidate=model, active=active, validation=validation
         )

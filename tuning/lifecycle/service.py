@@ -25,6 +25,7 @@ from tuning.datasets.export import export_dataset
 from tuning.datasets.files import DatasetFiles
 from tuning.errors import ConflictError, DatasetError, NotFoundError, SarcasmError
 from tuning.evaluation.comparison import Evaluator, ModelEvaluator
+from tuning.lifecycle.calibration import calibrator
 from tuning.lifecycle.job_log import JobLog, OnChange
 from tuning.lifecycle.promotion import finish_job
 from tuning.records import JobRecord, Method, StateChange, Task
@@ -58,6 +59,7 @@ class TuningService:
         self._backends = dict(backends)
         self.on_change = on_change
         self._evaluator = evaluator or ModelEvaluator(settings=settings, store=store)
+        self._calibrate = calibrator(store, settings)
         self._poll = {"local": 0.2, **(poll_seconds or {})}
         self._datasets = {
             "local": DatasetConfig(min_train=LOCAL_MIN_TRAIN),
@@ -269,6 +271,7 @@ class TuningService:
                     validation=await self._validation_file(job),
                     margin=self._settings.promotion_margin,
                     holder=self._holder,
+                    calibrate=self._calibrate,
                 )
             if status.state != job.state:
                 job = await self._log.transition(job, status.state, error=status.error)

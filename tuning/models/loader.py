@@ -1,8 +1,8 @@
 """Turn a registered :class:`ModelVersion` into a model object, by its backend.
 
 ``local`` versions are artifact directories (skops classifier, JSON generator); ``vertex``
-versions are tuned endpoints served by :mod:`tuning.models.vertex`, imported only when needed so
-a laptop without cloud libraries configured never touches them. Loading blocks: call it in a
+versions are tuned endpoints served by :mod:`tuning.models.vertex`, imported only when needed
+(google-genai is a dependency, but slow to import). Loading blocks: call it in a
 thread from async code.
 """
 
@@ -25,12 +25,14 @@ M = TypeVar("M", Classifier, Generator)
 
 
 def _vertex() -> ModuleType:
+    # google-genai is a dependency, imported on first use only because it is slow to import.
     try:
         return importlib.import_module("tuning.models.vertex")
     except ModuleNotFoundError as exc:
-        if exc.name == "tuning.models.vertex":
-            raise ModelError("the vertex model backend is not installed") from exc
-        raise
+        raise ModelError(
+            f"cannot load Vertex AI models: the module {exc.name} is missing; reinstall "
+            "sarcasm-bot with its dependencies (pip install -e .)"
+        ) from exc
 
 
 def load_classifier(model: ModelVersion, settings: Settings) -> Classifier:

@@ -1,10 +1,15 @@
 """The tuned Gemini classifier and generator, called on their Vertex AI endpoints.
 
 Both send the same system prompt the model was tuned with. The classifier asks for one label word
-at temperature 0 and takes P(sarcastic) from the first label token's logprobs when the endpoint
-returns them; otherwise each label reports a documented constant (``VERTEX_LABEL_CONFIDENCE``:
-0.9 for SARCASTIC, 0.1 for NOT_SARCASTIC). Thinking is kept minimal, as Vertex advises for tuned
-models (https://cloud.google.com/vertex-ai/generative-ai/docs/models/gemini-supervised-tuning).
+at temperature 0. It takes P(sarcastic) from the first label token's logprobs where the model
+gives them; Vertex refuses logprobs on Gemini 3 and later, so there (``VERTEX_LOGPROBS`` empty)
+each label reports the probability evaluation calibrated for the version
+(:mod:`tuning.models.label_calibration`). A version that refuses logprobs although it was
+expected to give them is asked once more without, and never again. The generator asks for
+several candidates per call where the model allows it, and otherwise makes one call per
+candidate, a few at a time, each with its own seed. Thinking is kept minimal, as Vertex advises
+for tuned models (https://cloud.google.com/vertex-ai/generative-ai/docs/models/gemini-supervised-tuning).
+Model output is never logged at INFO or above: it is what users wrote about, reworded.
 """
 
 from __future__ import annotations
@@ -12,13 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from google.genai import types
 
-from tuning.cloud.vertex_client import CALL_ERRORS, backend_error, build_client
+from tuning.cloud.vertex_client import CALL_ERRORS, backend_error, build_client, refused
 from tuning.errors import ModelError
+from tuning.models.label_calibration import LOGPROBS, label_probability
 from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT, LABEL_WORDS
 from tuning.records import Candidate, Label, ModelVersion, Prediction
 
@@ -34,6 +42,10 @@ GENERATOR_MAX_TOKENS = 256
 MAX_CANDIDATES_PER_CALL = 8  # Vertex AI's candidateCount limit
 TOP_LOGPROBS = 5
 CONCURRENCY = 8
+SINGLE_CANDIDATE_CONCURRENCY = 4  # calls in flight for one reply when each gives one candidate
+# What Vertex's 400 says when a model refuses a feature (tests/fakes/SOURCES.md).
+LOGPROBS_REFUSAL = "logprobs is not supported"
+CANDIDATES_REFUSAL = "multiple candidates is not enabled"
 MINIMAL_THINKING = types.ThinkingConfig(thinking_level=types.ThinkingLevel.MINIMAL)
 _SARCASTIC = LABEL_WORDS["sarcastic"]
 _NOT_SARCASTIC = LABEL_WORDS["not_sarcastic"]
@@ -118,51 +130,98 @@ class TunedEndpoint:
             raise ModelError(str(error)) from exc
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What the tuned classifier said: the label it answered, and P(sarcastic) from logprobs."""
+
+    label: Label | None
+    logprob_probability: float | None = None
+
+
 class VertexClassifier(TunedEndpoint):
     """Label texts with a tuned Gemini endpoint."""
 
+    def __init__(
+        self, model: ModelVersion, settings: Settings, *, client: genai.Client | None = None
+    ) -> None:
+        super().__init__(model, settings, client=client)
+        known = model.metrics.get(LOGPROBS)
+        self._logprobs = bool(known) if known is not None else settings.vertex.classifier_logprobs
+
+    @property
+    def uses_logprobs(self) -> bool:
+        """Whether this version is asked for logprobs (False once it refused them)."""
+        return self._logprobs
+
     async def classify(self, texts: Sequence[str]) -> list[Prediction]:
         """Return one prediction per text, in input order, at most CONCURRENCY calls at once."""
+        answers = await self.answer(texts)
+        return [self._prediction(text, a) for text, a in zip(texts, answers, strict=True)]
+
+    async def answer(self, texts: Sequence[str]) -> list[Answer]:
+        """Return what the model answered for each text, in input order."""
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(text: str) -> Prediction:
+        async def one(text: str) -> Answer:
             async with gate:
-                return await self._classify(text)
+                return await self._answer(text)
 
         return list(await asyncio.gather(*(one(text) for text in texts)))
 
-    async def _classify(self, text: str) -> Prediction:
-        config = types.GenerateContentConfig(
-            system_instruction=CLASSIFIER_SYSTEM_PROMPT,
-            temperature=0.0,
-            max_output_tokens=CLASSIFIER_MAX_TOKENS,
-            response_logprobs=self._vertex.logprobs or None,
-            logprobs=TOP_LOGPROBS if self._vertex.logprobs else None,
-            thinking_config=MINIMAL_THINKING,
-        )
-        response = await self._call(text, config)
+    def _prediction(self, text: str, answer: Answer) -> Prediction:
+        if answer.label is None:
+            # An off-format answer is not an outage: report "don't know" below any threshold.
+            return Prediction(text=text, label="not_sarcastic", probability=0.5)
+        probability = answer.logprob_probability
+        if probability is None:
+            fallback = self._vertex.label_confidence
+            probability = label_probability(answer.label, self._model.metrics, fallback=fallback)
+        return Prediction(text=text, label=answer.label, probability=probability)
+
+    async def _answer(self, text: str) -> Answer:
+        asked = self._logprobs
+        try:
+            response = await self._call(text, self._config(logprobs=asked))
+        except ModelError as exc:
+            if not (asked and refused(exc.__cause__, LOGPROBS_REFUSAL)):
+                raise
+            if self._logprobs:
+                log.info("tuned classifier %s refuses logprobs; asking without", self.version)
+            self._logprobs = False  # for this version, from now on
+            response = await self._call(text, self._config(logprobs=False))
         candidate = response.candidates[0] if response.candidates else None
         answer = _text(candidate)
         label = parse_label(answer)
         if candidate is None or label is None:
-            # An off-format answer is not an outage: report "don't know" below any threshold.
-            log.warning("tuned classifier %s answered %r", self.version, answer[:80])
-            return Prediction(text=text, label="not_sarcastic", probability=0.5)
-        probability = sarcastic_probability(candidate, label)
-        if probability is None:
-            confidence = self._vertex.label_confidence
-            probability = confidence if label == "sarcastic" else 1.0 - confidence
-        return Prediction(text=text, label=label, probability=probability)
+            log.warning(
+                "tuned classifier %s answered off-format (%d characters)", self.version, len(answer)
+            )
+            return Answer(label=None)
+        return Answer(label=label, logprob_probability=sarcastic_probability(candidate, label))
+
+    def _config(self, *, logprobs: bool) -> types.GenerateContentConfig:
+        return types.GenerateContentConfig(
+            system_instruction=CLASSIFIER_SYSTEM_PROMPT,
+            temperature=0.0,
+            max_output_tokens=CLASSIFIER_MAX_TOKENS,
+            response_logprobs=logprobs or None,
+            logprobs=TOP_LOGPROBS if logprobs else None,
+            thinking_config=MINIMAL_THINKING,
+        )
 
 
 class VertexGenerator(TunedEndpoint):
     """Write candidate replies with a tuned Gemini endpoint."""
 
+    def __init__(
+        self, model: ModelVersion, settings: Settings, *, client: genai.Client | None = None
+    ) -> None:
+        super().__init__(model, settings, client=client)
+        self._several = settings.vertex.generator_multiple_candidates
+
     async def generate(self, prompt: str, *, n: int) -> list[Candidate]:
         """Return up to ``n`` distinct replies, best first by the model's mean token logprob."""
-        sizes = [MAX_CANDIDATES_PER_CALL] * (n // MAX_CANDIDATES_PER_CALL)
-        sizes += [n % MAX_CANDIDATES_PER_CALL] if n % MAX_CANDIDATES_PER_CALL else []
-        responses = await asyncio.gather(*(self._generate(prompt, size) for size in sizes))
+        responses = await self._responses(prompt, n)
         best: dict[str, float] = {}
         for response in responses:
             for candidate in response.candidates or []:
@@ -175,11 +234,42 @@ class VertexGenerator(TunedEndpoint):
         ranked = sorted(best.items(), key=lambda item: item[1], reverse=True)
         return [Candidate(text=text, score=score) for text, score in ranked[:n]]
 
-    async def _generate(self, prompt: str, count: int) -> types.GenerateContentResponse:
+    async def _responses(self, prompt: str, n: int) -> list[types.GenerateContentResponse]:
+        if self._several and n > 1:
+            sizes = [MAX_CANDIDATES_PER_CALL] * (n // MAX_CANDIDATES_PER_CALL)
+            sizes += [n % MAX_CANDIDATES_PER_CALL] if n % MAX_CANDIDATES_PER_CALL else []
+            calls = (self._generate(prompt, size) for size in sizes)
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if not failures:
+                return [r for r in results if not isinstance(r, BaseException)]
+            for failure in failures:
+                if not refused(failure.__cause__, CANDIDATES_REFUSAL):
+                    raise failure
+            if self._several:
+                log.info("tuned generator %s refuses several candidates a call", self.version)
+            self._several = False  # for this version, from now on
+        return await self._singles(prompt, n)
+
+    async def _singles(self, prompt: str, n: int) -> list[types.GenerateContentResponse]:
+        """Make ``n`` one-candidate calls, a few at a time, each with its own seed."""
+        gate = asyncio.Semaphore(SINGLE_CANDIDATE_CONCURRENCY)
+        first = random.randrange(2**31 - n)  # a fresh draw per reply, so "try again" differs
+
+        async def one(seed: int) -> types.GenerateContentResponse:
+            async with gate:
+                return await self._generate(prompt, 1, seed=seed)
+
+        return list(await asyncio.gather(*(one(first + i) for i in range(n))))
+
+    async def _generate(
+        self, prompt: str, count: int, *, seed: int | None = None
+    ) -> types.GenerateContentResponse:
         config = types.GenerateContentConfig(
             system_instruction=GENERATOR_SYSTEM_PROMPT,
             temperature=self._vertex.temperature,
             candidate_count=count,
+            seed=seed,
             max_output_tokens=GENERATOR_MAX_TOKENS,
             thinking_config=MINIMAL_THINKING,
         )

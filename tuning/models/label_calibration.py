@@ -1,0 +1,46 @@
+"""Per-label probabilities for a classifier that answers a label word without logprobs (pure).
+
+Vertex refuses logprobs on Gemini 3 and later, so a tuned classifier there gives only a label.
+Evaluation measures, on the validation split, how often each answer is right, and stores it with
+the model version under the keys below; serving then reports P(sarcastic | answered SARCASTIC)
+or P(sarcastic | answered NOT_SARCASTIC). Counts are smoothed (add one to each outcome), so a
+small or one-sided split never gives 0 or 1.
+
+>>> calibrated = calibrate(["sarcastic", "sarcastic", "not_sarcastic", None], [1, 0, 0, 1])
+>>> calibrated[P_IF_SARCASTIC], round(calibrated[P_IF_NOT_SARCASTIC], 3)
+(0.5, 0.333)
+>>> label_probability("not_sarcastic", {}, fallback=0.9)
+0.09999999999999998
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from tuning.records import Label
+
+# The model-version metric keys; defined here once, read by serving and written by evaluation.
+P_IF_SARCASTIC = "p_sarcastic_if_answered_sarcastic"
+P_IF_NOT_SARCASTIC = "p_sarcastic_if_answered_not_sarcastic"
+# 1.0 when the version returns logprobs, 0.0 when it refused them (found out once, kept).
+LOGPROBS = "logprobs"
+KEYS: dict[Label, str] = {"sarcastic": P_IF_SARCASTIC, "not_sarcastic": P_IF_NOT_SARCASTIC}
+
+
+def calibrate(answers: Sequence[Label | None], truths: Sequence[int]) -> dict[str, float]:
+    """Return P(sarcastic | answer) for each label word; off-format answers (None) are left out."""
+    if len(answers) != len(truths):
+        raise ValueError("answers and truths differ in length")
+    result = {}
+    for label, key in KEYS.items():
+        outcomes = [truth for answer, truth in zip(answers, truths, strict=True) if answer == label]
+        result[key] = (sum(outcomes) + 1) / (len(outcomes) + 2)
+    return result
+
+
+def label_probability(label: Label, metrics: Mapping[str, float], *, fallback: float) -> float:
+    """Return P(sarcastic) for an answered ``label``; ``fallback`` is SARCASTIC's, uncalibrated."""
+    key = KEYS[label]
+    if key in metrics:
+        return float(metrics[key])
+    return fallback if label == "sarcastic" else 1.0 - fallback

@@ -39,3 +39,7 @@ class DatasetError(SarcasmError):
 
 class BackendError(SarcasmError):
     """A tuning backend (Vertex AI, GCS) refused or failed a request."""
+
+
+class QueueError(SarcasmError):
+    """The work queue could not take, lease or finish an item (store down, disk full, Pub/Sub)."""

@@ -1,0 +1,1 @@
+"""The durable work queue: one interface, with SQLite (embedded) and Pub/Sub (production)."""

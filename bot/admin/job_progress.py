@@ -83,33 +83,55 @@ class ProgressReporter:
 
 async def deliver(client: AsyncWebClient, notify: Mapping[str, Any], text: str) -> str:
     """Post ``text`` to the thread, the response_url or the user; return which one worked."""
-    channel, thread_ts = notify.get("channel"), notify.get("thread_ts")
-    if channel and thread_ts:
-        try:
-            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
-            return "thread"
-        except SLACK_ERRORS as error:
-            log.warning("thread post failed", extra={"error": str(error)})
-    url = notify.get("response_url")
-    if url and _still_valid(notify.get("response_url_expires")):
-        try:
-            response = await AsyncWebhookClient(url).send(
-                text=text, response_type="ephemeral", replace_original=False
-            )
-            if response.status_code == 200:
-                return "response_url"
-            log.warning("response_url refused", extra={"status": response.status_code})
-        except SLACK_ERRORS as error:
-            log.warning("response_url post failed", extra={"error": str(error)})
-    user = notify.get("user")
-    if user:
-        try:
-            await client.chat_postMessage(channel=user, text=text)
-            return "dm"
-        except SLACK_ERRORS as error:
-            log.warning("direct message failed", extra={"error": str(error)})
+    if await _to_thread(client, notify, text):
+        return "thread"
+    if await _to_response_url(notify, text):
+        return "response_url"
+    if await _to_user(client, notify, text):
+        return "dm"
     log.error("job progress could not be delivered", extra={"notify_keys": sorted(notify)})
     return "none"
+
+
+async def _to_thread(client: AsyncWebClient, notify: Mapping[str, Any], text: str) -> bool:
+    channel, thread_ts = notify.get("channel"), notify.get("thread_ts")
+    if not (channel and thread_ts):
+        return False
+    try:
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+    except SLACK_ERRORS as error:
+        log.warning("thread post failed", extra={"error": str(error)})
+        return False
+    return True
+
+
+async def _to_response_url(notify: Mapping[str, Any], text: str) -> bool:
+    url = notify.get("response_url")
+    if not (url and _still_valid(notify.get("response_url_expires"))):
+        return False
+    try:
+        response = await AsyncWebhookClient(url).send(
+            text=text, response_type="ephemeral", replace_original=False
+        )
+    except SLACK_ERRORS as error:
+        log.warning("response_url post failed", extra={"error": str(error)})
+        return False
+    if response.status_code != 200:
+        log.warning("response_url refused", extra={"status": response.status_code})
+        return False
+    return True
+
+
+async def _to_user(client: AsyncWebClient, notify: Mapping[str, Any], text: str) -> bool:
+    user = notify.get("user")
+    if not user:
+        return False
+    try:
+        await client.chat_postMessage(channel=user, text=text)
+    except SLACK_ERRORS as error:
+        log.warning("direct message failed", extra={"error": str(error)})
+        return False
+    return True
 
 
 def _still_valid(expires: object) -> bool:

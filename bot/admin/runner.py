@@ -109,15 +109,8 @@ class AdminRunner:
 
     async def _dispatch(self, command: c.Command, caller: Caller, client: AsyncWebClient) -> Answer:
         match command:
-            case c.Help(topic=topic):
-                blocks = views.build_help_blocks(c.help_lines(topic), one=topic is not None)
-                return Answer("sarcasm-bot usage", blocks)
-            case c.Status():
-                dashboard = await gather_dashboard(self.store, user=caller.user, is_admin=False)
-                return Answer("sarcasm-bot status", views.build_status_blocks(dashboard))
-            case c.Jobs():
-                jobs = await self.store.list_jobs(limit=10)
-                return Answer("Last tuning jobs", views.build_jobs_blocks(jobs))
+            case c.Help() | c.Status() | c.Jobs():
+                return await self._show(command, caller)
             case c.Stats():
                 return await self.stats(caller, client)
             case c.OptOut() | c.OptIn():
@@ -139,6 +132,17 @@ class AdminRunner:
             case c.Threshold() | c.Mode():
                 return await self.channel_setting(command, caller)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+
+    async def _show(self, command: c.Help | c.Status | c.Jobs, caller: Caller) -> Answer:
+        match command:
+            case c.Help(topic=topic):
+                blocks = views.build_help_blocks(c.help_lines(topic), one=topic is not None)
+                return Answer("sarcasm-bot usage", blocks)
+            case c.Status():
+                dashboard = await gather_dashboard(self.store, user=caller.user, is_admin=False)
+                return Answer("sarcasm-bot status", views.build_status_blocks(dashboard))
+        jobs = await self.store.list_jobs(limit=10)
+        return Answer("Last tuning jobs", views.build_jobs_blocks(jobs))
 
     async def forget(self, caller: Caller) -> Answer:
         """Delete the caller's stored messages and feedback, and say how many records went."""

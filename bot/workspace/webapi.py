@@ -92,6 +92,13 @@ def json_response(
     )
 
 
+def _handler(method: str) -> Method:
+    handler = METHODS.get(method)
+    if handler is None:
+        raise ApiFailure("unknown_method")
+    return handler
+
+
 async def handle_api(request: web.Request) -> web.Response:
     """Answer one Web API call."""
     ws: Workspace = request.app[WORKSPACE]
@@ -104,10 +111,7 @@ async def handle_api(request: web.Request) -> web.Response:
         if injected is not None:
             return _injected(ws, method, params, injected)
         _authenticate(ws, method, request, reader)
-        handler = METHODS.get(method)
-        if handler is None:
-            raise ApiFailure("unknown_method")
-        body = await handler(ws, reader)
+        body = await _handler(method)(ws, reader)
     except ApiFailure as failure:
         ws.record(Call(method, _safe(params), time.time(), 200, failure.code))
         return json_response({"ok": False, "error": failure.code, **failure.extra})

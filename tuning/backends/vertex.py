@@ -134,9 +134,10 @@ class VertexBackend(TuningBackend):
                 config=config,
             )
         remote = await call
-        if not remote.name:
+        name = remote.name
+        if not isinstance(name, str) or not name:
             raise BackendError("Vertex AI created a tuning job but returned no name")
-        return remote.name
+        return name
 
     async def status(self, *, job: JobRecord) -> RemoteStatus:
         """Return where the Vertex AI job stands; ``artifact`` is the tuned endpoint on success."""

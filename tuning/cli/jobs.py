@@ -7,7 +7,7 @@ import argparse
 from tuning.cli.common import job_line, print_json, tuning_context
 from tuning.config import Settings
 from tuning.errors import NotFoundError
-from tuning.records import TASKS
+from tuning.records import TASKS, JobRecord
 from tuning.store import open_store
 
 HELP = "List recent tuning jobs, show one (states, dataset, metrics, error), or cancel one."
@@ -24,12 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Print the jobs (or cancel one)."""
     if args.cancel:
-        if not args.job_id:
-            raise NotFoundError("--cancel needs a JOB_ID")
-        async with tuning_context(settings) as ctx:
-            cancelled = await ctx.service.cancel(args.job_id)
-        print_json(cancelled) if args.json else print(job_line(cancelled))
-        return 0
+        return await _cancel(args, settings)
     store = await open_store(settings.store_url)
     try:
         if args.job_id:
@@ -49,13 +44,24 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     for job in jobs:
         print(job_line(job))
         if args.job_id:
-            for change in job.history:
-                print(f"  {change.at:%Y-%m-%d %H:%M:%S} {change.state}")
-            counts = job.dataset_stats.get("counts", {})
-            if counts:
-                print(
-                    f"  dataset: {counts.get('train')} train, {counts.get('validation')} validation"
-                )
-            if job.metrics.get("decision"):
-                print(f"  {job.metrics['decision']}")
+            _print_detail(job)
     return 0
+
+
+async def _cancel(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.job_id:
+        raise NotFoundError("--cancel needs a JOB_ID")
+    async with tuning_context(settings) as ctx:
+        cancelled = await ctx.service.cancel(args.job_id)
+    print_json(cancelled) if args.json else print(job_line(cancelled))
+    return 0
+
+
+def _print_detail(job: JobRecord) -> None:
+    for change in job.history:
+        print(f"  {change.at:%Y-%m-%d %H:%M:%S} {change.state}")
+    counts = job.dataset_stats.get("counts", {})
+    if counts:
+        print(f"  dataset: {counts.get('train')} train, {counts.get('validation')} validation")
+    if job.metrics.get("decision"):
+        print(f"  {job.metrics['decision']}")

@@ -46,13 +46,14 @@ def load_estimator(path: Path) -> Any:
 
     try:
         untrusted = sio.get_untrusted_types(file=path)
-        refused = [name for name in untrusted if not name.startswith(TRUSTED_PREFIXES)]
-        if refused:
-            raise ModelError(f"{path}: refusing unexpected types {', '.join(refused[:3])}")
+    except Exception as exc:
+        raise ModelError(f"{path}: unreadable model file ({type(exc).__name__})") from exc
+    refused = [name for name in untrusted if not name.startswith(TRUSTED_PREFIXES)]
+    if refused:
+        raise ModelError(f"{path}: refusing unexpected types {', '.join(refused[:3])}")
+    try:
         return sio.load(path, trusted=untrusted)
-    except ModelError:
-        raise
-    except Exception as exc:  # skops raises zipfile, json, OSError and type errors alike
+    except Exception as exc:
         raise ModelError(f"{path}: unreadable model file ({type(exc).__name__})") from exc
 
 

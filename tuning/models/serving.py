@@ -159,6 +159,6 @@ async def _close_later(model: object, delay: float) -> None:
                 await closer()
             # Any error: closing is best effort, it must not keep the other model open, and an
             # SDK's HTTP session can fail with anything. The type only: a message may hold secrets.
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - best effort, as the comment above says
                 version = getattr(model, "version", "?")
                 log.warning("could not close model %s (%s)", version, type(exc).__name__)

@@ -91,7 +91,7 @@ class FirestoreEngine:
 
     async def _pages(self, query: AsyncQuery | AsyncCollectionReference) -> AsyncIterator[Any]:
         """Yield every snapshot of ``query`` (which must be ordered) page by page."""
-        last: DocumentSnapshot | None = None
+        last: DocumentSnapshot[Any] | None = None
         while True:
             page = query.limit(self.page_size)
             if last is not None:

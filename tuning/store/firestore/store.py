@@ -151,9 +151,10 @@ class FirestoreStore(FirestoreCheapReads, FirestoreRegistry, Store):
         kind = {"kind": await self._interaction_kind(interaction_id)}
         try:
             await ref.create({**codec.feedback_to_dict(fresh, enc), **kind})
-            return fresh
         except api_errors.AlreadyExists:
             pass
+        else:
+            return fresh
         # Given before: a plain read returns it unless it was retracted and needs reinstating.
         snapshot = await ref.get()
         if snapshot.exists:
@@ -247,9 +248,10 @@ class FirestoreStore(FirestoreCheapReads, FirestoreRegistry, Store):
         ref = self._col("claims").document(claim_id(key))
         try:
             await ref.create({"key": key, "holder": holder, "expires_at": self.clock() + ttl})
-            return True
         except api_errors.AlreadyExists:
             pass
+        else:
+            return True
         # Held, or expired and not yet purged. A plain read settles the common case (held)
         # without taking locks; only an expired claim needs a transaction to take it over.
         if not self._expired(await ref.get(), key):

@@ -160,11 +160,12 @@ class SqliteEngine:
         while True:
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
-                return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
+            else:
+                return
 
     async def open(self) -> None:
         """Create the directory, database and schema when missing; idempotent."""

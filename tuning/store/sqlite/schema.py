@@ -110,18 +110,23 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+def _known_version(conn: sqlite3.Connection) -> int:
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if current > len(MIGRATIONS):
+        raise StoreError(
+            f"sqlite database schema version {current} is newer than this code "
+            f"({len(MIGRATIONS)}); upgrade sarcasm-bot"
+        )
+    return current
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply every pending migration, each in its own transaction; return the schema version."""
     # BEGIN IMMEDIATE before reading user_version so two processes cannot both migrate.
     for target, script in enumerate(MIGRATIONS, start=1):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            current = conn.execute("PRAGMA user_version").fetchone()[0]
-            if current > len(MIGRATIONS):
-                raise StoreError(
-                    f"sqlite database schema version {current} is newer than this code "
-                    f"({len(MIGRATIONS)}); upgrade sarcasm-bot"
-                )
+            current = _known_version(conn)
             if current >= target:
                 conn.execute("COMMIT")
                 continue

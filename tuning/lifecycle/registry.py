@@ -6,22 +6,9 @@ promotion or rollback here reaches every replica within ``REGISTRY_POLL_SECONDS`
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from typing import Any
-
 from tuning.errors import ConflictError, NotFoundError
 from tuning.records import AuditEntry, ModelVersion, Task
 from tuning.store.base import Store
-
-
-def finite(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """Return the numeric metrics that are finite (the store refuses NaN)."""
-    return {
-        key: float(value)
-        for key, value in metrics.items()
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    }
 
 
 async def register_candidate(store: Store, model: ModelVersion) -> ModelVersion:

@@ -55,6 +55,8 @@ def test_unreadable_bootstrapped_file_is_named(tmp_path: Path) -> None:
     [
         ([LabeledText("Hi  there", 1), LabeledText("hi there", 0)], [LabeledText("Hi  there", 1)]),
         ([LabeledText("  ", 1), LabeledText("x", 0)], [LabeledText("x", 0)]),
+        # Case-folded, as datasets key their examples: one street, not two.
+        ([LabeledText("Straße", 1), LabeledText("STRASSE", 0)], [LabeledText("Straße", 1)]),
     ],
 )
 def test_dedupe_messages(rows: list[LabeledText], expected: list[LabeledText]) -> None:

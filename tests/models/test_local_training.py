@@ -20,7 +20,7 @@ from tuning.datasets.basedata import (
     load_seed_messages,
     save_bootstrapped,
 )
-from tuning.datasets.examples import normalise, text_split
+from tuning.datasets.examples import text_split
 from tuning.datasets.export import Snapshot, base_examples, build_dataset
 from tuning.datasets.formats import sft_pair
 from tuning.models import artifacts
@@ -28,6 +28,7 @@ from tuning.models.builders import build_classifier, build_from_base, train_mess
 from tuning.models.local_classifier import KIND, cross_validated_f1
 from tuning.models.local_generator import LocalGenerator
 from tuning.prompts import LABEL_WORDS
+from tuning.text import normalize
 
 OPEN = DatasetConfig(min_train=1, min_validation=1, balance=False)
 
@@ -57,7 +58,7 @@ def test_bootstrapped_classifier_learns_exactly_the_datasets_train_split(data_di
         "classifier", "sft", Snapshot((), {}), base=base_examples(data_dir), config=OPEN
     )
     train = _texts_and_labels(dataset.train)
-    validation = {normalise(text) for text, _ in _texts_and_labels(dataset.validation)}
+    validation = {normalize(text) for text, _ in _texts_and_labels(dataset.validation)}
     assert len(validation) > 10  # seed and bootstrapped rows hash into validation
 
     model = build_from_base(data_dir, "classifier")
@@ -65,7 +66,7 @@ def test_bootstrapped_classifier_learns_exactly_the_datasets_train_split(data_di
     meta = artifacts.read_meta(Path(model.artifact), kind=KIND)
     assert meta["fingerprint"] == fingerprint(train)  # the same rows, in the same order
     assert model.metrics["n_train"] == len(train)
-    assert not validation & {normalise(text) for text, _ in train}
+    assert not validation & {normalize(text) for text, _ in train}
 
 
 def test_bootstrapped_generator_pool_holds_no_validation_prompt(data_dir: Path) -> None:
@@ -77,9 +78,9 @@ def test_bootstrapped_generator_pool_holds_no_validation_prompt(data_dir: Path) 
     dataset = build_dataset(
         "generator", "sft", Snapshot(tuple(asked), {a.id: 1 for a in asked}), config=OPEN
     )
-    held_out = {normalise(text) for text, _ in map(sft_pair, map(json.loads, dataset.validation))}
+    held_out = {normalize(text) for text, _ in map(sft_pair, map(json.loads, dataset.validation))}
     assert held_out  # some of these prompts are validation prompts
-    assert not held_out & {normalise(pair.message) for pair in pool}
+    assert not held_out & {normalize(pair.message) for pair in pool}
     assert all(text_split(pair.message) == "train" for pair in pool)
     assert model.metrics["n_pairs"] == len(pool) > 200  # the rest of seed and bootstrapped pairs
 

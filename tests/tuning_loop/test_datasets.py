@@ -10,11 +10,12 @@ import pytest
 from tests.tuning_loop.factories import interaction, reply
 from tuning.datasets import DatasetConfig, LabelledText, assemble
 from tuning.datasets.classifier import build_classifier_examples
-from tuning.datasets.examples import Built, Example, normalise, split_of
+from tuning.datasets.examples import Built, Example, split_of
 from tuning.datasets.export import write_dataset
 from tuning.datasets.generator import build_generator_examples, build_preference_pairs
 from tuning.errors import DatasetError
 from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT
+from tuning.text import normalize
 
 
 @pytest.mark.parametrize(
@@ -143,7 +144,7 @@ def test_preference_pairs_are_capped_per_prompt() -> None:
 
 
 def test_split_is_stable_and_keyed_by_normalised_text() -> None:
-    keys = [normalise(f"Message number {n}") for n in range(2000)]
+    keys = [normalize(f"Message number {n}") for n in range(2000)]
     first = [split_of(k, validation_fraction=0.1) for k in keys]
     assert first == [split_of(k, validation_fraction=0.1) for k in keys]
     share = first.count("validation") / len(first)

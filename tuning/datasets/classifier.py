@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from tuning.datasets.examples import Built, Example, LabelledText, Skip, normalise, stable_hash
+from tuning.datasets.examples import Built, Example, LabelledText, Skip, stable_hash
 from tuning.prompts import LABEL_WORDS
 from tuning.records import Interaction
 from tuning.redaction import redact
+from tuning.text import normalize
 
 _FLIP = {"sarcastic": "not_sarcastic", "not_sarcastic": "sarcastic"}
 _LABELS = {"sarcastic": "sarcastic", "not_sarcastic": "not_sarcastic"} | {
@@ -48,7 +49,7 @@ def build_classifier_examples(
             unrated += 1
             continue
         text = redact(text).strip()
-        key = normalise(text)
+        key = normalize(text)
         if not key:
             skips.append(Skip(source, "empty text"))
             continue

@@ -1,7 +1,5 @@
 """The value types dataset builders pass around, and the rules they share.
 
->>> normalise("  Oh GREAT,   another  Monday ")
-'oh great, another monday'
 >>> split_of("oh great, another monday", validation_fraction=0.1)
 'train'
 >>> text_split("  Oh GREAT,   another  Monday ")
@@ -11,13 +9,13 @@
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 from tuning.records import frozen_mapping
 from tuning.redaction import redact
+from tuning.text import normalize
 
 Split = Literal["train", "validation"]
 VALIDATION_FRACTION = 0.1  # the default share of keys hashed into validation
@@ -78,11 +76,6 @@ class Built(Generic[Item]):
     counts: Mapping[str, Any] = field(default_factory=frozen_mapping)
 
 
-def normalise(text: str) -> str:
-    """Return ``text`` as compared for de-duplication: NFKC, case-folded, single-spaced."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
 def stable_hash(key: str) -> float:
     """Return a number in [0, 1) fixed by ``key`` alone (the same in every process and run)."""
     digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
@@ -100,4 +93,4 @@ def text_split(text: str, *, validation_fraction: float = VALIDATION_FRACTION) -
     Models trained outside a dataset (the bootstrapped ones) keep to the train split with this,
     so no model has seen the validation split it is scored on.
     """
-    return split_of(normalise(redact(text).strip()), validation_fraction=validation_fraction)
+    return split_of(normalize(redact(text).strip()), validation_fraction=validation_fraction)

@@ -26,9 +26,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from itertools import combinations
 
-from tuning.datasets.examples import Built, Example, Pair, Skip, normalise
+from tuning.datasets.examples import Built, Example, Pair, Skip
 from tuning.records import Interaction
 from tuning.redaction import redact
+from tuning.text import normalize
 
 
 def build_generator_examples(
@@ -48,7 +49,7 @@ def build_generator_examples(
             skips.append(Skip(source, "not approved", f"net rating {net}"))
             continue
         prompt, reply = redact(interaction.input_text).strip(), redact(interaction.output).strip()
-        key, reply_key = normalise(prompt), normalise(reply)
+        key, reply_key = normalize(prompt), normalize(reply)
         if not key or not reply_key:
             skips.append(Skip(source, "empty text"))
             continue
@@ -78,8 +79,8 @@ def build_preference_pairs(
             unrated += 1
             continue
         prompt = redact(_root(interaction, by_id).input_text).strip()
-        reply_key = normalise(redact(interaction.output))
-        key = normalise(prompt)
+        reply_key = normalize(redact(interaction.output))
+        key = normalize(prompt)
         if not key or not reply_key:
             skips.append(Skip(f"interaction:{interaction.id}", "empty text"))
             continue

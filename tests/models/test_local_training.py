@@ -14,8 +14,8 @@ import pytest
 from tests.tuning_loop.factories import reply
 from tuning.datasets.assemble import DatasetConfig
 from tuning.datasets.basedata import (
-    LabeledText,
-    Pair,
+    LabelledMessage,
+    ReplyPair,
     fingerprint,
     load_seed_messages,
     save_bootstrapped,
@@ -37,11 +37,11 @@ OPEN = DatasetConfig(min_train=1, min_validation=1, balance=False)
 def data_dir(tmp_path: Path) -> Path:
     """A data dir with a bootstrapped dataset on top of the seed data."""
     messages = [
-        LabeledText(f"Oh sure, the tram to stop {i} is right on time, as ever", 1)
+        LabelledMessage(f"Oh sure, the tram to stop {i} is right on time, as ever", 1)
         for i in range(40)
-    ] + [LabeledText(f"The tram to stop {i} runs every ten minutes", 0) for i in range(40)]
+    ] + [LabelledMessage(f"The tram to stop {i} runs every ten minutes", 0) for i in range(40)]
     pairs = [
-        Pair(f"The tram to stop {i} is late", f"Late? The tram to stop {i}? Unthinkable.")
+        ReplyPair(f"The tram to stop {i} is late", f"Late? The tram to stop {i}? Unthinkable.")
         for i in range(60)
     ]
     save_bootstrapped(tmp_path, name="trams", messages=messages, pairs=pairs)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.tuning_loop.factories import interaction, reply
-from tuning.datasets import DatasetConfig, LabelledText, assemble
+from tuning.datasets import BaseRow, DatasetConfig, assemble
 from tuning.datasets.classifier import build_classifier_examples
 from tuning.datasets.examples import Built, Example, split_of
 from tuning.datasets.export import write_dataset
@@ -41,7 +41,7 @@ def test_classifier_flag_rules(output: str, net: int | None, expected: str | Non
 
 
 def test_classifier_feedback_wins_over_base_and_later_over_earlier() -> None:
-    base = [LabelledText("Oh  SURE, that will work", "not_sarcastic", "seed:1")]
+    base = [BaseRow("Oh  SURE, that will work", "not_sarcastic", "seed:1")]
     flags = [
         interaction("a", "oh sure, that will work", "sarcastic", minute=1),
         interaction("b", "Oh sure, that will work ", "sarcastic", minute=2),
@@ -55,7 +55,7 @@ def test_classifier_feedback_wins_over_base_and_later_over_earlier() -> None:
 
 
 def test_classifier_balances_by_dropping_base_first() -> None:
-    base = [LabelledText(f"plain message {n}", "not_sarcastic", f"seed:{n}") for n in range(5)]
+    base = [BaseRow(f"plain message {n}", "not_sarcastic", f"seed:{n}") for n in range(5)]
     flags = [interaction(f"f{n}", f"yeah right {n}", "sarcastic") for n in range(2)]
     flags.append(interaction("neg", "a normal remark", "sarcastic"))
     built = build_classifier_examples(flags, {"f0": 1, "f1": 1, "neg": -1}, base)

@@ -22,8 +22,11 @@ VALIDATION_FRACTION = 0.1  # the default share of keys hashed into validation
 
 
 @dataclass(frozen=True)
-class LabelledText:
-    """A base-data message with its label (from seed or bootstrapped data)."""
+class BaseRow:
+    """A base-data message as the classifier builder takes it: label word and where it came from.
+
+    Made from a :class:`~tuning.datasets.basedata.LabelledMessage` (label 1/0) by ``export``.
+    """
 
     text: str
     label: str  # "sarcastic" or "not_sarcastic"
@@ -44,7 +47,7 @@ class Example:
 
 
 @dataclass(frozen=True)
-class Pair:
+class PreferencePair:
     """One human preference: ``chosen`` was rated above ``rejected`` for ``prompt``."""
 
     key: str
@@ -64,7 +67,7 @@ class Skip:
     detail: str = ""
 
 
-Item = TypeVar("Item", Example, Pair)
+Item = TypeVar("Item", Example, PreferencePair)
 
 
 @dataclass(frozen=True)

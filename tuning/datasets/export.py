@@ -20,7 +20,7 @@ from typing import Any
 from tuning.datasets.assemble import Dataset, DatasetConfig, assemble
 from tuning.datasets.basedata import load_base_messages
 from tuning.datasets.classifier import build_classifier_examples
-from tuning.datasets.examples import Built, Example, LabelledText, Pair
+from tuning.datasets.examples import BaseRow, Built, Example, PreferencePair
 from tuning.datasets.files import DatasetFiles
 from tuning.datasets.generator import build_generator_examples, build_preference_pairs
 from tuning.datasets.ratings import add_rating
@@ -60,10 +60,10 @@ async def read_snapshot(store: Store, *, task: Task, progress: Progress | None =
     return Snapshot(interactions=tuple(interactions), ratings=ratings)
 
 
-def base_examples(data_dir: Path) -> list[LabelledText]:
+def base_examples(data_dir: Path) -> list[BaseRow]:
     """Return the seed and bootstrapped labelled messages as base classifier data."""
     return [
-        LabelledText(row.text, "sarcastic" if row.label == 1 else "not_sarcastic", f"base:{n}")
+        BaseRow(row.text, "sarcastic" if row.label == 1 else "not_sarcastic", f"base:{n}")
         for n, row in enumerate(load_base_messages(data_dir))
     ]
 
@@ -73,12 +73,12 @@ def build_dataset(
     method: Method,
     snapshot: Snapshot,
     *,
-    base: Sequence[LabelledText] = (),
+    base: Sequence[BaseRow] = (),
     config: DatasetConfig | None = None,
 ) -> Dataset:
     """Build, validate and split the dataset for ``task``/``method`` (pure)."""
     config = config or DatasetConfig()
-    built: Built[Example] | Built[Pair]
+    built: Built[Example] | Built[PreferencePair]
     if task == "classifier" and method == "sft":
         built = build_classifier_examples(
             snapshot.interactions, snapshot.ratings, base, balance=config.balance

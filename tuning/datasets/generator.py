@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from itertools import combinations
 
-from tuning.datasets.examples import Built, Example, Pair, Skip
+from tuning.datasets.examples import Built, Example, PreferencePair, Skip
 from tuning.records import Interaction
 from tuning.redaction import redact
 from tuning.text import normalize
@@ -66,7 +66,7 @@ def build_preference_pairs(
     ratings: Mapping[str, int],
     *,
     max_pairs_per_prompt: int = 10,
-) -> Built[Pair]:
+) -> Built[PreferencePair]:
     """Return pairs of rated replies to the same prompt whose net ratings differ."""
     replies = list(_replies(interactions))
     by_id = {interaction.id: interaction for interaction in replies}
@@ -86,7 +86,7 @@ def build_preference_pairs(
             continue
         prompts.setdefault(key, prompt)
         groups.setdefault(key, {}).setdefault(reply_key, []).append(interaction)
-    pairs: list[Pair] = []
+    pairs: list[PreferencePair] = []
     for key, group in groups.items():
         pairs.extend(_pairs_of(key, prompts[key], group, ratings, max_pairs_per_prompt, skips))
     counts = {"unrated_interactions": unrated, "prompts": len(groups)}
@@ -100,7 +100,7 @@ def _pairs_of(
     ratings: Mapping[str, int],
     limit: int,
     skips: list[Skip],
-) -> list[Pair]:
+) -> list[PreferencePair]:
     rated = sorted(
         ((sum(ratings[i.id] for i in same), reply_key, same) for reply_key, same in group.items()),
         key=lambda entry: (-entry[0], entry[1]),
@@ -117,7 +117,7 @@ def _pairs_of(
     for _, high, low in candidates[limit:]:
         skips.append(Skip(_source(high, low), "too many pairs", f"over {limit} for this prompt"))
     return [
-        Pair(
+        PreferencePair(
             key=key,
             prompt=prompt,
             chosen=redact(high[2][0].output).strip(),

@@ -12,14 +12,13 @@ import csv
 import hashlib
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from tuning.errors import DatasetError
+from tuning.files import write_atomic
 from tuning.text import normalize
 
 
@@ -123,20 +122,6 @@ def save_bootstrapped(
             text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
             written.append(write_atomic(base / f"{name}.{kind}.jsonl", text))
     return written
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so no half file shows."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def fingerprint(items: Iterable[object]) -> str:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from tuning.datasets.files import DatasetFiles
 from tuning.datasets.generator import build_generator_examples, build_preference_pairs
 from tuning.datasets.ratings import add_rating
 from tuning.errors import DatasetError, SarcasmError, StoreError
+from tuning.files import write_all_atomic
 from tuning.records import Interaction, Kind, Method, Task, frozen_mapping
 from tuning.store.base import Store
 
@@ -109,45 +108,12 @@ def write_dataset(dataset: Dataset, out: Path) -> DatasetFiles:
     stats["sha256"] = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
     contents["stats.json"] = json.dumps(stats, ensure_ascii=False, indent=1).encode()
     try:
-        _replace_all(out, contents)
+        write_all_atomic(out, contents)
     except OSError as exc:
         raise DatasetError(f"could not write the dataset to {out}: {exc.strerror or exc}") from exc
     return DatasetFiles(
         train=out / "train.jsonl", validation=out / "validation.jsonl", stats=summary(stats)
     )
-
-
-def _replace_all(out: Path, contents: Mapping[str, bytes]) -> None:
-    """Put every file in place, or none: on a failure, earlier files are put back as they were."""
-    temps: dict[str, Path] = {}
-    moved: list[tuple[Path, Path | None]] = []  # (target, backup of what it replaced)
-    try:
-        for name, data in contents.items():
-            fd, temp_name = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-            temps[name] = Path(temp_name)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-        for name, temp in temps.items():
-            target = out / name
-            backup: Path | None = None
-            if target.is_file():
-                backup = target.with_name(f".{name}.previous")
-                os.replace(target, backup)
-            moved.append((target, backup))
-            os.replace(temp, target)
-    except OSError:
-        for target, backup in reversed(moved):
-            if target.is_file():
-                target.unlink()
-            if backup is not None:
-                os.replace(backup, target)
-        raise
-    finally:
-        for leftover in temps.values():
-            leftover.unlink(missing_ok=True)
-    for _, previous in moved:
-        if previous is not None:
-            previous.unlink(missing_ok=True)
 
 
 def summary(stats: Mapping[str, Any]) -> Mapping[str, Any]:

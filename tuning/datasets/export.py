@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tuning.datasets.assemble import Dataset, DatasetConfig, assemble
 from tuning.datasets.basedata import load_base_messages
@@ -22,12 +22,15 @@ from tuning.datasets.examples import BaseRow, Built, Example, PreferencePair
 from tuning.datasets.files import DatasetFiles
 from tuning.datasets.generator import build_generator_examples, build_preference_pairs
 from tuning.datasets.ratings import add_rating
-from tuning.errors import DatasetError, SarcasmError, StoreError
+from tuning.errors import DatasetError, StoreError
 from tuning.files import write_all_atomic
 from tuning.records import Interaction, Kind, Method, Task, frozen_mapping
 from tuning.store.base import Store
 
 Progress = Callable[[int], None]  # called with the number of records just read
+Record = TypeVar("Record")
+# What decoding a malformed stored record raises: a missing field, a wrong type, a bad value.
+UNREADABLE = (KeyError, TypeError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -43,20 +46,35 @@ async def read_snapshot(store: Store, *, task: Task, progress: Progress | None =
     kind: Kind = "classify" if task == "classifier" else "generate"
     interactions: list[Interaction] = []
     net: dict[str, int] = {}  # summed as the feedback streams by, so it is never all in memory
-    try:
-        async for interaction in store.iter_interactions(kind=kind):
-            interactions.append(interaction)
-            if progress and len(interactions) % 1000 == 0:
-                progress(1000)
-        async for item in store.iter_feedback():
-            add_rating(net, item)
-    except SarcasmError:
-        raise
-    except Exception as exc:  # a record the store could not decode: say so, keep the cause
-        raise StoreError(f"a stored record is unreadable ({type(exc).__name__}: {exc})") from exc
+    async for interaction in _decoded(store.iter_interactions(kind=kind)):
+        interactions.append(interaction)
+        if progress and len(interactions) % 1000 == 0:
+            progress(1000)
+    async for item in _decoded(store.iter_feedback()):
+        add_rating(net, item)
     ids = {interaction.id for interaction in interactions}
     ratings = {i: r for i, r in net.items() if i in ids}
     return Snapshot(interactions=tuple(interactions), ratings=ratings)
+
+
+async def _decoded(records: AsyncIterator[Record]) -> AsyncIterator[Record]:
+    """Yield ``records``; a decoding or validation error while reading one becomes StoreError.
+
+    Only the store's own step is guarded: an error in the caller's loop body is a bug and
+    propagates as it is. The store codec already names a malformed record; this covers a
+    store that lets a decoding error through.
+    """
+    iterator = aiter(records)
+    while True:
+        try:
+            record = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except UNREADABLE as exc:
+            raise StoreError(
+                f"a stored record is unreadable ({type(exc).__name__}: {exc})"
+            ) from exc
+        yield record
 
 
 def base_examples(data_dir: Path) -> list[BaseRow]:

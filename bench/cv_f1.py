@@ -23,27 +23,27 @@ import numpy as np
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from tuning.datasets.basedata import LabeledText, dedupe_messages, load_seed_messages
+from tuning.datasets.basedata import LabelledMessage, dedupe_messages, load_seed_messages
 from tuning.models.local_classifier import train_classifier
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/isarcasmeval/train.En.csv"
 SEED = 0
 
 
-def load_isarcasmeval(path: Path) -> list[LabeledText]:
+def load_isarcasmeval(path: Path) -> list[LabelledMessage]:
     """Return the non-empty, de-duplicated (tweet, sarcastic) rows of the file."""
     with path.open(encoding="utf-8", newline="") as handle:
-        rows = [LabeledText(r["tweet"], int(r["sarcastic"])) for r in csv.DictReader(handle)]
+        rows = [LabelledMessage(r["tweet"], int(r["sarcastic"])) for r in csv.DictReader(handle)]
     return dedupe_messages(r for r in rows if r.text.strip())
 
 
-def fit_proba(train: Sequence[LabeledText], test: Sequence[str]) -> np.ndarray:
+def fit_proba(train: Sequence[LabelledMessage], test: Sequence[str]) -> np.ndarray:
     """Train as production does (calibrated); return P(sarcastic) for ``test``."""
     model, _ = train_classifier([r.text for r in train], [r.label for r in train], cv_folds=0)
     return np.asarray(model.predict_proba(list(test))[:, 1])
 
 
-def pick_threshold(seed: Sequence[LabeledText], train: Sequence[LabeledText]) -> float:
+def pick_threshold(seed: Sequence[LabelledMessage], train: Sequence[LabelledMessage]) -> float:
     """Choose the F1-best threshold from inner 3-fold out-of-fold probabilities on ``train``."""
     labels = np.array([r.label for r in train])
     probs = np.zeros(len(train))
@@ -66,7 +66,7 @@ def report(name: str, labels: np.ndarray, predicted: np.ndarray) -> None:
     )
 
 
-def report_seed_cv(seed: Sequence[LabeledText]) -> None:
+def report_seed_cv(seed: Sequence[LabelledMessage]) -> None:
     """Print (c): 5-fold CV on the seed data, and what the default 0.8 threshold catches."""
     labels = np.array([r.label for r in seed])
     probs = np.zeros(len(seed))

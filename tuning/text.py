@@ -2,6 +2,8 @@
 
 >>> normalize("  Oh GREAT,   another   meeting!! ")
 'oh great, another meeting!!'
+>>> normalize("STRASSE") == normalize("Straße")
+True
 >>> key_phrases("Can we have a quick meeting about the new deploy pipeline?")
 ['quick meeting', 'new deploy pipeline']
 """
@@ -13,7 +15,6 @@ import unicodedata
 
 MAX_TEXT_CHARS = 4000  # longer inputs are refused: no chat message worth classifying is longer
 
-_SPACES = re.compile(r"\s+")
 _WORDS = re.compile(r"[a-z0-9][a-z0-9'’\-]*")
 # Function words, pronouns, auxiliaries and chat filler: they split a message into noun-ish chunks.
 STOPWORDS = frozenset(
@@ -47,8 +48,13 @@ _WEAK = frozenset({"quick", "new", "big", "little", "same", "whole", "last", "ne
 
 
 def normalize(text: str) -> str:
-    """Return ``text`` NFKC-normalised, lower-cased, with runs of whitespace collapsed."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip().lower()
+    """Return ``text`` as compared everywhere: NFKC, case-folded, single-spaced, stripped.
+
+    The one rule for de-duplicating base data and datasets, keying splits and matching words.
+    ``casefold`` rather than ``lower``: it is Unicode's rule for caseless matching, so "Straße"
+    and "STRASSE" are one text ("ß".lower() stays "ß"), and dataset keys already used it.
+    """
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def tokens(text: str) -> list[str]:

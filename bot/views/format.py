@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from tuning.evaluation.keys import PRIMARY_METRIC
 from tuning.records import JobRecord, ModelVersion
 
 STATE_EMOJI = {
@@ -50,12 +51,13 @@ def metrics_text(metrics: Mapping[str, Any], *, limit: int = 6) -> str:
 
 
 def model_line(model: ModelVersion | None, task: str) -> str:
-    """Return one line describing a task's model."""
+    """Return one line describing a task's model, the metric that promoted it first."""
     if model is None:
         return f"*{task.capitalize()}*: none active"
-    return (
-        f"*{task.capitalize()}*: `{model.version}` ({model.backend}), {metrics_text(model.metrics)}"
-    )
+    key = PRIMARY_METRIC[model.task]
+    first = {key: model.metrics[key]} if key in model.metrics else {}
+    shown = metrics_text(first | dict(model.metrics))
+    return f"*{task.capitalize()}*: `{model.version}` ({model.backend}), {shown}"
 
 
 def job_line(job: JobRecord) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tuning.evaluation.keys import ACCURACY, F1, QUALITY, REWARD_WIN_RATE
 from tuning.records import ChannelSettings, JobRecord, ModelVersion, StateChange, utcnow
 from tuning.reporting.dashboard import Dashboard
 from tuning.reporting.reports import DayCount, Report
@@ -12,13 +13,17 @@ from tuning.reporting.reports import DayCount, Report
 def model(
     task: str = "classifier", version: str = "c1", state: str = "active", **kw: object
 ) -> ModelVersion:
-    metrics = {"f1": 0.8, "accuracy": 0.82} if task == "classifier" else {"win_rate": 0.6}
+    metrics = kw.pop("metrics", None) or (
+        {F1: 0.8, ACCURACY: 0.82}
+        if task == "classifier"
+        else {"n_pairs": 40.0, REWARD_WIN_RATE: 0.6, QUALITY: 0.55}
+    )
     return ModelVersion(
         task=task,  # type: ignore[arg-type]
         version=version,
         backend="local",
         artifact=f"/tmp/{version}.skops",
-        metrics=metrics,
+        metrics=metrics,  # type: ignore[arg-type]
         state=state,  # type: ignore[arg-type]
         **kw,  # type: ignore[arg-type]
     )

@@ -7,6 +7,7 @@ import struct
 from datetime import timedelta
 
 from tests.admin.builders import model
+from tuning.evaluation.keys import PRIMARY_METRIC, primary_metric
 from tuning.records import Interaction, utcnow
 from tuning.reporting.chart import render_chart
 from tuning.reporting.reports import collect_report, feedback_totals, summarize
@@ -71,3 +72,17 @@ async def test_empty_store_still_charts_and_summarizes(sqlite_store: Store) -> N
     assert feedback_totals(report) == (0, 0)
     assert render_chart(report)[:4] == b"\x89PNG"
     assert "0 ratings" in summarize(report)
+
+
+async def test_the_chart_shows_each_task_by_the_metric_promotion_uses(sqlite_store: Store) -> None:
+    # A generator judged on quality must not be charted by another of its metrics.
+    await sqlite_store.add_model(model("classifier", "c1", "candidate"))
+    await sqlite_store.add_model(model("generator", "g1", "candidate"))
+    report = await collect_report(sqlite_store, days=7)
+    shown = {p.task: (p.metric, p.value) for p in report.points}
+    assert shown == {
+        "classifier": (PRIMARY_METRIC["classifier"], 0.8),
+        "generator": (PRIMARY_METRIC["generator"], 0.55),
+    }
+    assert primary_metric(model("generator", "g1")) == ("quality", 0.55)
+    assert "Generator: 1 versions by quality, best g1 at 0.550." in summarize(report)

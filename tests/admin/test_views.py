@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from bot.admin.commands import help_lines
 from bot.views import blocks as bk
+from bot.views.format import model_line
 from bot.views.home import build_home_view
 from bot.views.job_progress import build_progress_text, console_url, stage_of
 from bot.views.limits import block_kit_problems
@@ -18,7 +19,7 @@ from bot.views.messages import (
     build_refusal_text,
     build_status_blocks,
 )
-from tests.admin.builders import dashboard, job
+from tests.admin.builders import dashboard, job, model
 
 
 def _buttons(view_blocks: list[dict]) -> list[dict]:
@@ -49,6 +50,14 @@ def test_home_shows_models_jobs_feedback_and_channels() -> None:
     text = str(build_home_view(dashboard(), is_admin=False)["blocks"])
     for expected in ("`c1`", "`g1`", "`run1`", "`j0`", "21 positive, 7 negative", "<#C1>", "0.80"):
         assert expected in text
+
+
+def test_a_model_line_leads_with_the_metric_that_promoted_it() -> None:
+    training = {f"n_{i}": float(i) for i in range(1, 9)}  # more than the line has room for
+    generator = model("generator", "g1", metrics={**training, "quality": 0.55})
+    assert model_line(generator, "generator").startswith(
+        "*Generator*: `g1` (local), quality 0.550, n_1 1"
+    )
 
 
 def test_action_ids_are_unique_within_each_block() -> None:

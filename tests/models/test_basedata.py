@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tuning.datasets.basedata import (
-    LabeledText,
-    Pair,
+    LabelledMessage,
+    ReplyPair,
     dedupe_messages,
     dedupe_pairs,
     fingerprint,
@@ -31,8 +31,11 @@ def test_seed_files_ship_in_the_package() -> None:
 
 def test_base_data_adds_bootstrapped_rows_without_duplicates(tmp_path: Path) -> None:
     seed = load_seed_messages()
-    new = [LabeledText("A brand new SARCASTIC line", 1), LabeledText(seed[0].text.upper(), 1)]
-    pair = Pair("brand new message", "brand new reply")
+    new = [
+        LabelledMessage("A brand new SARCASTIC line", 1),
+        LabelledMessage(seed[0].text.upper(), 1),
+    ]
+    pair = ReplyPair("brand new message", "brand new reply")
     written = save_bootstrapped(tmp_path, name="extra", messages=new, pairs=[pair])
     assert [p.name for p in written] == ["extra.messages.jsonl", "extra.pairs.jsonl"]
     base = load_base_messages(tmp_path)
@@ -53,16 +56,26 @@ def test_unreadable_bootstrapped_file_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rows", "expected"),
     [
-        ([LabeledText("Hi  there", 1), LabeledText("hi there", 0)], [LabeledText("Hi  there", 1)]),
-        ([LabeledText("  ", 1), LabeledText("x", 0)], [LabeledText("x", 0)]),
+        (
+            [LabelledMessage("Hi  there", 1), LabelledMessage("hi there", 0)],
+            [LabelledMessage("Hi  there", 1)],
+        ),
+        ([LabelledMessage("  ", 1), LabelledMessage("x", 0)], [LabelledMessage("x", 0)]),
+        # Case-folded, as datasets key their examples: one street, not two.
+        (
+            [LabelledMessage("Straße", 1), LabelledMessage("STRASSE", 0)],
+            [LabelledMessage("Straße", 1)],
+        ),
     ],
 )
-def test_dedupe_messages(rows: list[LabeledText], expected: list[LabeledText]) -> None:
+def test_dedupe_messages(rows: list[LabelledMessage], expected: list[LabelledMessage]) -> None:
     assert dedupe_messages(rows) == expected
 
 
 def test_dedupe_pairs_needs_both_sides() -> None:
-    assert dedupe_pairs([Pair("a", ""), Pair("a", "b"), Pair("A", "B")]) == [Pair("a", "b")]
+    assert dedupe_pairs([ReplyPair("a", ""), ReplyPair("a", "b"), ReplyPair("A", "B")]) == [
+        ReplyPair("a", "b")
+    ]
 
 
 def test_fingerprint_is_stable_and_order_sensitive() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tuning.datasets.basedata import Pair
+from tuning.datasets.basedata import ReplyPair
 from tuning.errors import DatasetError, ModelError
 from tuning.models.base import Generator
 from tuning.models.local_classifier import LocalClassifier
@@ -57,7 +57,7 @@ def test_is_deterministic_for_a_prompt_and_seed(seed_generator: LocalGenerator) 
 
 
 def test_added_pairs_are_retrieved_for_similar_prompts(seed_generator: LocalGenerator) -> None:
-    pair = Pair(
+    pair = ReplyPair(
         "the zeppelin hangar flooded", "Splendid, the zeppelin finally gets its swimming pool."
     )
     tuned = seed_generator.with_pairs([pair], version="gen-2")
@@ -71,23 +71,23 @@ def test_added_pairs_are_retrieved_for_similar_prompts(seed_generator: LocalGene
     ("pair", "prompt", "expected"),
     [
         (  # the neighbour's topic is swapped for the prompt's
-            Pair("the printer is jammed", "Oh good, the printer wanted attention again."),
+            ReplyPair("the printer is jammed", "Oh good, the printer wanted attention again."),
             "the scanner is jammed",
             "Oh good, the scanner wanted attention again.",
         ),
         (  # a phrase the prompt shares with the neighbour stays
-            Pair("my code works on my machine", "Great, we'll just ship your machine."),
+            ReplyPair("my code works on my machine", "Great, we'll just ship your machine."),
             "my code works on my machine too",
             "Great, we'll just ship your machine.",
         ),
         (  # nothing to swap
-            Pair("the meeting ran long", "What a surprise."),
+            ReplyPair("the meeting ran long", "What a surprise."),
             "the standup ran long",
             "What a surprise.",
         ),
     ],
 )
-def test_adapt_reply(pair: Pair, prompt: str, expected: str) -> None:
+def test_adapt_reply(pair: ReplyPair, prompt: str, expected: str) -> None:
     assert adapt_reply(pair, prompt) == expected
 
 

@@ -14,13 +14,13 @@ import pytest
 from tests.tuning_loop.factories import reply
 from tuning.datasets.assemble import DatasetConfig
 from tuning.datasets.basedata import (
-    LabeledText,
-    Pair,
+    LabelledMessage,
+    ReplyPair,
     fingerprint,
     load_seed_messages,
     save_bootstrapped,
 )
-from tuning.datasets.examples import normalise, text_split
+from tuning.datasets.examples import text_split
 from tuning.datasets.export import Snapshot, base_examples, build_dataset
 from tuning.datasets.formats import sft_pair
 from tuning.models import artifacts
@@ -28,6 +28,7 @@ from tuning.models.builders import build_classifier, build_from_base, train_mess
 from tuning.models.local_classifier import KIND, cross_validated_f1
 from tuning.models.local_generator import LocalGenerator
 from tuning.prompts import LABEL_WORDS
+from tuning.text import normalize
 
 OPEN = DatasetConfig(min_train=1, min_validation=1, balance=False)
 
@@ -36,11 +37,11 @@ OPEN = DatasetConfig(min_train=1, min_validation=1, balance=False)
 def data_dir(tmp_path: Path) -> Path:
     """A data dir with a bootstrapped dataset on top of the seed data."""
     messages = [
-        LabeledText(f"Oh sure, the tram to stop {i} is right on time, as ever", 1)
+        LabelledMessage(f"Oh sure, the tram to stop {i} is right on time, as ever", 1)
         for i in range(40)
-    ] + [LabeledText(f"The tram to stop {i} runs every ten minutes", 0) for i in range(40)]
+    ] + [LabelledMessage(f"The tram to stop {i} runs every ten minutes", 0) for i in range(40)]
     pairs = [
-        Pair(f"The tram to stop {i} is late", f"Late? The tram to stop {i}? Unthinkable.")
+        ReplyPair(f"The tram to stop {i} is late", f"Late? The tram to stop {i}? Unthinkable.")
         for i in range(60)
     ]
     save_bootstrapped(tmp_path, name="trams", messages=messages, pairs=pairs)
@@ -57,7 +58,7 @@ def test_bootstrapped_classifier_learns_exactly_the_datasets_train_split(data_di
         "classifier", "sft", Snapshot((), {}), base=base_examples(data_dir), config=OPEN
     )
     train = _texts_and_labels(dataset.train)
-    validation = {normalise(text) for text, _ in _texts_and_labels(dataset.validation)}
+    validation = {normalize(text) for text, _ in _texts_and_labels(dataset.validation)}
     assert len(validation) > 10  # seed and bootstrapped rows hash into validation
 
     model = build_from_base(data_dir, "classifier")
@@ -65,7 +66,7 @@ def test_bootstrapped_classifier_learns_exactly_the_datasets_train_split(data_di
     meta = artifacts.read_meta(Path(model.artifact), kind=KIND)
     assert meta["fingerprint"] == fingerprint(train)  # the same rows, in the same order
     assert model.metrics["n_train"] == len(train)
-    assert not validation & {normalise(text) for text, _ in train}
+    assert not validation & {normalize(text) for text, _ in train}
 
 
 def test_bootstrapped_generator_pool_holds_no_validation_prompt(data_dir: Path) -> None:
@@ -77,9 +78,9 @@ def test_bootstrapped_generator_pool_holds_no_validation_prompt(data_dir: Path) 
     dataset = build_dataset(
         "generator", "sft", Snapshot(tuple(asked), {a.id: 1 for a in asked}), config=OPEN
     )
-    held_out = {normalise(text) for text, _ in map(sft_pair, map(json.loads, dataset.validation))}
+    held_out = {normalize(text) for text, _ in map(sft_pair, map(json.loads, dataset.validation))}
     assert held_out  # some of these prompts are validation prompts
-    assert not held_out & {normalise(pair.message) for pair in pool}
+    assert not held_out & {normalize(pair.message) for pair in pool}
     assert all(text_split(pair.message) == "train" for pair in pool)
     assert model.metrics["n_pairs"] == len(pool) > 200  # the rest of seed and bootstrapped pairs
 

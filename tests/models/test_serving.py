@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tuning.config import Settings
-from tuning.datasets.basedata import Pair, load_seed_messages, load_seed_pairs
+from tuning.datasets.basedata import ReplyPair, load_seed_messages, load_seed_pairs
 from tuning.errors import ModelError
 from tuning.models.builders import (
     build_classifier,
@@ -34,7 +34,7 @@ def prebuilt(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModelVersion
     data_dir = tmp_path_factory.mktemp("prebuilt")
     seed = load_seed_messages()
     pairs = load_seed_pairs()
-    extra = Pair("the zeppelin hangar flooded", "Splendid, the zeppelin gets a swimming pool.")
+    extra = ReplyPair("the zeppelin hangar flooded", "Splendid, the zeppelin gets a swimming pool.")
     return {
         "clf1": build_classifier(data_dir, seed, cv_folds=0),
         "clf2": build_classifier(data_dir, seed[: len(seed) // 2], cv_folds=0),

@@ -12,6 +12,7 @@ from tuning.text import content_words, key_phrases, normalize, relevance
     [
         ("  Oh GREAT,   another\tmeeting!! ", "oh great, another meeting!!"),
         ("ＦＵＬＬ width", "full width"),
+        ("Straße", "strasse"),  # case-folded: "ß".lower() would stay "ß"
         ("", ""),
     ],
 )

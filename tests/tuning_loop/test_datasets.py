@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from tests.tuning_loop.factories import interaction, reply
-from tuning.datasets import DatasetConfig, LabelledText, assemble
+from tuning.datasets import BaseRow, DatasetConfig, assemble
 from tuning.datasets.classifier import build_classifier_examples
-from tuning.datasets.examples import Built, Example, Pair, normalise, split_of
+from tuning.datasets.examples import Built, Example, PreferencePair, split_of
 from tuning.datasets.export import write_dataset
 from tuning.datasets.formats import validate_preference
 from tuning.datasets.generator import build_generator_examples, build_preference_pairs
 from tuning.errors import DatasetError
 from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT
+from tuning.text import normalize
 
 
 @pytest.mark.parametrize(
@@ -41,7 +42,7 @@ def test_classifier_flag_rules(output: str, net: int | None, expected: str | Non
 
 
 def test_classifier_feedback_wins_over_base_and_later_over_earlier() -> None:
-    base = [LabelledText("Oh  SURE, that will work", "not_sarcastic", "seed:1")]
+    base = [BaseRow("Oh  SURE, that will work", "not_sarcastic", "seed:1")]
     flags = [
         interaction("a", "oh sure, that will work", "sarcastic", minute=1),
         interaction("b", "Oh sure, that will work ", "sarcastic", minute=2),
@@ -55,7 +56,7 @@ def test_classifier_feedback_wins_over_base_and_later_over_earlier() -> None:
 
 
 def test_classifier_balances_by_dropping_base_first() -> None:
-    base = [LabelledText(f"plain message {n}", "not_sarcastic", f"seed:{n}") for n in range(5)]
+    base = [BaseRow(f"plain message {n}", "not_sarcastic", f"seed:{n}") for n in range(5)]
     flags = [interaction(f"f{n}", f"yeah right {n}", "sarcastic") for n in range(2)]
     flags.append(interaction("neg", "a normal remark", "sarcastic"))
     built = build_classifier_examples(flags, {"f0": 1, "f1": 1, "neg": -1}, base)
@@ -144,7 +145,7 @@ def test_preference_pairs_are_capped_per_prompt() -> None:
 
 
 def test_split_is_stable_and_keyed_by_normalised_text() -> None:
-    keys = [normalise(f"Message number {n}") for n in range(2000)]
+    keys = [normalize(f"Message number {n}") for n in range(2000)]
     first = [split_of(k, validation_fraction=0.1) for k in keys]
     assert first == [split_of(k, validation_fraction=0.1) for k in keys]
     share = first.count("validation") / len(first)
@@ -208,7 +209,7 @@ def test_assemble_skips_invalid_lines_with_reasons() -> None:
 def test_preference_lines_carry_the_generator_system_prompt_as_sft_and_serving_do() -> None:
     pairs = Built(
         items=tuple(
-            Pair(f"p{i}", f"prompt {i}", "Oh, lovely.", "ok", source=f"s{i}", margin=1)
+            PreferencePair(f"p{i}", f"prompt {i}", "Oh, lovely.", "ok", source=f"s{i}", margin=1)
             for i in range(40)
         )
     )

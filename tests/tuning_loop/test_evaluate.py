@@ -14,6 +14,7 @@ from tuning.evaluation.metrics import (
     decide,
     distinct_n,
     generator_metrics,
+    quality,
     roc_auc,
     win_rate,
 )
@@ -93,6 +94,22 @@ def test_generator_quality_is_the_mean_of_its_parts() -> None:
     )
     assert metrics["sarcasm_rate"] == 0.5
     assert metrics["quality"] == pytest.approx((0.5 + 0.4 + 1.0 + 0.6) / 4)
+
+
+@pytest.mark.parametrize(
+    ("metrics", "expected"),
+    [
+        ({"sarcasm_rate": 0.5, "relevance": 0.4, "distinct_2": 1.0, "reward_win_rate": 0.6}, 0.625),
+        # Not measured (no prompts, no active model to win against): the rest still count.
+        ({"sarcasm_rate": 0.5, "relevance": math.nan, "reward_win_rate": math.nan}, 0.5),
+        ({"sarcasm_rate": 0.5, "preference_accuracy": 1.0, "n": 40.0}, 0.75),  # n is no part
+        ({"relevance": math.nan}, math.nan),
+    ],
+)
+def test_quality_is_the_mean_of_the_parts_that_were_measured(
+    metrics: dict[str, float], expected: float
+) -> None:
+    assert quality(metrics) == pytest.approx(expected, nan_ok=True)
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,12 @@ from tuning.backends.local_job import train_local
 from tuning.config import Settings
 from tuning.datasets.assemble import DatasetConfig
 from tuning.datasets.basedata import load_base_messages
-from tuning.datasets.examples import normalise
 from tuning.datasets.export import export_dataset
 from tuning.datasets.formats import sft_pair
 from tuning.evaluation.comparison import ModelEvaluator
 from tuning.models.builders import build_from_base, register
 from tuning.store.sqlite.store import SqliteStore
+from tuning.text import normalize
 
 
 async def test_bootstrapped_active_is_scored_on_every_validation_example(
@@ -35,8 +35,8 @@ async def test_bootstrapped_active_is_scored_on_every_validation_example(
         config=DatasetConfig(min_train=1),
     )
     lines = files.validation.read_text(encoding="utf-8").splitlines()
-    texts = {normalise(sft_pair(json.loads(line))[0]) for line in lines}
-    base = {normalise(m.text) for m in load_base_messages(data_dir)}
+    texts = {normalize(sft_pair(json.loads(line))[0]) for line in lines}
+    base = {normalize(m.text) for m in load_base_messages(data_dir)}
     assert texts & base  # base rows are in the validation split...
     assert texts - base  # ...and so is feedback
     built = train_local(

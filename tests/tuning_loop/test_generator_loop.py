@@ -12,6 +12,7 @@ from tuning.config import Settings
 from tuning.lifecycle.service import TuningService
 from tuning.models.local_generator import LocalGenerator
 from tuning.models.serving import LiveModels
+from tuning.reporting.reports import collect_report
 from tuning.store.sqlite.store import SqliteStore
 
 pytestmark = pytest.mark.slow
@@ -48,4 +49,9 @@ async def test_generator_sft_then_preference(
     assert generator.reward.n_pairs == pref.dataset_stats["counts"]["train"]
     # The preferences (sarcastic retry over a flat first reply) are learnt from, not invented.
     assert pref.metrics["candidate"]["preference_accuracy"] >= 0.5
+    # The chart shows each version by the very number its promotion decision was made on.
+    charted = {p.version: (p.metric, p.value) for p in (await collect_report(sqlite_store)).points}
+    for done in (sft, pref):
+        key = done.metrics["key"]
+        assert charted[done.candidate_version or ""] == (key, done.metrics["candidate"][key])
     await live.close()

@@ -13,6 +13,7 @@ from tuning.lifecycle.scheduler import Policy, tick
 from tuning.lifecycle.service import TuningService
 from tuning.models.serving import LiveModels
 from tuning.records import JobRecord
+from tuning.reporting.reports import collect_report
 from tuning.store.sqlite.store import SqliteStore
 
 pytestmark = pytest.mark.slow
@@ -58,6 +59,8 @@ async def test_feedback_tick_job_evaluation_promotion_serving(
     assert job.metrics["candidate"]["f1"] > job.metrics["active"]["f1"]
     assert changes[0].state == "QUEUED"
     assert changes[-1].outcome == "promoted"
+    points = [p for p in (await collect_report(store)).points if p.version == job.candidate_version]
+    assert [(p.metric, p.value) for p in points] == [("f1", job.metrics["candidate"]["f1"])]
 
     assert await live.refresh() is True
     assert live.versions["classifier"] == job.candidate_version != before

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tuning.datasets.basedata import LabeledText, Pair, load_base_pairs
+from tuning.datasets.basedata import LabelledMessage, ReplyPair, load_base_pairs
 from tuning.datasets.files import DatasetFiles
 from tuning.datasets.formats import preference_triple, read_jsonl, sft_pair
 from tuning.errors import DatasetError
@@ -47,13 +47,13 @@ def train_local(
     if task == "classifier":
         sarcastic = LABEL_WORDS["sarcastic"]
         messages = [
-            LabeledText(text, int(target == sarcastic)) for text, target in map(sft_pair, lines)
+            LabelledMessage(text, int(target == sarcastic)) for text, target in map(sft_pair, lines)
         ]
         return build_classifier(data_dir, messages, cv_folds=0)
     generator = _base_generator(base, data_dir)
     _check(stop)
     if method == "sft":
-        pairs = [Pair(prompt, reply) for prompt, reply in map(sft_pair, lines)]
+        pairs = [ReplyPair(prompt, reply) for prompt, reply in map(sft_pair, lines)]
         return build_generator(data_dir, [*generator.pairs, *pairs], reward=generator.reward)
     triples = [preference_triple(line) for line in lines]
     reward = generator.reward.fit(triples, sarcasm=sarcasm)

@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from tuning.config import Settings
 from tuning.datasets.basedata import (
-    LabeledText,
-    Pair,
+    LabelledMessage,
+    ReplyPair,
     dedupe_messages,
     dedupe_pairs,
     load_base_messages,
@@ -72,7 +72,7 @@ def parse_label(value: str, *, source: str, line: int) -> int:
 
 def read_dataset(
     source: str, *, text_col: str, label_col: str, rephrase_col: str | None
-) -> tuple[list[LabeledText], list[Pair], int]:
+) -> tuple[list[LabelledMessage], list[ReplyPair], int]:
     """Return the labelled texts, the rephrase pairs and how many empty texts were skipped."""
     name, text = read_source(source)
     columns = [text_col, label_col] + ([rephrase_col] if rephrase_col else [])
@@ -83,16 +83,18 @@ def read_dataset(
             continue
         message = check_text(row.fields[text_col], source=name, line=row.line)
         label = parse_label(row.fields[label_col], source=name, line=row.line)
-        messages.append(LabeledText(message, label))
+        messages.append(LabelledMessage(message, label))
         literal = row.fields[rephrase_col].strip() if rephrase_col else ""
         if label == 1 and literal:
-            pairs.append(Pair(check_text(literal, source=name, line=row.line), message))
+            pairs.append(ReplyPair(check_text(literal, source=name, line=row.line), message))
     if not messages:
         raise DatasetError(f"{name}: no labelled texts")
     return dedupe_messages(messages), dedupe_pairs(pairs), empty
 
 
-async def _current_pairs(store: Store, data_dir: Path) -> tuple[list[Pair], RewardModel | None]:
+async def _current_pairs(
+    store: Store, data_dir: Path
+) -> tuple[list[ReplyPair], RewardModel | None]:
     """Return the active local generator's pairs and reward (feedback kept), else base pairs."""
     active = await store.active_model(task="generator")
     if active is not None and active.backend == "local":

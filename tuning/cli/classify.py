@@ -17,8 +17,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from tuning.config import Settings
-from tuning.datasets.basedata import write_atomic
 from tuning.datasets.inputs import check_text, csv_rows, plain_lines, read_source
+from tuning.files import write_atomic
 from tuning.models.builders import ensure_active
 from tuning.models.loader import load_classifier
 from tuning.records import Prediction

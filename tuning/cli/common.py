@@ -14,6 +14,7 @@ from typing import Any
 from tqdm import tqdm
 
 from tuning.config import Settings
+from tuning.evaluation.keys import primary_metric
 from tuning.lifecycle.builder import build_tuning_service
 from tuning.lifecycle.job_log import OnChange
 from tuning.lifecycle.service import TuningService
@@ -108,6 +109,6 @@ def job_line(job: JobRecord) -> str:
 
 def model_line(model: ModelVersion) -> str:
     """Return a one-line summary of a model version."""
-    key = next((k for k in ("f1", "quality") if k in model.metrics), None)
-    metric = f"  {key} {model.metrics[key]:.3f}" if key else ""
+    primary = primary_metric(model)
+    metric = f"  {primary[0]} {primary[1]:.3f}" if primary else ""
     return f"{model.task:<10} {model.version}  {model.backend}  {model.state}{metric}"

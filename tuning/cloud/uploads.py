@@ -10,15 +10,14 @@ from __future__ import annotations
 import abc
 import asyncio
 import hashlib
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from google.api_core import exceptions as gexc
 
 from tuning.errors import BackendError
+from tuning.files import replacing
 
 if TYPE_CHECKING:
     import google.cloud.storage as storage  # type: ignore[import-untyped]
@@ -116,11 +115,6 @@ class LocalDirUploader(DatasetUploader):
         target = self.path / f"{file_digest(path)}{path.suffix}"
         if not target.exists():
             # Copy to a temporary name, then rename: a reader never sees half a file.
-            fd, tmp = tempfile.mkstemp(dir=self.path, suffix=".partial")
-            os.close(fd)
-            try:
-                shutil.copyfile(path, tmp)
-                os.replace(tmp, target)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+            with replacing(target) as temp:
+                shutil.copyfile(path, temp)
         return str(target)

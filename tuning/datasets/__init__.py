@@ -5,7 +5,7 @@ Builders (``classifier``, ``generator``) and ``assemble`` are pure: records in, 
 """
 
 from tuning.datasets.assemble import Dataset, DatasetConfig, assemble
-from tuning.datasets.examples import Built, Example, LabelledText, Pair, Skip
+from tuning.datasets.examples import BaseRow, Built, Example, PreferencePair, Skip
 from tuning.datasets.formats import (
     preference_line,
     read_jsonl,
@@ -15,12 +15,12 @@ from tuning.datasets.formats import (
 )
 
 __all__ = [
+    "BaseRow",
     "Built",
     "Dataset",
     "DatasetConfig",
     "Example",
-    "LabelledText",
-    "Pair",
+    "PreferencePair",
     "Skip",
     "assemble",
     "preference_line",

@@ -22,7 +22,7 @@ from tuning.datasets.examples import (
     VALIDATION_FRACTION,
     Built,
     Example,
-    Pair,
+    PreferencePair,
     Skip,
     stable_hash,
 )
@@ -71,7 +71,7 @@ class Dataset:
 
 
 def assemble(
-    task: Task, method: Method, built: Built[Example] | Built[Pair], config: DatasetConfig
+    task: Task, method: Method, built: Built[Example] | Built[PreferencePair], config: DatasetConfig
 ) -> Dataset:
     """Format, validate and split ``built``; raise DatasetError when the result is too small."""
     to_line, validate = _format(task, method)
@@ -105,7 +105,7 @@ def _format(task: Task, method: Method) -> tuple[Callable[[Any], Any], Callable[
         if task != "generator":
             raise DatasetError("preference tuning applies to the generator only")
 
-        def pair_line(pair: Pair) -> Any:
+        def pair_line(pair: PreferencePair) -> Any:
             return preference_line(
                 pair.prompt, pair.chosen, pair.rejected, system=GENERATOR_SYSTEM_PROMPT
             )
@@ -122,7 +122,7 @@ def _format(task: Task, method: Method) -> tuple[Callable[[Any], Any], Callable[
 def _stats(
     task: Task,
     method: Method,
-    built: Built[Example] | Built[Pair],
+    built: Built[Example] | Built[PreferencePair],
     config: DatasetConfig,
     train: tuple[str, ...],
     validation: tuple[str, ...],

@@ -12,28 +12,27 @@ import csv
 import hashlib
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from tuning.errors import DatasetError
+from tuning.files import write_atomic
 from tuning.text import normalize
 
 
 @dataclass(frozen=True)
-class LabeledText:
-    """A message and whether it is sarcastic (1) or not (0)."""
+class LabelledMessage:
+    """A message and whether it is sarcastic (1) or not (0): base data and local training input."""
 
     text: str
     label: int
 
 
 @dataclass(frozen=True)
-class Pair:
-    """A message and a sarcastic reply to it."""
+class ReplyPair:
+    """A message and a sarcastic reply to it (what the local generator retrieves from)."""
 
     message: str
     reply: str
@@ -47,21 +46,21 @@ def _seed_csv(name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(raw)))
 
 
-def load_seed_messages() -> list[LabeledText]:
+def load_seed_messages() -> list[LabelledMessage]:
     """Return the labelled seed messages shipped with the package."""
     return dedupe_messages(
-        LabeledText(row["text"], int(row["label"])) for row in _seed_csv("messages.csv")
+        LabelledMessage(row["text"], int(row["label"])) for row in _seed_csv("messages.csv")
     )
 
 
-def load_seed_pairs() -> list[Pair]:
+def load_seed_pairs() -> list[ReplyPair]:
     """Return the seed (message, sarcastic reply) pairs shipped with the package."""
-    return dedupe_pairs(Pair(row["message"], row["reply"]) for row in _seed_csv("pairs.csv"))
+    return dedupe_pairs(ReplyPair(row["message"], row["reply"]) for row in _seed_csv("pairs.csv"))
 
 
-def dedupe_messages(rows: Iterable[LabeledText]) -> list[LabeledText]:
+def dedupe_messages(rows: Iterable[LabelledMessage]) -> list[LabelledMessage]:
     """Drop blank rows and repeats of a normalised text, keeping the first."""
-    seen: dict[str, LabeledText] = {}
+    seen: dict[str, LabelledMessage] = {}
     for row in rows:
         key = normalize(row.text)
         if key and key not in seen:
@@ -69,9 +68,9 @@ def dedupe_messages(rows: Iterable[LabeledText]) -> list[LabeledText]:
     return list(seen.values())
 
 
-def dedupe_pairs(rows: Iterable[Pair]) -> list[Pair]:
+def dedupe_pairs(rows: Iterable[ReplyPair]) -> list[ReplyPair]:
     """Drop blank pairs and repeats of a normalised (message, reply), keeping the first."""
-    seen: dict[tuple[str, str], Pair] = {}
+    seen: dict[tuple[str, str], ReplyPair] = {}
     for row in rows:
         key = (normalize(row.message), normalize(row.reply))
         if all(key) and key not in seen:
@@ -91,24 +90,24 @@ def _read_jsonl(path: Path) -> list[dict[str, object]]:
         raise DatasetError(f"{path}: unreadable bootstrapped data ({exc})") from exc
 
 
-def load_base_messages(data_dir: Path) -> list[LabeledText]:
+def load_base_messages(data_dir: Path) -> list[LabelledMessage]:
     """Return seed messages plus every bootstrapped message under ``data_dir``."""
     rows = load_seed_messages()
     for path in sorted(_base_dir(data_dir).glob("*.messages.jsonl")):
-        rows += [LabeledText(str(r["text"]), int(str(r["label"]))) for r in _read_jsonl(path)]
+        rows += [LabelledMessage(str(r["text"]), int(str(r["label"]))) for r in _read_jsonl(path)]
     return dedupe_messages(rows)
 
 
-def load_base_pairs(data_dir: Path) -> list[Pair]:
+def load_base_pairs(data_dir: Path) -> list[ReplyPair]:
     """Return seed pairs plus every bootstrapped pair under ``data_dir``."""
     rows = load_seed_pairs()
     for path in sorted(_base_dir(data_dir).glob("*.pairs.jsonl")):
-        rows += [Pair(str(r["message"]), str(r["reply"])) for r in _read_jsonl(path)]
+        rows += [ReplyPair(str(r["message"]), str(r["reply"])) for r in _read_jsonl(path)]
     return dedupe_pairs(rows)
 
 
 def save_bootstrapped(
-    data_dir: Path, *, name: str, messages: Sequence[LabeledText], pairs: Sequence[Pair]
+    data_dir: Path, *, name: str, messages: Sequence[LabelledMessage], pairs: Sequence[ReplyPair]
 ) -> list[Path]:
     """Write a bootstrapped dataset under ``data_dir/base`` atomically; return the files written."""
     base = _base_dir(data_dir)
@@ -123,20 +122,6 @@ def save_bootstrapped(
             text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
             written.append(write_atomic(base / f"{name}.{kind}.jsonl", text))
     return written
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename, so no half file shows."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def fingerprint(items: Iterable[object]) -> str:

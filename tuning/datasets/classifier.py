@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from tuning.datasets.examples import Built, Example, LabelledText, Skip, normalise, stable_hash
+from tuning.datasets.examples import BaseRow, Built, Example, Skip, stable_hash
 from tuning.prompts import LABEL_WORDS
 from tuning.records import Interaction
 from tuning.redaction import redact
+from tuning.text import normalize
 
 _FLIP = {"sarcastic": "not_sarcastic", "not_sarcastic": "sarcastic"}
 _LABELS = {"sarcastic": "sarcastic", "not_sarcastic": "not_sarcastic"} | {
@@ -35,7 +36,7 @@ def parse_label(output: str) -> str | None:
 def build_classifier_examples(
     interactions: Iterable[Interaction],
     ratings: Mapping[str, int],
-    base: Sequence[LabelledText],
+    base: Sequence[BaseRow],
     *,
     balance: bool = True,
 ) -> Built[Example]:
@@ -48,7 +49,7 @@ def build_classifier_examples(
             unrated += 1
             continue
         text = redact(text).strip()
-        key = normalise(text)
+        key = normalize(text)
         if not key:
             skips.append(Skip(source, "empty text"))
             continue
@@ -78,7 +79,7 @@ def build_classifier_examples(
 def _candidates(
     interactions: Iterable[Interaction],
     ratings: Mapping[str, int],
-    base: Sequence[LabelledText],
+    base: Sequence[BaseRow],
     skips: list[Skip],
 ) -> Iterable[tuple[str, str, str, bool | None]]:
     """Yield (source, text, label, from_feedback) with base data first, so feedback wins."""

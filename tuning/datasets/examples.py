@@ -1,7 +1,5 @@
 """The value types dataset builders pass around, and the rules they share.
 
->>> normalise("  Oh GREAT,   another  Monday ")
-'oh great, another monday'
 >>> split_of("oh great, another monday", validation_fraction=0.1)
 'train'
 >>> text_split("  Oh GREAT,   another  Monday ")
@@ -11,21 +9,24 @@
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 from tuning.records import frozen_mapping
 from tuning.redaction import redact
+from tuning.text import normalize
 
 Split = Literal["train", "validation"]
 VALIDATION_FRACTION = 0.1  # the default share of keys hashed into validation
 
 
 @dataclass(frozen=True)
-class LabelledText:
-    """A base-data message with its label (from seed or bootstrapped data)."""
+class BaseRow:
+    """A base-data message as the classifier builder takes it: label word and where it came from.
+
+    Made from a :class:`~tuning.datasets.basedata.LabelledMessage` (label 1/0) by ``export``.
+    """
 
     text: str
     label: str  # "sarcastic" or "not_sarcastic"
@@ -46,7 +47,7 @@ class Example:
 
 
 @dataclass(frozen=True)
-class Pair:
+class PreferencePair:
     """One human preference: ``chosen`` was rated above ``rejected`` for ``prompt``."""
 
     key: str
@@ -66,7 +67,7 @@ class Skip:
     detail: str = ""
 
 
-Item = TypeVar("Item", Example, Pair)
+Item = TypeVar("Item", Example, PreferencePair)
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,6 @@ class Built(Generic[Item]):
     items: tuple[Item, ...]
     skips: tuple[Skip, ...] = ()
     counts: Mapping[str, Any] = field(default_factory=frozen_mapping)
-
-
-def normalise(text: str) -> str:
-    """Return ``text`` as compared for de-duplication: NFKC, case-folded, single-spaced."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def stable_hash(key: str) -> float:
@@ -100,4 +96,4 @@ def text_split(text: str, *, validation_fraction: float = VALIDATION_FRACTION) -
     Models trained outside a dataset (the bootstrapped ones) keep to the train split with this,
     so no model has seen the validation split it is scored on.
     """
-    return split_of(normalise(redact(text).strip()), validation_fraction=validation_fraction)
+    return split_of(normalize(redact(text).strip()), validation_fraction=validation_fraction)

@@ -10,25 +10,27 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tuning.datasets.assemble import Dataset, DatasetConfig, assemble
 from tuning.datasets.basedata import load_base_messages
 from tuning.datasets.classifier import build_classifier_examples
-from tuning.datasets.examples import Built, Example, LabelledText, Pair
+from tuning.datasets.examples import BaseRow, Built, Example, PreferencePair
 from tuning.datasets.files import DatasetFiles
 from tuning.datasets.generator import build_generator_examples, build_preference_pairs
 from tuning.datasets.ratings import add_rating
-from tuning.errors import DatasetError, SarcasmError, StoreError
+from tuning.errors import DatasetError, StoreError
+from tuning.files import write_all_atomic
 from tuning.records import Interaction, Kind, Method, Task, frozen_mapping
 from tuning.store.base import Store
 
 Progress = Callable[[int], None]  # called with the number of records just read
+Record = TypeVar("Record")
+# What decoding a malformed stored record raises: a missing field, a wrong type, a bad value.
+UNREADABLE = (KeyError, TypeError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -44,26 +46,41 @@ async def read_snapshot(store: Store, *, task: Task, progress: Progress | None =
     kind: Kind = "classify" if task == "classifier" else "generate"
     interactions: list[Interaction] = []
     net: dict[str, int] = {}  # summed as the feedback streams by, so it is never all in memory
-    try:
-        async for interaction in store.iter_interactions(kind=kind):
-            interactions.append(interaction)
-            if progress and len(interactions) % 1000 == 0:
-                progress(1000)
-        async for item in store.iter_feedback():
-            add_rating(net, item)
-    except SarcasmError:
-        raise
-    except Exception as exc:  # a record the store could not decode: say so, keep the cause
-        raise StoreError(f"a stored record is unreadable ({type(exc).__name__}: {exc})") from exc
+    async for interaction in _decoded(store.iter_interactions(kind=kind)):
+        interactions.append(interaction)
+        if progress and len(interactions) % 1000 == 0:
+            progress(1000)
+    async for item in _decoded(store.iter_feedback()):
+        add_rating(net, item)
     ids = {interaction.id for interaction in interactions}
     ratings = {i: r for i, r in net.items() if i in ids}
     return Snapshot(interactions=tuple(interactions), ratings=ratings)
 
 
-def base_examples(data_dir: Path) -> list[LabelledText]:
+async def _decoded(records: AsyncIterator[Record]) -> AsyncIterator[Record]:
+    """Yield ``records``; a decoding or validation error while reading one becomes StoreError.
+
+    Only the store's own step is guarded: an error in the caller's loop body is a bug and
+    propagates as it is. The store codec already names a malformed record; this covers a
+    store that lets a decoding error through.
+    """
+    iterator = aiter(records)
+    while True:
+        try:
+            record = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except UNREADABLE as exc:
+            raise StoreError(
+                f"a stored record is unreadable ({type(exc).__name__}: {exc})"
+            ) from exc
+        yield record
+
+
+def base_examples(data_dir: Path) -> list[BaseRow]:
     """Return the seed and bootstrapped labelled messages as base classifier data."""
     return [
-        LabelledText(row.text, "sarcastic" if row.label == 1 else "not_sarcastic", f"base:{n}")
+        BaseRow(row.text, "sarcastic" if row.label == 1 else "not_sarcastic", f"base:{n}")
         for n, row in enumerate(load_base_messages(data_dir))
     ]
 
@@ -73,12 +90,12 @@ def build_dataset(
     method: Method,
     snapshot: Snapshot,
     *,
-    base: Sequence[LabelledText] = (),
+    base: Sequence[BaseRow] = (),
     config: DatasetConfig | None = None,
 ) -> Dataset:
     """Build, validate and split the dataset for ``task``/``method`` (pure)."""
     config = config or DatasetConfig()
-    built: Built[Example] | Built[Pair]
+    built: Built[Example] | Built[PreferencePair]
     if task == "classifier" and method == "sft":
         built = build_classifier_examples(
             snapshot.interactions, snapshot.ratings, base, balance=config.balance
@@ -109,45 +126,12 @@ def write_dataset(dataset: Dataset, out: Path) -> DatasetFiles:
     stats["sha256"] = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
     contents["stats.json"] = json.dumps(stats, ensure_ascii=False, indent=1).encode()
     try:
-        _replace_all(out, contents)
+        write_all_atomic(out, contents)
     except OSError as exc:
         raise DatasetError(f"could not write the dataset to {out}: {exc.strerror or exc}") from exc
     return DatasetFiles(
         train=out / "train.jsonl", validation=out / "validation.jsonl", stats=summary(stats)
     )
-
-
-def _replace_all(out: Path, contents: Mapping[str, bytes]) -> None:
-    """Put every file in place, or none: on a failure, earlier files are put back as they were."""
-    temps: dict[str, Path] = {}
-    moved: list[tuple[Path, Path | None]] = []  # (target, backup of what it replaced)
-    try:
-        for name, data in contents.items():
-            fd, temp_name = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-            temps[name] = Path(temp_name)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-        for name, temp in temps.items():
-            target = out / name
-            backup: Path | None = None
-            if target.is_file():
-                backup = target.with_name(f".{name}.previous")
-                os.replace(target, backup)
-            moved.append((target, backup))
-            os.replace(temp, target)
-    except OSError:
-        for target, backup in reversed(moved):
-            if target.is_file():
-                target.unlink()
-            if backup is not None:
-                os.replace(backup, target)
-        raise
-    finally:
-        for leftover in temps.values():
-            leftover.unlink(missing_ok=True)
-    for _, previous in moved:
-        if previous is not None:
-            previous.unlink(missing_ok=True)
 
 
 def summary(stats: Mapping[str, Any]) -> Mapping[str, Any]:

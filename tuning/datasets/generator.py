@@ -26,9 +26,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from itertools import combinations
 
-from tuning.datasets.examples import Built, Example, Pair, Skip, normalise
+from tuning.datasets.examples import Built, Example, PreferencePair, Skip
 from tuning.records import Interaction
 from tuning.redaction import redact
+from tuning.text import normalize
 
 
 def build_generator_examples(
@@ -48,7 +49,7 @@ def build_generator_examples(
             skips.append(Skip(source, "not approved", f"net rating {net}"))
             continue
         prompt, reply = redact(interaction.input_text).strip(), redact(interaction.output).strip()
-        key, reply_key = normalise(prompt), normalise(reply)
+        key, reply_key = normalize(prompt), normalize(reply)
         if not key or not reply_key:
             skips.append(Skip(source, "empty text"))
             continue
@@ -65,7 +66,7 @@ def build_preference_pairs(
     ratings: Mapping[str, int],
     *,
     max_pairs_per_prompt: int = 10,
-) -> Built[Pair]:
+) -> Built[PreferencePair]:
     """Return pairs of rated replies to the same prompt whose net ratings differ."""
     replies = list(_replies(interactions))
     by_id = {interaction.id: interaction for interaction in replies}
@@ -78,14 +79,14 @@ def build_preference_pairs(
             unrated += 1
             continue
         prompt = redact(_root(interaction, by_id).input_text).strip()
-        reply_key = normalise(redact(interaction.output))
-        key = normalise(prompt)
+        reply_key = normalize(redact(interaction.output))
+        key = normalize(prompt)
         if not key or not reply_key:
             skips.append(Skip(f"interaction:{interaction.id}", "empty text"))
             continue
         prompts.setdefault(key, prompt)
         groups.setdefault(key, {}).setdefault(reply_key, []).append(interaction)
-    pairs: list[Pair] = []
+    pairs: list[PreferencePair] = []
     for key, group in groups.items():
         pairs.extend(_pairs_of(key, prompts[key], group, ratings, max_pairs_per_prompt, skips))
     counts = {"unrated_interactions": unrated, "prompts": len(groups)}
@@ -99,7 +100,7 @@ def _pairs_of(
     ratings: Mapping[str, int],
     limit: int,
     skips: list[Skip],
-) -> list[Pair]:
+) -> list[PreferencePair]:
     rated = sorted(
         ((sum(ratings[i.id] for i in same), reply_key, same) for reply_key, same in group.items()),
         key=lambda entry: (-entry[0], entry[1]),
@@ -116,7 +117,7 @@ def _pairs_of(
     for _, high, low in candidates[limit:]:
         skips.append(Skip(_source(high, low), "too many pairs", f"over {limit} for this prompt"))
     return [
-        Pair(
+        PreferencePair(
             key=key,
             prompt=prompt,
             chosen=redact(high[2][0].output).strip(),

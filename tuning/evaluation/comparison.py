@@ -19,7 +19,8 @@ from typing import Protocol
 
 from tuning.config import Settings
 from tuning.datasets.formats import preference_triple, read_jsonl, sft_pair
-from tuning.evaluation.metrics import KEY_METRICS, classifier_metrics, generator_metrics, win_rate
+from tuning.evaluation.keys import PREFERENCE_ACCURACY, PRIMARY_METRIC, QUALITY
+from tuning.evaluation.metrics import classifier_metrics, generator_metrics, quality, win_rate
 from tuning.models.base import Classifier, Generator
 from tuning.models.loader import load_classifier, load_generator
 from tuning.models.local_generator import LocalGenerator
@@ -77,7 +78,7 @@ class ModelEvaluator:
     ) -> Comparison:
         """Return both models' metrics on the validation file."""
         lines = await asyncio.to_thread(read_jsonl, validation, method=method)
-        key = KEY_METRICS[task, method]
+        key = PRIMARY_METRIC[task]
         if task == "classifier":
             examples = [sft_pair(line) for line in lines]
             texts = [text for text, _ in examples]
@@ -186,7 +187,5 @@ def _add_preference_accuracy(
     """Add how often the model's reward agrees with held-out human preferences, into quality."""
     if not isinstance(generator, LocalGenerator):
         return
-    accuracy = generator.reward.win_rate(triples)
-    parts = [metrics[k] for k in ("sarcasm_rate", "relevance", "distinct_2", "reward_win_rate")]
-    metrics["preference_accuracy"] = accuracy
-    metrics["quality"] = sum([*parts, accuracy]) / (len(parts) + 1)
+    metrics[PREFERENCE_ACCURACY] = generator.reward.win_rate(triples)
+    metrics[QUALITY] = quality(metrics)

@@ -17,14 +17,21 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tuning.records import Method, Task
-
-# The metric each kind of job is judged on; higher is better for all of them.
-KEY_METRICS: dict[tuple[Task, Method], str] = {
-    ("classifier", "sft"): "f1",
-    ("generator", "sft"): "quality",
-    ("generator", "preference"): "quality",
-}
+from tuning.evaluation.keys import (
+    ACCURACY,
+    COUNT,
+    DISTINCT_2,
+    F1,
+    PRECISION,
+    QUALITY,
+    QUALITY_PARTS,
+    RECALL,
+    RELEVANCE,
+    REWARD_WIN_RATE,
+    ROC_AUC,
+    SARCASM_RATE,
+    finite,
+)
 
 
 def classifier_metrics(
@@ -42,12 +49,12 @@ def classifier_metrics(
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     correct = sum(1 for y, p in zip(labels, predicted, strict=True) if y == p)
     return {
-        "f1": f1,
-        "precision": precision,
-        "recall": recall,
-        "accuracy": correct / len(labels) if labels else 0.0,
-        "roc_auc": roc_auc(labels, probabilities),
-        "n": float(len(labels)),
+        F1: f1,
+        PRECISION: precision,
+        RECALL: recall,
+        ACCURACY: correct / len(labels) if labels else 0.0,
+        ROC_AUC: roc_auc(labels, probabilities),
+        COUNT: float(len(labels)),
     }
 
 
@@ -101,14 +108,23 @@ def generator_metrics(
 ) -> dict[str, float]:
     """Return sarcasm rate, relevance, distinct-2, reward win rate and their mean, ``quality``."""
     metrics = {
-        "sarcasm_rate": mean([float(p >= 0.5) for p in sarcasm]),
-        "relevance": mean(relevance),
-        "distinct_2": distinct_n(replies, n=2),
-        "reward_win_rate": wins,
+        SARCASM_RATE: mean([float(p >= 0.5) for p in sarcasm]),
+        RELEVANCE: mean(relevance),
+        DISTINCT_2: distinct_n(replies, n=2),
+        REWARD_WIN_RATE: wins,
     }
-    metrics["quality"] = mean([v for v in metrics.values() if not math.isnan(v)])
-    metrics["n"] = float(len(replies))
+    metrics[QUALITY] = quality(metrics)
+    metrics[COUNT] = float(len(replies))
     return metrics
+
+
+def quality(metrics: Mapping[str, float]) -> float:
+    """Return the mean of the quality parts in ``metrics`` that could be measured (NaN if none).
+
+    >>> quality({"sarcasm_rate": 0.5, "relevance": float("nan"), "distinct_2": 1.0, "n": 9.0})
+    0.75
+    """
+    return mean(list(finite({k: v for k, v in metrics.items() if k in QUALITY_PARTS}).values()))
 
 
 @dataclass(frozen=True)

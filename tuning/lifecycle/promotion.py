@@ -8,10 +8,11 @@ from pathlib import Path
 from tuning.backends.base import RemoteStatus
 from tuning.errors import SarcasmError
 from tuning.evaluation.comparison import Evaluator
+from tuning.evaluation.keys import finite
 from tuning.evaluation.metrics import decide
 from tuning.lifecycle.calibration import Calibrate
 from tuning.lifecycle.job_log import JobLog
-from tuning.lifecycle.registry import finite, promote, register_candidate
+from tuning.lifecycle.registry import promote, register_candidate
 from tuning.records import JobRecord, ModelVersion
 from tuning.records import frozen_mapping as frozen
 from tuning.store.base import Store
@@ -58,20 +59,17 @@ async def finish_job(
         )
     except SarcasmError as exc:
         return await log.fail(job, f"evaluation failed: {exc}")
-    await store.update_model_metrics(
-        task=job.task, version=version, metrics=finite(comparison.candidate)
-    )
+    # Decide on exactly the numbers that are stored and shown: NaN ("not measured") left out.
+    candidate = finite(comparison.candidate)
+    theirs = finite(comparison.active) if comparison.active is not None else None
+    await store.update_model_metrics(task=job.task, version=version, metrics=candidate)
     decision = decide(
-        comparison.key,
-        comparison.candidate,
-        comparison.active,
-        margin=margin,
-        force=bool(job.config.get("force")),
+        comparison.key, candidate, theirs, margin=margin, force=bool(job.config.get("force"))
     )
     metrics = {
         "key": comparison.key,
-        "candidate": finite(comparison.candidate),
-        "active": finite(comparison.active) if comparison.active is not None else None,
+        "candidate": candidate,
+        "active": theirs,
         "active_version": active.version if active else None,
         "decision": decision.reason,
     }

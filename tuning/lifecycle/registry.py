@@ -11,9 +11,7 @@ promotion or rollback here reaches every replica within ``REGISTRY_POLL_SECONDS`
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from tuning.errors import ConflictError, NotFoundError
 from tuning.records import AuditEntry, ModelVersion, Task
@@ -30,15 +28,6 @@ def audit_action(verb: Literal["promote", "rollback"], task: Task) -> str:
     'promote classifier'
     """
     return f"{verb} {task}"
-
-
-def finite(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """Return the numeric metrics that are finite (the store refuses NaN)."""
-    return {
-        key: float(value)
-        for key, value in metrics.items()
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    }
 
 
 async def register_candidate(store: Store, model: ModelVersion) -> ModelVersion:

@@ -9,13 +9,12 @@ file raises :class:`ModelError` with one line naming the path.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from tuning.errors import ModelError
+from tuning.files import replacing, write_atomic
 
 FORMAT = 1
 META_FILE = "meta.json"
@@ -29,15 +28,8 @@ def dump_estimator(obj: object, path: Path) -> None:
     """Save a fitted scikit-learn object with skops, atomically."""
     import skops.io as sio
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        sio.dump(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path) as temp:
+        sio.dump(obj, temp)
 
 
 def load_estimator(path: Path) -> Any:
@@ -59,15 +51,7 @@ def load_estimator(path: Path) -> Any:
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write ``data`` as JSON through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1))
 
 
 def read_json(path: Path) -> dict[str, Any]:

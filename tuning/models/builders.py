@@ -21,8 +21,8 @@ from pathlib import Path
 
 from tuning.config import Settings
 from tuning.datasets.basedata import (
-    LabeledText,
-    Pair,
+    LabelledMessage,
+    ReplyPair,
     fingerprint,
     load_base_messages,
     load_base_pairs,
@@ -50,22 +50,22 @@ def model_dir(data_dir: Path, task: Task, version: str) -> Path:
     return (data_dir / "models" / task / version).resolve()
 
 
-def train_messages(messages: Sequence[LabeledText]) -> list[LabeledText]:
+def train_messages(messages: Sequence[LabelledMessage]) -> list[LabelledMessage]:
     """Return the messages whose text the datasets put in the train split."""
     return [m for m in messages if text_split(m.text) == "train"]
 
 
-def train_pairs(pairs: Sequence[Pair]) -> list[Pair]:
+def train_pairs(pairs: Sequence[ReplyPair]) -> list[ReplyPair]:
     """Return the pairs whose message the datasets put in the train split (prompts are keys)."""
     return [p for p in pairs if text_split(p.message) == "train"]
 
 
 def build_classifier(
     data_dir: Path,
-    messages: Sequence[LabeledText],
+    messages: Sequence[LabelledMessage],
     *,
     cv_folds: int = 5,
-    cv_on: Sequence[LabeledText] | None = None,
+    cv_on: Sequence[LabelledMessage] | None = None,
 ) -> ModelVersion:
     """Train a classifier on ``messages``, save it, and return its (unregistered) version.
 
@@ -91,7 +91,7 @@ def build_classifier(
 
 
 def build_generator(
-    data_dir: Path, pairs: Sequence[Pair], *, reward: RewardModel | None = None
+    data_dir: Path, pairs: Sequence[ReplyPair], *, reward: RewardModel | None = None
 ) -> ModelVersion:
     """Build a generator over ``pairs`` (ranking with ``reward``), save it, return its version."""
     model = reward or RewardModel()

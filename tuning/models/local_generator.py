@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from tuning.datasets.basedata import Pair, dedupe_pairs
+from tuning.datasets.basedata import ReplyPair, dedupe_pairs
 from tuning.errors import DatasetError, ModelError
 from tuning.models import artifacts
 from tuning.models.reply_templates import TEMPLATES
@@ -50,7 +50,7 @@ class LocalGenerator:
 
     def __init__(
         self,
-        pairs: Sequence[Pair],
+        pairs: Sequence[ReplyPair],
         *,
         version: str,
         reward: RewardModel | None = None,
@@ -75,7 +75,7 @@ class LocalGenerator:
         """The registry version this generator serves."""
         return self._version
 
-    def with_pairs(self, pairs: Sequence[Pair], *, version: str) -> LocalGenerator:
+    def with_pairs(self, pairs: Sequence[ReplyPair], *, version: str) -> LocalGenerator:
         """Return a new generator whose pair pool also holds ``pairs`` (generator SFT)."""
         return LocalGenerator(
             [*self.pairs, *pairs],
@@ -91,7 +91,7 @@ class LocalGenerator:
             self.pairs, version=version, reward=reward, templates=self.templates, seed=self.seed
         )
 
-    def neighbours(self, prompt: str, *, k: int) -> list[tuple[Pair, float]]:
+    def neighbours(self, prompt: str, *, k: int) -> list[tuple[ReplyPair, float]]:
         """Return up to ``k`` pairs whose message is most similar to ``prompt``, with similarity."""
         if self._matrix is None:
             return []
@@ -150,7 +150,7 @@ class LocalGenerator:
         meta = artifacts.read_meta(directory, kind=KIND)
         data = artifacts.read_json(directory / PAIRS_FILE)
         try:
-            pairs = [Pair(str(m), str(r)) for m, r in data["pairs"]]
+            pairs = [ReplyPair(str(m), str(r)) for m, r in data["pairs"]]
             templates = [str(t) for t in data["templates"]]
             seed = int(data.get("seed", 0))
         except (KeyError, TypeError, ValueError) as exc:
@@ -177,7 +177,7 @@ def fill_template(template: str, phrase: str) -> str:
     return template.replace("{phrase}", phrase).replace("{Phrase}", phrase[:1].upper() + phrase[1:])
 
 
-def adapt_reply(pair: Pair, prompt: str) -> str:
+def adapt_reply(pair: ReplyPair, prompt: str) -> str:
     """Return the pair's reply with a key phrase of its message swapped for one of ``prompt``'s.
 
     Phrases the prompt already shares with the neighbour are left alone: they still fit.

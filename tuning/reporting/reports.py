@@ -15,14 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from tuning.evaluation.keys import primary_metric
 from tuning.records import TASKS, ModelVersion, Task, utcnow
 from tuning.store.base import Store
-
-# The validation metric each task is charted by, first one present wins.
-PRIMARY_METRICS: dict[Task, tuple[str, ...]] = {
-    "classifier": ("f1", "f1_sarcastic", "accuracy", "roc_auc"),
-    "generator": ("win_rate", "reward_win_rate", "sarcasm_rate", "relevance", "distinct_2"),
-}
 
 
 @dataclass(frozen=True)
@@ -36,7 +31,7 @@ class DayCount:
 
 @dataclass(frozen=True)
 class MetricPoint:
-    """One model version's primary validation metric, at the time it was registered."""
+    """One model version's promotion metric (see :mod:`tuning.evaluation.keys`), when registered."""
 
     task: Task
     version: str
@@ -53,15 +48,6 @@ class Report:
     start: date
     days: tuple[DayCount, ...] = ()
     points: tuple[MetricPoint, ...] = ()
-
-
-def primary_metric(model: ModelVersion) -> tuple[str, float] | None:
-    """Return the (name, value) a model is judged by, or None when it has no known metric."""
-    for name in PRIMARY_METRICS[model.task]:
-        value = model.metrics.get(name)
-        if isinstance(value, int | float):
-            return name, float(value)
-    return None
 
 
 async def collect_report(store: Store, *, days: int = 30, now: datetime | None = None) -> Report:

@@ -1,0 +1,56 @@
+"""Metric keys: the name every metric is stored under, and the one that decides promotion.
+
+Every other module (reports, chart, CLI, Slack views, tests) imports these names, so the number
+a chart or a status line shows is the number :func:`~tuning.evaluation.metrics.decide` used.
+
+>>> from tuning.records import ModelVersion
+>>> model = ModelVersion(task="generator", version="g1", backend="local", artifact="/tmp/g1",
+...                      metrics={"n_pairs": 40.0, QUALITY: 0.61})
+>>> primary_metric(model)
+('quality', 0.61)
+>>> finite({"f1": 0.8, "roc_auc": float("nan"), "note": "x"})
+{'f1': 0.8}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from tuning.records import ModelVersion, Task
+
+# Classifier metrics, on the sarcastic class where that matters.
+F1 = "f1"
+PRECISION = "precision"
+RECALL = "recall"
+ACCURACY = "accuracy"
+ROC_AUC = "roc_auc"
+# Generator metrics.
+SARCASM_RATE = "sarcasm_rate"
+RELEVANCE = "relevance"
+DISTINCT_2 = "distinct_2"
+REWARD_WIN_RATE = "reward_win_rate"
+PREFERENCE_ACCURACY = "preference_accuracy"  # preference jobs only
+QUALITY = "quality"  # the mean of QUALITY_PARTS that could be measured
+QUALITY_PARTS = (SARCASM_RATE, RELEVANCE, DISTINCT_2, REWARD_WIN_RATE, PREFERENCE_ACCURACY)
+COUNT = "n"  # how many validation examples (or prompts) the metrics are over
+
+# The metric each task is judged, charted and shown by; higher is better for both.
+PRIMARY_METRIC: dict[Task, str] = {"classifier": F1, "generator": QUALITY}
+
+
+def finite(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Return the numeric, finite metrics: NaN means "not measured" (and the store refuses it)."""
+    return {
+        key: float(value)
+        for key, value in metrics.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    }
+
+
+def primary_metric(model: ModelVersion) -> tuple[str, float] | None:
+    """Return the (name, value) a model is judged by, or None when it has not been measured."""
+    name = PRIMARY_METRIC[model.task]
+    value = finite(model.metrics).get(name)
+    return None if value is None else (name, value)

@@ -13,6 +13,7 @@ it has never seen, the bootstrapped ones included.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -95,10 +96,14 @@ def build_generator(
 ) -> ModelVersion:
     """Build a generator over ``pairs`` (ranking with ``reward``), save it, return its version."""
     model = reward or RewardModel()
-    data_fp = fingerprint([*pairs, sorted(model.weights.items())])
+    data_fp = fingerprint([*pairs, json.dumps(model.to_dict(), sort_keys=True)])
     version = new_version("generator", data_fp)
     generator = LocalGenerator(pairs, version=version, reward=model)
-    metrics = {"n_pairs": float(len(generator.pairs)), "n_preferences": float(model.n_pairs)}
+    metrics = {
+        "n_pairs": float(len(generator.pairs)),
+        "n_preferences": float(model.n_pairs),
+        "n_ratings": float(model.n_ratings),
+    }
     directory = model_dir(data_dir, "generator", version)
     generator.save(directory, fingerprint=data_fp, metrics=metrics)
     return ModelVersion(

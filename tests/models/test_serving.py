@@ -216,3 +216,18 @@ async def test_swapped_out_models_are_closed_after_a_grace_period(
     )
     await other.close()
     assert still_open.closed == 1
+
+
+async def test_retry_offers_replies_not_yet_shown(
+    sqlite_store: Store, settings: Settings, prebuilt: dict[str, ModelVersion]
+) -> None:
+    await activate(sqlite_store, prebuilt["clf1"], prebuilt["gen1"])
+    live = await LiveModels.start(settings=settings, store=sqlite_store)
+    prompt = "the wifi is down again"
+    first = await live.reply(prompt, n=1)
+    assert await live.reply(prompt, n=1) == first
+    shown = [first[0].text]
+    for _ in range(5):
+        [fresh] = await live.retry(prompt, shown=shown, n=1)
+        assert fresh.text not in shown
+        shown.append(fresh.text)

@@ -30,6 +30,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 
 from tuning.models.reward_features import N_FEATURES, NAMED, feature_rows, named_features
+from tuning.records import Candidate
 
 SarcasmFn = Callable[[Sequence[str]], Sequence[float]]
 Preference = tuple[str, str, str]  # (prompt, preferred reply, dispreferred reply)
@@ -184,6 +185,20 @@ class RewardModel:
         for key, value in hashed.items():
             vector[int(key)] = float(value)
         return cls(named, hashed=vector, n_pairs=n_pairs, n_ratings=n_ratings)
+
+
+def rank(
+    reward: RewardModel,
+    prompt: str,
+    texts: Sequence[str],
+    sarcasm: Sequence[float] | None = None,
+    *,
+    n: int,
+) -> list[Candidate]:
+    """Return the ``n`` best texts by ``reward.score``, best first (stable among equal scores)."""
+    scores = reward.score(prompt, texts, sarcasm)
+    ranked = sorted(zip(texts, scores, strict=True), key=lambda item: -item[1])
+    return [Candidate(text=text, score=score) for text, score in ranked[:n]]
 
 
 def _features(

@@ -45,7 +45,8 @@ async def best_replies(
         texts = await asyncio.to_thread(generator.pool, prompt, size=size, exclude=exclude)
     else:
         shown = {normalize(text) for text in exclude}
-        offered = await generator.generate(prompt, n=n + len(shown), exclude=exclude)
+        # Ask for more and filter here: a generator written before ``exclude`` ignores it.
+        offered = await generator.generate(prompt, n=n + len(shown))
         texts = [c.text for c in offered if normalize(c.text) not in shown]
     sarcasm: list[float] | None = None
     if classifier is not None and texts:

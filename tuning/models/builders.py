@@ -67,21 +67,27 @@ def build_classifier(
     *,
     cv_folds: int = 5,
     cv_on: Sequence[LabeledText] | None = None,
+    channel: Sequence[bool] | None = None,
 ) -> ModelVersion:
     """Train a classifier on ``messages``, save it, and return its (unregistered) version.
 
     ``cv_folds`` >= 2 adds ``cv_f1``, cross-validated on ``cv_on`` (default: ``messages``).
+    ``channel`` marks the messages that are channel feedback, to calibrate on. The version's
+    metrics hold its decision ``threshold`` (also in the sidecar, where loading reads it).
     """
     texts = [m.text for m in messages]
     labels = [m.label for m in messages]
     data_fp = fingerprint(zip(texts, labels, strict=True))
     version = new_version("classifier", data_fp)
-    pipeline, metrics = train_classifier(texts, labels, cv_folds=cv_folds if cv_on is None else 0)
+    pipeline, metrics = train_classifier(
+        texts, labels, cv_folds=cv_folds if cv_on is None else 0, channel=channel
+    )
     if cv_on is not None and cv_folds >= 2:
         cv_texts, cv_labels = [m.text for m in cv_on], [m.label for m in cv_on]
         metrics["cv_f1"] = cross_validated_f1(cv_texts, cv_labels, folds=cv_folds)
     directory = model_dir(data_dir, "classifier", version)
-    LocalClassifier(pipeline, version=version).save(directory, fingerprint=data_fp, metrics=metrics)
+    classifier = LocalClassifier(pipeline, version=version, threshold=metrics["threshold"])
+    classifier.save(directory, fingerprint=data_fp, metrics=metrics)
     return ModelVersion(
         task="classifier",
         version=version,

@@ -206,3 +206,17 @@ def test_limit_is_documented_and_enforced() -> None:
     _, _, error = read_or_error(data, None)
     assert error is not None
     assert error.endswith("line 2: text is 4,001 characters (limit 4,000)")
+
+
+def test_labels_use_the_threshold_the_model_stores(trained_cli: Cli) -> None:
+    [meta] = (trained_cli.data_dir / "models/classifier").glob("*/meta.json")
+    threshold = json.loads(meta.read_text(encoding="utf-8"))["metrics"]["threshold"]
+    assert threshold != 0.5  # chosen on the model's out-of-fold probabilities, not fixed
+    texts = [*TEXTS, "thanks, the fix works", "wow, a meeting about meetings, how novel"]
+    result = trained_cli(["classify"], stdin="\n".join(texts).encode() + b"\n")
+    assert result.code == 0, result.stderr
+    for record in parse_lines(result.stdout):
+        probability = record["probability"]
+        assert isinstance(probability, float)
+        expected = "sarcastic" if probability >= threshold else "not_sarcastic"
+        assert record["label"] == expected

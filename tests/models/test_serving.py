@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -235,7 +235,9 @@ class ClosingGenerator:
     def __init__(self) -> None:
         self.closed = 0
 
-    async def generate(self, prompt: str, *, n: int) -> list[Candidate]:
+    async def generate(
+        self, prompt: str, *, n: int, exclude: Collection[str] = ()
+    ) -> list[Candidate]:
         return [Candidate(text="oh sure", score=0.0)] * n
 
     async def aclose(self) -> None:
@@ -254,3 +256,18 @@ async def test_a_model_failing_to_close_is_logged_and_the_other_still_closed(
     assert (classifier.closed, generator.closed) == (1, 1)
     assert "could not close model clf-remote (OSError)" in caplog.text
     assert "secret-token-123" not in caplog.text
+
+
+async def test_retry_offers_replies_not_yet_shown(
+    sqlite_store: Store, settings: Settings, prebuilt: dict[str, ModelVersion]
+) -> None:
+    await activate(sqlite_store, prebuilt["clf1"], prebuilt["gen1"])
+    live = await LiveModels.start(settings=settings, store=sqlite_store)
+    prompt = "the wifi is down again"
+    first = await live.reply(prompt, n=1)
+    assert await live.reply(prompt, n=1) == first
+    shown = [first[0].text]
+    for _ in range(5):
+        [fresh] = await live.retry(prompt, shown=shown, n=1)
+        assert fresh.text not in shown
+        shown.append(fresh.text)

@@ -5,7 +5,7 @@ Both are async; local implementations run their CPU-bound work off the event loo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol, runtime_checkable
 
 from tuning.records import Candidate, Prediction
@@ -34,6 +34,12 @@ class Generator(Protocol):
         """The registry version this generator serves."""
         ...
 
-    async def generate(self, prompt: str, *, n: int) -> list[Candidate]:
-        """Return ``n`` candidate replies, best first, each with its score."""
+    async def generate(
+        self, prompt: str, *, n: int, exclude: Collection[str] = ()
+    ) -> list[Candidate]:
+        """Return ``n`` candidate replies, best first, each with its score.
+
+        ``exclude`` holds replies already shown for this prompt (*Try again*): an implementation
+        should offer others, and may return fewer than ``n`` when it has nothing new.
+        """
         ...

@@ -13,6 +13,7 @@ it has never seen, the bootstrapped ones included.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -66,21 +67,27 @@ def build_classifier(
     *,
     cv_folds: int = 5,
     cv_on: Sequence[LabelledMessage] | None = None,
+    channel: Sequence[bool] | None = None,
 ) -> ModelVersion:
     """Train a classifier on ``messages``, save it, and return its (unregistered) version.
 
     ``cv_folds`` >= 2 adds ``cv_f1``, cross-validated on ``cv_on`` (default: ``messages``).
+    ``channel`` marks the messages that are channel feedback, to calibrate on. The version's
+    metrics hold its decision ``threshold`` (also in the sidecar, where loading reads it).
     """
     texts = [m.text for m in messages]
     labels = [m.label for m in messages]
     data_fp = fingerprint(zip(texts, labels, strict=True))
     version = new_version("classifier", data_fp)
-    pipeline, metrics = train_classifier(texts, labels, cv_folds=cv_folds if cv_on is None else 0)
+    pipeline, metrics = train_classifier(
+        texts, labels, cv_folds=cv_folds if cv_on is None else 0, channel=channel
+    )
     if cv_on is not None and cv_folds >= 2:
         cv_texts, cv_labels = [m.text for m in cv_on], [m.label for m in cv_on]
         metrics["cv_f1"] = cross_validated_f1(cv_texts, cv_labels, folds=cv_folds)
     directory = model_dir(data_dir, "classifier", version)
-    LocalClassifier(pipeline, version=version).save(directory, fingerprint=data_fp, metrics=metrics)
+    classifier = LocalClassifier(pipeline, version=version, threshold=metrics["threshold"])
+    classifier.save(directory, fingerprint=data_fp, metrics=metrics)
     return ModelVersion(
         task="classifier",
         version=version,
@@ -95,10 +102,14 @@ def build_generator(
 ) -> ModelVersion:
     """Build a generator over ``pairs`` (ranking with ``reward``), save it, return its version."""
     model = reward or RewardModel()
-    data_fp = fingerprint([*pairs, sorted(model.weights.items())])
+    data_fp = fingerprint([*pairs, json.dumps(model.to_dict(), sort_keys=True)])
     version = new_version("generator", data_fp)
     generator = LocalGenerator(pairs, version=version, reward=model)
-    metrics = {"n_pairs": float(len(generator.pairs)), "n_preferences": float(model.n_pairs)}
+    metrics = {
+        "n_pairs": float(len(generator.pairs)),
+        "n_preferences": float(model.n_pairs),
+        "n_ratings": float(model.n_ratings),
+    }
     directory = model_dir(data_dir, "generator", version)
     generator.save(directory, fingerprint=data_fp, metrics=metrics)
     return ModelVersion(

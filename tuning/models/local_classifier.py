@@ -10,6 +10,12 @@ seed data, out of fold, 1 % of sarcastic messages reached 0.8. Platt scaling fit
 out-of-fold scores fixes that (23 % reach it, and 89 % of what reaches it is sarcastic), and
 since Platt scaling is itself a logistic function of the linear score, it folds into the model's
 own weights: the saved model is still one plain logistic regression, as fast as before.
+
+When enough of the training rows are channel feedback (``channel``), Platt scaling is fitted on
+those rows' out-of-fold scores only, so "flag at p >= 0.8" means what it says on the channel's
+own messages. The same out-of-fold probabilities choose the model's decision threshold (best
+F1 on the sarcastic class, :func:`~tuning.models.thresholds.best_threshold`), which it stores
+and ``label`` uses.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from tuning.errors import DatasetError, ModelError
 from tuning.models import artifacts
+from tuning.models.thresholds import best_threshold
 from tuning.records import Label, Prediction
 from tuning.text import MAX_TEXT_CHARS
 
@@ -35,6 +42,7 @@ KIND = "local-classifier"
 MODEL_FILE = "classifier.skops"
 MIN_PER_CLASS = 5
 CALIBRATION_FOLDS = 5
+MIN_CHANNEL_ROWS = 40  # fewer channel rows than this: calibrate on every row
 
 
 def build_pipeline(*, c: float = 1.0) -> Pipeline:
@@ -75,34 +83,68 @@ def cross_validated_f1(
 
 
 def train_classifier(
-    texts: Sequence[str], labels: Sequence[int], *, cv_folds: int = 5
+    texts: Sequence[str],
+    labels: Sequence[int],
+    *,
+    cv_folds: int = 5,
+    channel: Sequence[bool] | None = None,
 ) -> tuple[Pipeline, dict[str, float]]:
-    """Fit the pipeline on labelled texts (1 = sarcastic); return it and its training metrics."""
+    """Fit the pipeline on labelled texts (1 = sarcastic); return it and its training metrics.
+
+    ``channel`` marks the rows that are channel feedback (see the module docstring). The
+    metrics include ``threshold``, the decision threshold chosen on out-of-fold probabilities.
+    """
     _check(texts, labels)
     metrics = {"n_train": float(len(texts)), "n_sarcastic": float(sum(labels))}
     if cv_folds >= 2:
         metrics["cv_f1"] = cross_validated_f1(texts, labels, folds=cv_folds)
     pipeline = build_pipeline().fit(list(texts), list(labels))
-    calibrate(pipeline, texts, labels)
+    threshold, on_channel = calibrate(pipeline, texts, labels, channel=channel)
+    metrics["threshold"] = threshold
+    metrics["calibrated_on_channel"] = float(on_channel)
     return pipeline, metrics
 
 
-def calibrate(pipeline: Pipeline, texts: Sequence[str], labels: Sequence[int]) -> None:
+def calibration_rows(labels: Sequence[int], channel: Sequence[bool] | None) -> np.ndarray:
+    """Return a mask of the rows to calibrate on: the channel rows if enough, else all."""
+    every = np.ones(len(labels), dtype=bool)
+    if channel is None:
+        return every
+    mask = np.asarray(channel, dtype=bool)
+    if len(mask) != len(labels):
+        raise DatasetError(f"{len(labels)} labels but {len(mask)} channel marks")
+    counts = np.bincount(np.asarray(labels, dtype=int)[mask], minlength=2)
+    return mask if mask.sum() >= MIN_CHANNEL_ROWS and counts.min() >= MIN_PER_CLASS else every
+
+
+def calibrate(
+    pipeline: Pipeline,
+    texts: Sequence[str],
+    labels: Sequence[int],
+    *,
+    channel: Sequence[bool] | None = None,
+) -> tuple[float, bool]:
     """Fold Platt scaling, fitted on out-of-fold scores, into a fitted pipeline's weights.
 
     Platt scaling maps a score s to sigmoid(a*s + b); with s = w.x + c that is a logistic
     regression with weights a*w and intercept a*c + b, so the model keeps its shape and speed.
+    Return the F1-best threshold on the calibrated out-of-fold probabilities of the rows it was
+    fitted on, and whether those were the channel rows.
     """
     folds = min(CALIBRATION_FOLDS, int(np.bincount(np.asarray(labels, dtype=int)).min()))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     scores = cross_val_predict(
         build_pipeline(), list(texts), list(labels), cv=splitter, method="decision_function"
     )
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(np.reshape(scores, (-1, 1)), labels)
+    rows = calibration_rows(labels, channel)
+    y = np.asarray(labels, dtype=int)[rows]
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(np.reshape(scores[rows], (-1, 1)), y)
     slope, offset = float(platt.coef_[0, 0]), float(platt.intercept_[0])
     model = pipeline.named_steps["model"]
     model.coef_ = model.coef_ * slope
     model.intercept_ = model.intercept_ * slope + offset
+    probabilities = platt.predict_proba(np.reshape(scores[rows], (-1, 1)))[:, 1]
+    return best_threshold(y.tolist(), probabilities.tolist()), not bool(rows.all())
 
 
 class LocalClassifier:

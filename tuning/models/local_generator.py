@@ -2,12 +2,15 @@
 
 For a prompt it builds a pool of candidates from two sources, then keeps the best ``n``:
 
-* templates (:mod:`tuning.models.reply_templates`) filled with the prompt's key phrases;
+* frames (:mod:`tuning.models.reply_templates`) that suit the prompt's themes, filled with the
+  noun phrases it complains about (:mod:`tuning.models.noun_phrases`);
 * the replies of the pair messages most similar to the prompt (TF-IDF cosine), with the
   neighbour's key phrase swapped for the prompt's where the reply quotes it.
 
+Filled and swapped candidates that do not read as English (:mod:`tuning.models.readable`) are
+dropped. ``exclude`` skips replies already shown, so *Try again* gets the best one not yet seen.
 It is deterministic for a given prompt and seed, costs about a millisecond, and can only say
-things its templates and pairs already say. Approved pairs from feedback (generator SFT) join the
+things its frames and pairs already say. Approved pairs from feedback (generator SFT) join the
 pair pool; preference feedback retrains the reward model saved alongside it.
 """
 
@@ -17,7 +20,8 @@ import asyncio
 import itertools
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +30,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from tuning.datasets.basedata import ReplyPair, dedupe_pairs
 from tuning.errors import DatasetError, ModelError
 from tuning.models import artifacts
-from tuning.models.reply_templates import TEMPLATES
-from tuning.models.reward import RewardModel
+from tuning.models.noun_phrases import subjects
+from tuning.models.readable import reads_well
+from tuning.models.reply_templates import FRAMES, GENERIC, SLOTLESS, Frame, themes_of
+from tuning.models.reward import RewardModel, rank
 from tuning.records import Candidate
 from tuning.text import (
     MAX_TEXT_CHARS,
@@ -43,6 +49,15 @@ PAIRS_FILE = "generator.json"
 REWARD_FILE = "reward.json"
 MIN_SIMILARITY = 0.1  # below this a neighbour's reply is about something else
 ADAPT_SIMILARITY = 0.3  # swap key phrases only into replies of close neighbours
+RETRIEVED = "retrieved"  # the frame of a candidate that is a neighbour's reply
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A candidate text and where it came from: a frame's template, or ``retrieved``."""
+
+    text: str
+    frame: str
 
 
 class LocalGenerator:
@@ -54,13 +69,13 @@ class LocalGenerator:
         *,
         version: str,
         reward: RewardModel | None = None,
-        templates: Sequence[str] = TEMPLATES,
+        templates: Sequence[Frame | str] = FRAMES,
         seed: int = 0,
     ) -> None:
         self.pairs = dedupe_pairs(pairs)
         if not self.pairs:
             raise DatasetError("the local generator needs at least one (message, reply) pair")
-        self.templates = tuple(templates)
+        self.templates = tuple(t if isinstance(t, Frame) else Frame(t) for t in templates)
         self.reward = reward or RewardModel()
         self.seed = seed
         self._version = version
@@ -99,35 +114,57 @@ class LocalGenerator:
         order = np.argsort(-sims, kind="stable")[:k]
         return [(self.pairs[i], float(sims[i])) for i in order if sims[i] >= MIN_SIMILARITY]
 
-    def pool(self, prompt: str, *, size: int) -> list[str]:
-        """Return up to ``size`` distinct candidate texts for ``prompt``, deterministically."""
+    def drafts(self, prompt: str, *, size: int, exclude: Collection[str] = ()) -> list[Draft]:
+        """Return up to ``size`` drafts for ``prompt``, not in ``exclude``, in pool order."""
         prompt = prompt[:MAX_TEXT_CHARS]
         rng = random.Random(f"{self.seed}:{normalize(prompt)}")
-        phrases = key_phrases(prompt, determiners=True) or ["this"]
-        found: dict[str, str] = {}
-        for pair, similarity in self.neighbours(prompt, k=max(1, size // 2)):
-            reply = adapt_reply(pair, prompt) if similarity >= ADAPT_SIMILARITY else pair.reply
-            text = " ".join(reply.split())
-            found.setdefault(normalize(text), text)
-        templates = list(self.templates)
-        rng.shuffle(templates)
-        for i, template in enumerate(templates):
+        skip = {normalize(text) for text in exclude}
+        found: dict[str, Draft] = {}
+
+        def add(text: str, frame: str, *, check: bool) -> None:
+            key = normalize(text)
+            if key not in skip and key not in found and (not check or reads_well(text)):
+                found[key] = Draft(text, frame)
+
+        for pair, similarity in self.neighbours(prompt, k=max(1, size // 2) + len(skip)):
+            if (
+                similarity >= ADAPT_SIMILARITY
+                and (adapted := adapt_reply(pair, prompt)) != pair.reply
+            ):
+                add(" ".join(adapted.split()), RETRIEVED, check=True)
+            else:  # a person wrote it: keep it as written
+                add(" ".join(pair.reply.split()), RETRIEVED, check=False)
+        themes = themes_of(prompt) | {GENERIC}
+        frames = [f for f in self.templates if f.theme in themes]
+        rng.shuffle(frames)
+        phrases = subjects(prompt) or ["this"]  # "Ah yes, this." still reads
+        for i, frame in enumerate(frames):
             if len(found) >= size:
                 break
-            text = fill_template(template, phrases[i % len(phrases)])
-            found.setdefault(normalize(text), text)
+            add(fill_template(frame.text, phrases[i % len(phrases)]), frame.text, check=True)
+        for frame in SLOTLESS:  # every framed reply was excluded, or too few fit the prompt
+            if len(found) >= size:
+                break
+            add(frame.text, frame.text, check=False)
         return list(found.values())[:size]
 
-    def candidates(self, prompt: str, *, n: int) -> list[Candidate]:
-        """Return ``n`` candidates, best first by the reward model (blocking)."""
-        texts = self.pool(prompt, size=max(3 * n, 12))
-        scores = self.reward.score(prompt, texts)
-        ranked = sorted(zip(texts, scores, strict=True), key=lambda item: -item[1])
-        return [Candidate(text=text, score=score) for text, score in ranked[:n]]
+    def pool(self, prompt: str, *, size: int, exclude: Collection[str] = ()) -> list[str]:
+        """Return up to ``size`` distinct candidate texts for ``prompt``, deterministically."""
+        return [draft.text for draft in self.drafts(prompt, size=size, exclude=exclude)]
 
-    async def generate(self, prompt: str, *, n: int) -> list[Candidate]:
-        """Return ``n`` candidate replies, best first, computed off the event loop."""
-        return await asyncio.to_thread(self.candidates, prompt, n=n)
+    def candidates(self, prompt: str, *, n: int, exclude: Collection[str] = ()) -> list[Candidate]:
+        """Return ``n`` candidates not in ``exclude``, best first by the reward model (blocking).
+
+        Fewer than ``n`` only when every reply it can write is excluded.
+        """
+        texts = self.pool(prompt, size=max(3 * n, 12), exclude=exclude)
+        return rank(self.reward, prompt, texts, n=n)
+
+    async def generate(
+        self, prompt: str, *, n: int, exclude: Collection[str] = ()
+    ) -> list[Candidate]:
+        """Return ``n`` candidate replies not in ``exclude``, best first, off the event loop."""
+        return await asyncio.to_thread(self.candidates, prompt, n=n, exclude=exclude)
 
     def save(self, directory: Path, *, fingerprint: str, metrics: dict[str, float]) -> None:
         """Write the pair pool, templates, reward weights and sidecar into ``directory``."""
@@ -135,7 +172,7 @@ class LocalGenerator:
             directory / PAIRS_FILE,
             {
                 "pairs": [[p.message, p.reply] for p in self.pairs],
-                "templates": list(self.templates),
+                "templates": [[f.theme, f.text] for f in self.templates],
                 "seed": self.seed,
             },
         )
@@ -151,7 +188,7 @@ class LocalGenerator:
         data = artifacts.read_json(directory / PAIRS_FILE)
         try:
             pairs = [ReplyPair(str(m), str(r)) for m, r in data["pairs"]]
-            templates = [str(t) for t in data["templates"]]
+            templates = [_frame(t) for t in data["templates"]]
             seed = int(data.get("seed", 0))
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{directory / PAIRS_FILE}: unreadable model file ({exc})") from exc
@@ -165,6 +202,15 @@ class LocalGenerator:
             )
         except DatasetError as exc:
             raise ModelError(f"{directory / PAIRS_FILE}: {exc}") from exc
+
+
+def _frame(saved: object) -> Frame:
+    """Return a saved template: ``[theme, text]``, or a plain string (generic, before themes)."""
+    if isinstance(saved, str):
+        return Frame(saved)
+    if isinstance(saved, list) and len(saved) == 2 and all(isinstance(x, str) for x in saved):
+        return Frame(saved[1], saved[0])
+    raise TypeError(f"not a template: {saved!r}")
 
 
 def _terms(text: str) -> list[str]:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from tuning.config import Settings
 from tuning.errors import SarcasmError
 from tuning.models.base import Classifier, Generator
 from tuning.models.builders import ensure_active
 from tuning.models.loader import load_classifier, load_generator
-from tuning.models.local_generator import LocalGenerator
-from tuning.models.reward import RewardModel
+from tuning.models.ranking import best_replies
 from tuning.records import Candidate, ModelVersion, Prediction, Task
 from tuning.store.base import Store
 
@@ -60,26 +59,21 @@ class LiveModels:
     async def reply(self, prompt: str, *, n: int | None = None) -> list[Candidate]:
         """Return ``n`` candidate replies (default ``GENERATOR_CANDIDATES``), best first.
 
-        Candidates come from the active generator and are reranked by the reward model that
-        travels with it (the prior for a Vertex generator), fed the classifier's sarcasm
-        probability for each candidate.
+        Ranked by :func:`~tuning.models.ranking.best_replies`: the reward model that travels
+        with the generator, fed the active classifier's sarcasm probabilities.
+        """
+        return await self.retry(prompt, shown=(), n=n)
+
+    async def retry(
+        self, prompt: str, *, shown: Collection[str], n: int | None = None
+    ) -> list[Candidate]:
+        """Return up to ``n`` best replies not among ``shown`` (*Try again*), best first.
+
+        Fewer than ``n`` (possibly none) only when the generator has nothing new to say.
         """
         count = n or self._settings.candidates
         generator, classifier = self._generator, self._classifier  # one consistent pair
-        if isinstance(generator, LocalGenerator):
-            texts = await asyncio.to_thread(generator.pool, prompt, size=max(3 * count, 12))
-            reward = generator.reward
-        else:
-            texts = [c.text for c in await generator.generate(prompt, n=count)]
-            reward = RewardModel()
-        sarcasm: list[float] | None = None
-        try:
-            sarcasm = [p.probability for p in await classifier.classify(texts)]
-        except SarcasmError:
-            log.warning("classifier failed while ranking replies; ignoring it", exc_info=True)
-        scores = await asyncio.to_thread(reward.score, prompt, texts, sarcasm=sarcasm)
-        ranked = sorted(zip(texts, scores, strict=True), key=lambda item: -item[1])
-        return [Candidate(text=text, score=score) for text, score in ranked[:count]]
+        return await best_replies(generator, classifier, prompt, n=count, exclude=shown)
 
     async def refresh(self) -> bool:
         """Re-read the active versions and swap in any that changed; return whether one did.

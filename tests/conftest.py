@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.runtime import BuildTuning
-from tests.emulators import EmulatorError, FirestoreEmulator, gcloud_available
+from tests.emulators import EmulatorError, FirestoreEmulator, PubSubEmulator, gcloud_available
 from tests.fakes.vertex_server import FakeVertex, start_fake_vertex
 from tests.harness import Harness, train_template
 from tuning.lifecycle.builder import build_tuning_service
@@ -101,6 +101,31 @@ async def fake_vertex() -> AsyncIterator[FakeVertex]:
     runner = await start_fake_vertex(fake)
     yield fake
     await runner.cleanup()
+
+
+# -- work queue (QUEUE helper) -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Iterator[str]:
+    """Run the real Pub/Sub emulator for the session; yield ``host:port``.
+
+    Also sets PUBSUB_EMULATOR_HOST, which the SDK's clients honour. Skips only where gcloud is
+    absent: if gcloud is there and the emulator does not start, the test fails.
+    """
+    if not gcloud_available():
+        pytest.skip("gcloud (with Java) is not on PATH, so the Pub/Sub emulator cannot run")
+    emulator = PubSubEmulator()
+    try:
+        host = emulator.start()
+    except EmulatorError as exc:
+        pytest.fail(f"gcloud is installed but the Pub/Sub emulator did not start: {exc}")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PUBSUB_EMULATOR_HOST", host)
+        try:
+            yield host
+        finally:
+            emulator.__exit__(None, None, None)
 
 
 # -- the bot end to end (WIRING helper): tests/harness.py ----------------------------------------

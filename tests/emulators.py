@@ -1,6 +1,6 @@
-"""Start and stop the real Firestore emulator (gcloud) for tests.
+"""Start and stop the real Firestore and Pub/Sub emulators (gcloud) for tests.
 
-The emulator runs in its own process group, because gcloud starts a shell script that starts
+An emulator runs in its own process group, because gcloud starts a shell script that starts
 Java: stopping only gcloud would leave the Java server running.
 """
 
@@ -40,25 +40,25 @@ class EmulatorError(RuntimeError):
 class FirestoreEmulator:
     """``with FirestoreEmulator() as host:`` runs the emulator on a free port of 127.0.0.1."""
 
+    name = "firestore"
+    ready_line = READY_LINE
+
+    def command(self) -> list[str]:
+        """Return the gcloud command line that starts this emulator on ``self.host``."""
+        return ["gcloud", "emulators", "firestore", "start", f"--host-port={self.host}", "--quiet"]
+
     def __init__(self, *, port: int | None = None, timeout: float = 60.0) -> None:
         self.port = port or free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.timeout = timeout
         self._process: subprocess.Popen[bytes] | None = None
-        self._log = Path(tempfile.mkstemp(prefix="firestore-emulator-", suffix=".log")[1])
+        self._log = Path(tempfile.mkstemp(prefix=f"{self.name}-emulator-", suffix=".log")[1])
 
     def start(self) -> str:
         """Start the emulator, wait until it answers, and return ``host:port``."""
         with self._log.open("wb") as log:
             self._process = subprocess.Popen(
-                [
-                    "gcloud",
-                    "emulators",
-                    "firestore",
-                    "start",
-                    f"--host-port={self.host}",
-                    "--quiet",
-                ],
+                self.command(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -68,13 +68,13 @@ class FirestoreEmulator:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 self.stop()
-                raise EmulatorError(f"firestore emulator exited early:\n{self.log_tail()}")
-            if READY_LINE in self._log.read_text(errors="replace") and self._answers():
+                raise EmulatorError(f"{self.name} emulator exited early:\n{self.log_tail()}")
+            if self.ready_line in self._log.read_text(errors="replace") and self._answers():
                 return self.host
             time.sleep(0.2)
         self.stop()
         raise EmulatorError(
-            f"firestore emulator not ready after {self.timeout:.0f} s:\n{self.log_tail()}"
+            f"{self.name} emulator not ready after {self.timeout:.0f} s:\n{self.log_tail()}"
         )
 
     def _answers(self) -> bool:
@@ -137,3 +137,39 @@ class FirestoreEmulator:
     ) -> None:
         self.stop()
         self._log.unlink(missing_ok=True)
+
+
+class PubSubEmulator(FirestoreEmulator):
+    """``with PubSubEmulator() as host:`` runs the Pub/Sub emulator on a free port, fresh data."""
+
+    name = "pubsub"
+    ready_line = "Server started, listening on"
+
+    def __init__(self, *, port: int | None = None, timeout: float = 60.0) -> None:
+        super().__init__(port=port, timeout=timeout)
+        self._data = tempfile.TemporaryDirectory(prefix="pubsub-emulator-")
+
+    def command(self) -> list[str]:
+        """Return ``gcloud beta emulators pubsub start`` on ``self.host``, with its own data dir."""
+        return [
+            "gcloud",
+            "beta",
+            "emulators",
+            "pubsub",
+            "start",
+            f"--host-port={self.host}",
+            f"--data-dir={self._data.name}",
+            "--quiet",
+        ]
+
+    def _answers(self) -> bool:
+        return self._listening()  # gRPC only: an open port is the answer
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        super().__exit__(exc_type, exc, traceback)
+        self._data.cleanup()

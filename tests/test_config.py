@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tuning.config import DEFAULT_STORE_URL, Settings
+from tuning.config import DEFAULT_STORE_URL, QueueTarget, Settings, parse_queue_url
 from tuning.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +89,12 @@ def test_admin_ids_accept_spaces_and_commas() -> None:
         ({"SLACK_API_URL": "localhost:9"}, "SLACK_API_URL", "http(s) URL"),
         ({"PROMOTION_MARGIN": "-1"}, "PROMOTION_MARGIN", "out of range"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL", "DEBUG"),
+        ({"QUEUE_URL": "redis://q"}, "QUEUE_URL", "pubsub://PROJECT/TOPIC"),
+        ({"QUEUE_URL": "sqlite:///"}, "QUEUE_URL", "sqlite:///PATH"),
+        ({"QUEUE_URL": "pubsub://proj"}, "QUEUE_URL", "not pubsub://PROJECT/TOPIC"),
+        ({"QUEUE_URL": "pubsub:///work"}, "QUEUE_URL", "not pubsub://PROJECT/TOPIC"),
+        ({"QUEUE_URL": "pubsub://proj/work?delivery=mail"}, "QUEUE_URL", "delivery=push or pull"),
+        ({"QUEUE_URL": "pubsub://proj/work?batch=1"}, "QUEUE_URL", "delivery=push or pull"),
     ],
 )
 def test_bad_values_name_the_variable_in_one_line(
@@ -106,3 +112,30 @@ def test_bad_values_name_the_variable_in_one_line(
 def test_slack_api_url_gets_a_trailing_slash() -> None:
     settings = Settings.from_env({"SLACK_API_URL": "http://127.0.0.1:9/api"})
     assert settings.slack.api_url == "http://127.0.0.1:9/api/"
+
+
+@pytest.mark.parametrize(
+    ("env", "queue_url"),
+    [
+        ({}, DEFAULT_STORE_URL),
+        ({"QUEUE_URL": "sqlite:"}, DEFAULT_STORE_URL),
+        ({"STORE_URL": "sqlite:////srv/bot.db"}, "sqlite:////srv/bot.db"),
+        ({"STORE_URL": "firestore://p", "DATA_DIR": "/data"}, "sqlite:////data/queue.db"),
+        ({"QUEUE_URL": "sqlite:///q.db"}, "sqlite:///q.db"),
+        ({"QUEUE_URL": "pubsub://proj/work"}, "pubsub://proj/work"),
+        ({"QUEUE_URL": "pubsub://proj/work?delivery=pull"}, "pubsub://proj/work?delivery=pull"),
+    ],
+)
+def test_queue_url_defaults_to_the_store_file_and_is_always_concrete(
+    env: dict[str, str], queue_url: str
+) -> None:
+    settings = Settings.from_env(env)
+    assert settings.queue_url == queue_url
+    parse_queue_url(settings.queue_url)  # what open_queue accepts
+
+
+def test_pubsub_queue_url_is_push_unless_pull_is_asked_for() -> None:
+    assert parse_queue_url("pubsub://proj/work") == QueueTarget(
+        "pubsub", project="proj", topic="work", push=True
+    )
+    assert not parse_queue_url("pubsub://proj/work?delivery=pull").push

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from tuning.errors import ConfigError
 
@@ -27,6 +27,45 @@ DEFAULT_VERTEX_CLASSIFIER_MODEL = "gemini-3.5-flash-lite"
 ADAPTER_SIZES = (0, 1, 2, 4, 8, 16)
 CONTINUE_FROM_ACTIVE = ("never", "preference", "always")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+QUEUE_DELIVERIES = ("push", "pull")
+# Pub/Sub topic ids: https://cloud.google.com/pubsub/docs/pubsub-basics#resource_names
+TOPIC_ID = re.compile(r"[A-Za-z][-A-Za-z0-9_.~+%]{2,200}")
+
+
+@dataclass(frozen=True)
+class QueueTarget:
+    """Where the work queue lives: a SQLite file, or a Pub/Sub project and topic."""
+
+    scheme: str
+    path: str = ""
+    project: str = ""
+    topic: str = ""
+    push: bool = False
+
+
+def parse_queue_url(url: str) -> QueueTarget:
+    """Parse a concrete QUEUE_URL; raise ConfigError naming QUEUE_URL if it is not one.
+
+    >>> parse_queue_url("pubsub://my-project/sarcasm-work?delivery=pull")
+    QueueTarget(scheme='pubsub', path='', project='my-project', topic='sarcasm-work', push=False)
+    """
+    scheme, _, rest = url.partition("://")
+    if scheme == "sqlite" and rest.startswith("/") and len(rest) > 1:
+        return QueueTarget("sqlite", path=rest[1:])
+    if scheme == "pubsub":
+        parsed = urlparse(url)
+        topic = parsed.path.strip("/")
+        query = parse_qs(parsed.query)
+        delivery = query.pop("delivery", ["push"])[-1]
+        if not parsed.netloc or not TOPIC_ID.fullmatch(topic):
+            raise ConfigError("QUEUE_URL", f"{url!r} is not pubsub://PROJECT/TOPIC")
+        if query or delivery not in QUEUE_DELIVERIES:
+            raise ConfigError("QUEUE_URL", f"{url!r}: the only option is ?delivery=push or pull")
+        return QueueTarget("pubsub", project=parsed.netloc, topic=topic, push=delivery == "push")
+    raise ConfigError(
+        "QUEUE_URL",
+        f"{url!r} is not sqlite: (the store's file), sqlite:///PATH or pubsub://PROJECT/TOPIC",
+    )
 
 
 @dataclass(frozen=True)
@@ -102,6 +141,8 @@ class Settings:
     slack: SlackSettings = field(default_factory=SlackSettings)
     port: int = 3000
     store_url: str = DEFAULT_STORE_URL
+    # Always concrete: sqlite:///PATH or pubsub://PROJECT/TOPIC[?delivery=pull].
+    queue_url: str = DEFAULT_STORE_URL
     model_backend: str = "local"
     vertex: VertexSettings = field(default_factory=VertexSettings)
     admin_user_ids: frozenset[str] = frozenset()
@@ -118,6 +159,8 @@ class Settings:
         reader = _Reader(env)
         store_url = reader.text("STORE_URL", DEFAULT_STORE_URL)
         _check_store_url(store_url)
+        data_dir = Path(reader.text("DATA_DIR", ".sarcasm"))
+        queue_url = _queue_url(reader.text("QUEUE_URL", "sqlite:"), store_url, data_dir)
         backend = reader.choice("MODEL_BACKEND", "local", MODEL_BACKENDS)
         vertex = VertexSettings(
             project=reader.text("GOOGLE_CLOUD_PROJECT", ""),
@@ -180,10 +223,11 @@ class Settings:
             slack=slack,
             port=int(reader.number("PORT", 3000, low=1, high=65535, integer=True)),
             store_url=store_url,
+            queue_url=queue_url,
             model_backend=backend,
             vertex=vertex,
             admin_user_ids=frozenset(reader.words("ADMIN_USER_IDS")),
-            data_dir=Path(reader.text("DATA_DIR", ".sarcasm")),
+            data_dir=data_dir,
             log_level=reader.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             candidates=int(reader.number("GENERATOR_CANDIDATES", 4, low=1, high=16, integer=True)),
             promotion_margin=reader.number("PROMOTION_MARGIN", 0.01, low=0.0, high=1.0),
@@ -226,6 +270,18 @@ def _check_store_url(url: str) -> None:
         "STORE_URL",
         f"unsupported scheme {scheme or url!r} (use sqlite:///PATH or firestore://PROJECT)",
     )
+
+
+def _queue_url(url: str, store_url: str, data_dir: Path) -> str:
+    """Resolve ``sqlite:`` to the store's file (or, beside a Firestore store, DATA_DIR's)."""
+    if url == "sqlite:":
+        if store_url.startswith("sqlite:"):
+            return store_url
+        # A Firestore store has no file to share; on Cloud Run use pubsub:// instead, since
+        # an instance's disk goes with the instance.
+        return f"sqlite:///{data_dir / 'queue.db'}"
+    parse_queue_url(url)
+    return url
 
 
 def _check_slack(slack: SlackSettings) -> None:

@@ -43,3 +43,7 @@ class BackendError(SarcasmError):
 
 class QueueError(SarcasmError):
     """The work queue could not take, lease or finish an item (store down, disk full, Pub/Sub)."""
+
+
+class PushError(QueueError, ValueError):
+    """A Pub/Sub push request's body is not a push envelope holding one of our work items."""

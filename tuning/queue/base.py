@@ -20,10 +20,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from tuning.errors import QueueError
 from tuning.records import Clock, frozen_mapping
 
-# Deliveries of one item before it goes to the dead letters.
+# Deliveries of one item before it goes to the dead letters (Pub/Sub accepts 5 to 100).
 MAX_ATTEMPTS = 5
+# The longest lease and the longest hold-back: Pub/Sub's ack deadline is at most 600 s.
+MAX_LEASE = timedelta(minutes=10)
+# How long a key stays known, so that a redelivered Slack event is not put (and done) twice;
+# Slack's own retries end within minutes.
+DEDUPE_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,9 @@ class WorkQueue(abc.ABC):
     """Durable, leased work; every method raises :class:`~tuning.errors.QueueError` if broken."""
 
     clock: Clock
+    # True when items arrive at an HTTP endpoint (Pub/Sub push, see tuning.queue.push) rather
+    # than by lease(): the response acks them, so lease, done and retry are not for such a queue.
+    push: bool = False
 
     async def open(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Prepare the queue for use (create tables, topics, subscriptions); idempotent."""
@@ -63,13 +72,21 @@ class WorkQueue(abc.ABC):
 
     @abc.abstractmethod
     async def put(self, item: WorkItem) -> bool:
-        """Store ``item`` durably before returning; return False if its key was already put."""
+        """Store ``item`` durably before returning; return False if its key was already put.
+
+        A key stays known for :data:`DEDUPE_WINDOW`. Raise QueueError when the item cannot be
+        stored, so that the caller answers Slack with a non-2xx and Slack redelivers.
+        """
 
     @abc.abstractmethod
     async def lease(
         self, *, kinds: Sequence[str] | None = None, limit: int = 1, ttl: timedelta, holder: str
     ) -> list[Lease]:
-        """Lease up to ``limit`` ready items (of ``kinds``, or any), oldest first; may be empty."""
+        """Lease up to ``limit`` ready items (of ``kinds``, or any), oldest first; may be empty.
+
+        ``ttl`` is at most :data:`MAX_LEASE`. An item whose last attempt's lease ran out goes to
+        the dead letters instead of being leased again.
+        """
 
     @abc.abstractmethod
     async def done(self, lease: Lease) -> None:
@@ -77,12 +94,29 @@ class WorkQueue(abc.ABC):
 
     @abc.abstractmethod
     async def retry(self, lease: Lease, *, delay: timedelta) -> None:
-        """Hand the item back to be leased again after ``delay`` (dead letters after the last)."""
+        """Hand the item back to be leased again after ``delay`` (dead letters after the last).
+
+        A lease that expired and was re-leased is ignored. Pub/Sub holds an item back at most
+        :data:`MAX_LEASE`, so a longer delay is cut to that.
+        """
 
     @abc.abstractmethod
-    async def depth(self) -> Mapping[str, int]:
-        """Return how many items of each kind are waiting or leased (not done, not dead)."""
+    async def depth(self) -> Mapping[str, int] | None:
+        """Return how many items of each kind are waiting or leased (not done, not dead).
+
+        None means the queue cannot count (Pub/Sub reports its backlog in Cloud Monitoring).
+        """
+
+    @abc.abstractmethod
+    async def dead_letters(self, *, limit: int = 100) -> list[WorkItem]:
+        """Return up to ``limit`` dead items, oldest first, leaving them in place."""
 
     @abc.abstractmethod
     async def probe(self) -> bool:
         """Return True when the queue can take a write right now (a cheap write, not a read)."""
+
+
+def check_ttl(ttl: timedelta) -> None:
+    """Raise QueueError unless ``ttl`` is a lease length every queue can honour."""
+    if not timedelta(0) < ttl <= MAX_LEASE:
+        raise QueueError(f"a lease lasts more than 0 s and at most {MAX_LEASE}, not {ttl}")

@@ -1,0 +1,193 @@
+"""What only the SQLite queue promises: processes on one file, the store's file, exact order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.clock import ManualClock
+from tuning.errors import QueueError
+from tuning.queue import open_queue
+from tuning.queue.base import MAX_ATTEMPTS, WorkItem
+from tuning.queue.sqlite import SqliteQueue
+from tuning.store.sqlite.schema import MIGRATIONS
+from tuning.store.sqlite.store import SqliteStore
+
+MINUTE = timedelta(minutes=1)
+
+WORKER = textwrap.dedent(
+    """
+    import asyncio, json, sys, time
+    from datetime import timedelta
+    from tuning.queue.sqlite import SqliteQueue
+
+    async def main(path, start, name):
+        queue = SqliteQueue(path)
+        await queue.open()
+        while time.time() < start:  # both processes begin together
+            time.sleep(0.001)
+        taken, idle = [], 0
+        while idle < 20:  # 20 empty leases in a row: the other process has the rest
+            leases = await queue.lease(limit=3, ttl=timedelta(minutes=5), holder=name)
+            idle = 0 if leases else idle + 1
+            for lease in leases:
+                taken.append(lease.item.key)
+                await queue.done(lease)
+            # Pace the leases so that neither process can take all 200 while the other sleeps
+            # in SQLite's busy handler: the test must race, or it proves nothing.
+            await asyncio.sleep(0.002)
+        await queue.close()
+        print(json.dumps(taken))
+
+    asyncio.run(main(sys.argv[1], float(sys.argv[2]), sys.argv[3]))
+    """
+)
+
+
+def item(key: str, kind: str = "reply") -> WorkItem:
+    return WorkItem(key=key, kind=kind, payload={"text": f"body of {key} – ünïcode"})
+
+
+@pytest.fixture
+async def queue(tmp_path: Path, clock: ManualClock) -> AsyncIterator[SqliteQueue]:
+    queue = SqliteQueue(tmp_path / "store.db", clock=clock, busy_timeout=0.2)
+    await queue.open()
+    yield queue
+    await queue.close()
+
+
+async def fill(path: Path, count: int) -> None:
+    filler = SqliteQueue(path)
+    for n in range(count):
+        await filler.put(item(f"e{n:03}"))
+    await filler.close()
+
+
+def test_two_processes_lease_each_item_exactly_once(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    asyncio.run(fill(path, 200))
+    start = time.time() + 2.0
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(path), str(start), name],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
+    try:
+        outputs = [worker.communicate(timeout=120)[0] for worker in workers]
+    finally:
+        for worker in workers:  # never leave a process behind for a later test to trip on
+            worker.kill()
+            worker.wait()
+    assert all(worker.returncode == 0 for worker in workers)
+    results = [json.loads(output) for output in outputs]
+    everything = results[0] + results[1]
+    assert len(everything) == len(set(everything)), "an item was leased by both processes"
+    assert sorted(everything) == [f"e{n:03}" for n in range(200)]
+    assert results[0], "process b took every item: they never overlapped"
+    assert results[1], "process a took every item: they never overlapped"
+
+
+async def test_leases_come_oldest_first_and_exactly_limit(queue: SqliteQueue) -> None:
+    for key in ("c", "a", "b", "d"):
+        await queue.put(item(key))
+    first = await queue.lease(limit=3, ttl=MINUTE, holder="t")
+    assert [lease.item.key for lease in first] == ["c", "a", "b"]
+    assert [lease.item.key for lease in await queue.lease(limit=3, ttl=MINUTE, holder="t")] == ["d"]
+
+
+async def test_a_lease_that_runs_out_on_its_last_attempt_goes_to_the_dead_letters(
+    queue: SqliteQueue, clock: ManualClock
+) -> None:
+    await queue.put(item("crashy"))
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        [lease] = await queue.lease(ttl=MINUTE, holder="t")
+        assert lease.attempt == attempt
+        clock.advance(MINUTE)  # the worker died: its lease runs out
+    assert await queue.lease(ttl=MINUTE, holder="t") == []
+    assert [dead.key for dead in await queue.dead_letters()] == ["crashy"]
+    assert not await queue.put(item("crashy")), "a dead key was forgotten at once"
+
+
+async def test_depth_counts_waiting_and_leased_items_by_kind(queue: SqliteQueue) -> None:
+    for key, kind in (("r1", "reply"), ("r2", "reply"), ("f1", "flag"), ("f2", "flag")):
+        await queue.put(item(key, kind))
+    [flag] = await queue.lease(kinds=["flag"], ttl=MINUTE, holder="t")
+    await queue.done(flag)
+    await queue.lease(kinds=["reply"], ttl=MINUTE, holder="t")  # leased still counts
+    assert await queue.depth() == {"reply": 2, "flag": 1}
+
+
+async def test_an_item_is_not_leased_before_not_before(
+    queue: SqliteQueue, clock: ManualClock
+) -> None:
+    await queue.put(WorkItem(key="later", kind="reply", not_before=clock() + MINUTE))
+    assert await queue.lease(ttl=MINUTE, holder="t") == []
+    clock.advance(MINUTE)
+    [lease] = await queue.lease(ttl=MINUTE, holder="t")
+    assert lease.item.not_before == clock()
+
+
+async def test_a_locked_file_fails_put_and_probe_with_a_queue_error(
+    queue: SqliteQueue, tmp_path: Path
+) -> None:
+    assert await queue.probe()
+    # Another process holds the write lock: a read would still work, a write must not.
+    other = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        assert await queue.depth() == {}
+        assert not await queue.probe()
+        with pytest.raises(QueueError, match="locked"):
+            await queue.put(item("e1"))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert await queue.put(item("e1"))
+
+
+async def test_probe_fails_when_the_disk_has_no_room_left(tmp_path: Path) -> None:
+    queue = SqliteQueue(tmp_path / "q.db", min_free_bytes=2**62)  # more than any disk holds
+    await queue.open()
+    try:
+        assert not await queue.probe()
+    finally:
+        await queue.close()
+
+
+async def test_the_queue_lives_beside_the_store_in_one_file(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    path = tmp_path / "store.db"
+    store = SqliteStore(path, clock=clock)
+    await store.open()
+    queue = await open_queue(f"sqlite:///{path}", clock=clock)
+    try:
+        assert await queue.put(item("e1"))
+        assert await store.claim("event:e1", ttl=MINUTE)
+        [lease] = await queue.lease(ttl=MINUTE, holder="t")
+        assert lease.item == item("e1")
+    finally:
+        await queue.close()
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+async def test_an_unwritable_path_is_one_line_naming_queue_url(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(QueueError, match=r"^QUEUE_URL: cannot") as caught:
+        await open_queue(f"sqlite:///{tmp_path / 'file' / 'q.db'}")
+    assert "\n" not in str(caught.value)

@@ -1,0 +1,237 @@
+"""The embedded default queue: tables of its own in the store's SQLite file (or beside it).
+
+Every operation is one ``BEGIN IMMEDIATE`` transaction (see :mod:`tuning.queue.sqlite_engine`),
+so two processes sharing the file never lease one item at once. ``put`` commits before it
+returns (WAL, ``synchronous = NORMAL``: a committed put survives the process being killed).
+A done item keeps its key for :data:`~tuning.queue.base.DEDUPE_WINDOW`, so a redelivered event
+is not put again; dead items stay for operators for ``dead_retention``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from tuning.errors import QueueError
+from tuning.queue.base import (
+    DEDUPE_WINDOW,
+    MAX_ATTEMPTS,
+    Lease,
+    WorkItem,
+    WorkQueue,
+    check_ttl,
+)
+from tuning.queue.sqlite_engine import QueueEngine, Row
+from tuning.records import Clock, frozen_mapping, utcnow
+from tuning.store.codec import decode_text as dec
+from tuning.store.codec import encode_text as enc
+from tuning.store.sqlite.engine import immediate
+
+__all__ = ["SqliteQueue"]
+
+# Below this much free space the probe says no: SQLite reuses its WAL file, so a tiny write can
+# still succeed on a full disk while a put that needs a new page fails.
+MIN_FREE_BYTES = 16 * 1024 * 1024
+
+
+def _item(row: Row) -> WorkItem:
+    not_before = row["not_before"]
+    return WorkItem(
+        key=row["key"],
+        kind=row["kind"],
+        payload=frozen_mapping(json.loads(row["payload"])),
+        not_before=None if not_before is None else dec(not_before),
+    )
+
+
+class SqliteQueue(WorkQueue):
+    """A :class:`WorkQueue` in one SQLite file, safe across threads and processes."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock = utcnow,
+        max_attempts: int = MAX_ATTEMPTS,
+        dedupe_window: timedelta = DEDUPE_WINDOW,
+        dead_retention: timedelta = timedelta(days=7),
+        min_free_bytes: int = MIN_FREE_BYTES,
+        busy_timeout: float = 15.0,
+    ) -> None:
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.dedupe_window = dedupe_window
+        self.dead_retention = dead_retention
+        self.min_free_bytes = min_free_bytes
+        self._engine = QueueEngine(path, busy_timeout=busy_timeout)
+
+    @property
+    def path(self) -> os.PathLike[str]:
+        """Return the database file."""
+        return self._engine.path
+
+    async def open(self) -> None:
+        """Create the directory, file and queue tables when missing; idempotent."""
+        await self._engine.run(lambda conn: None)
+
+    async def close(self) -> None:
+        """Close the connection; leased items stay leased until their leases expire."""
+        await self._engine.close()
+
+    async def put(self, item: WorkItem) -> bool:
+        """Commit ``item`` before returning; return False if its key is known (queued or recent).
+
+        Raise QueueError if the item cannot be written (disk full, read-only, not JSON).
+        """
+        try:
+            payload = json.dumps(dict(item.payload), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise QueueError(f"work item {item.key!r} payload is not JSON: {exc}") from exc
+
+        def insert(conn: sqlite3.Connection) -> bool:
+            with immediate(conn):
+                now = self.clock()  # read the clock only once we hold the write lock
+                self._purge(conn, now)
+                ready = max(now, item.not_before) if item.not_before else now
+                cursor = conn.execute(
+                    "INSERT INTO queue_items (key, kind, payload, not_before, state, ready_at) "
+                    "VALUES (?, ?, ?, ?, 'ready', ?) ON CONFLICT (key) DO NOTHING",
+                    (item.key, item.kind, payload, _opt(item.not_before), enc(ready)),
+                )
+                return cursor.rowcount == 1
+
+        return await self._engine.run(insert)
+
+    def _purge(self, conn: sqlite3.Connection, now: datetime) -> None:
+        # Forget done keys after the dedupe window and dead items after their retention.
+        for state, keep in (("done", self.dedupe_window), ("dead", self.dead_retention)):
+            conn.execute(
+                "DELETE FROM queue_items WHERE state = ? AND finished_at < ?",
+                (state, enc(now - keep)),
+            )
+
+    async def lease(
+        self, *, kinds: Sequence[str] | None = None, limit: int = 1, ttl: timedelta, holder: str
+    ) -> list[Lease]:
+        """Lease up to ``limit`` ready items (of ``kinds``, or any), oldest first; may be empty.
+
+        An item whose last attempt's lease ran out is moved to the dead letters instead.
+        """
+        check_ttl(ttl)
+        if limit < 1 or (kinds is not None and not kinds):
+            return []
+        kind_filter = "" if kinds is None else f" AND kind IN ({', '.join('?' * len(kinds))})"
+
+        def take(conn: sqlite3.Connection) -> list[Lease]:
+            leases: list[Lease] = []
+            with immediate(conn):
+                now = self.clock()
+                while len(leases) < limit:
+                    rows: list[Row] = conn.execute(
+                        "SELECT * FROM queue_items WHERE state = 'ready' AND ready_at <= ?"
+                        f"{kind_filter} ORDER BY seq LIMIT ?",
+                        (enc(now), *(kinds or ()), limit - len(leases)),
+                    ).fetchall()
+                    if not rows:
+                        break
+                    for row in rows:
+                        if row["attempts"] >= self.max_attempts:
+                            self._bury(conn, row["seq"], now)
+                            continue
+                        token = uuid.uuid4().hex
+                        expires = now + ttl
+                        conn.execute(
+                            "UPDATE queue_items SET attempts = attempts + 1, token = ?, "
+                            "holder = ?, ready_at = ? WHERE seq = ?",
+                            (token, holder, enc(expires), row["seq"]),
+                        )
+                        leases.append(Lease(_item(row), token, row["attempts"] + 1, expires))
+            return leases
+
+        return await self._engine.run(take)
+
+    def _bury(self, conn: sqlite3.Connection, seq: int, now: datetime) -> None:
+        conn.execute(
+            "UPDATE queue_items SET state = 'dead', token = NULL, finished_at = ? WHERE seq = ?",
+            (enc(now), seq),
+        )
+
+    async def done(self, lease: Lease) -> None:
+        """Finish the leased item; a lease that was re-leased since is ignored."""
+
+        def finish(conn: sqlite3.Connection) -> None:
+            with immediate(conn):
+                conn.execute(
+                    "UPDATE queue_items SET state = 'done', payload = '{}', token = NULL, "
+                    "finished_at = ? WHERE key = ? AND token = ? AND state = 'ready'",
+                    (enc(self.clock()), lease.item.key, lease.token),
+                )
+
+        await self._engine.run(finish)
+
+    async def retry(self, lease: Lease, *, delay: timedelta) -> None:
+        """Hand the item back after ``delay``; after its last attempt, to the dead letters."""
+
+        def hand_back(conn: sqlite3.Connection) -> None:
+            with immediate(conn):
+                now = self.clock()
+                row = conn.execute(
+                    "SELECT seq, attempts FROM queue_items "
+                    "WHERE key = ? AND token = ? AND state = 'ready'",
+                    (lease.item.key, lease.token),
+                ).fetchone()
+                if row is None:
+                    return  # re-leased (or finished) since: not ours to hand back
+                if row["attempts"] >= self.max_attempts:
+                    self._bury(conn, row["seq"], now)
+                    return
+                conn.execute(
+                    "UPDATE queue_items SET token = NULL, ready_at = ? WHERE seq = ?",
+                    (enc(now + max(delay, timedelta(0))), row["seq"]),
+                )
+
+        await self._engine.run(hand_back)
+
+    async def depth(self) -> Mapping[str, int]:
+        """Return how many items of each kind are waiting or leased."""
+        rows: list[Row] = await self._engine.run(
+            lambda conn: conn.execute(
+                "SELECT kind, COUNT(*) AS n FROM queue_items WHERE state = 'ready' GROUP BY kind"
+            ).fetchall()
+        )
+        return {row["kind"]: row["n"] for row in rows}
+
+    async def dead_letters(self, *, limit: int = 100) -> list[WorkItem]:
+        """Return up to ``limit`` dead items, oldest first, leaving them in place."""
+        rows: list[Row] = await self._engine.run(
+            lambda conn: conn.execute(
+                "SELECT * FROM queue_items WHERE state = 'dead' ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        )
+        return [_item(row) for row in rows]
+
+    async def probe(self) -> bool:
+        """Return True when a heartbeat row can be written and the disk has room for puts."""
+
+        def beat(conn: sqlite3.Connection) -> None:
+            with immediate(conn):
+                conn.execute(
+                    "INSERT INTO queue_heartbeat (id, at) VALUES (1, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                    (enc(self.clock()),),
+                )
+
+        try:
+            await self._engine.run(beat)
+            stat = os.statvfs(self._engine.path)
+        except (QueueError, OSError):
+            return False
+        return stat.f_bavail * stat.f_frsize >= self.min_free_bytes
+
+
+def _opt(value: datetime | None) -> str | None:
+    return None if value is None else enc(value)

@@ -158,7 +158,8 @@ class PubSubQueue(WorkQueue):
         """Close the gRPC channels; leased messages are redelivered after their deadlines."""
         for client in (self._publisher, self._subscriber):
             if client is not None:
-                await client.transport.close()
+                # The generated transport leaves close() unannotated.
+                await client.transport.close()  # type: ignore[no-untyped-call]
         self._publisher = self._subscriber = None
 
     def _clients(self) -> tuple[PublisherAsyncClient, SubscriberAsyncClient]:

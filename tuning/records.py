@@ -113,6 +113,21 @@ class Feedback:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """A better reply a person wrote for one of the bot's replies (offered after a 👎).
+
+    ``interaction_id`` is the bot reply it improves on, ``user`` wrote ``text`` (redacted before
+    it is stored). One correction per (interaction, user): a later one replaces it. It trains
+    the generator twice: as an SFT target, and as a pair preferred over the bot's reply.
+    """
+
+    interaction_id: str
+    user: str
+    text: str
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
 class ModelVersion:
     """A registered model: a local artifact path or a Vertex endpoint, with its metrics."""
 

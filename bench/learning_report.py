@@ -194,6 +194,7 @@ def save_png(curves: Sequence[Curve], path: Path) -> None:
         )
     axes[1].set(title="Classifier on held-out tweets", xlabel="labelled reactions")
     axes[2].set(title="Preference pairs", xlabel="reactions", ylabel="pairs")
+    axes[2].set_ylim(bottom=0)
     for ax in axes:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:

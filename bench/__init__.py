@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print figures (a package so tests can import their pure parts)."""

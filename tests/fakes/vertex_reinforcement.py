@@ -100,8 +100,8 @@ def _reward_problem(single: Any) -> str | None:
     if len(scorers) != 1:
         return "Exactly one reward scorer must be set in single_reward_config."
     if scorers[0] == "cloudRunRewardScorer":
-        uri = (single["cloudRunRewardScorer"] or {}).get("cloudRunUri", "")
-        if not _scorer_uri(str(uri)):
+        uri = _cloud_run_uri(single)
+        if not _scorer_uri(uri):
             return f"cloud_run_uri {uri!r} is not an https URL of a Cloud Run service."
     return None
 
@@ -122,8 +122,13 @@ def _int_in(value: Any, low: int, high: int) -> bool:
 
 def scorer_uri(spec: JsonDict) -> str:
     """Return the Cloud Run scorer's URI of a checked spec ("" for another kind of reward)."""
-    single = spec.get("singleRewardConfig") or {}
-    return str((single.get("cloudRunRewardScorer") or {}).get("cloudRunUri", ""))
+    return _cloud_run_uri(spec.get("singleRewardConfig") or {})
+
+
+def _cloud_run_uri(single: JsonDict) -> str:
+    # The SDK sends this object unconverted, in snake_case; proto3 JSON parsers accept both.
+    scorer = single.get("cloudRunRewardScorer") or {}
+    return str(scorer.get("cloudRunUri", scorer.get("cloud_run_uri", "")))
 
 
 def reward_body(example: JsonDict, response: str, *, step: int, job_id: int) -> JsonDict:

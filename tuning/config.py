@@ -113,6 +113,13 @@ class VertexSettings:
     multiple_candidates: bool | None = None
     retry_attempts: int = 5
     timeout_seconds: float = 60.0
+    # Reinforcement tuning: the reward scorer's Cloud Run URL (``python -m tuning serve-reward``),
+    # responses sampled per prompt and their token cap (0: Vertex AI's default), and how many
+    # training examples the reward is dry-run on (tunings.validate_reward) before a job is made.
+    reward_url: str = ""
+    samples_per_prompt: int = 0
+    max_output_tokens: int = 0
+    reward_checks: int = 3
 
     @property
     def classifier_logprobs(self) -> bool:
@@ -152,6 +159,10 @@ class Settings:
     promotion_margin: float = 0.01
     tick_minutes: int = 0
     registry_poll_seconds: float = 30.0
+    # The scheduler's reinforcement policy: off unless asked for, and even then only while the
+    # reward model's held-out AUC against human ratings reaches this floor.
+    schedule_reinforcement: bool = False
+    reinforcement_min_auc: float = 0.75
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -195,6 +206,18 @@ class Settings:
                 reader.number("VERTEX_RETRY_ATTEMPTS", 5, low=1, high=10, integer=True)
             ),
             timeout_seconds=reader.number("VERTEX_TIMEOUT_SECONDS", 60.0, low=1.0, high=600.0),
+            reward_url=(
+                reader.url("VERTEX_REWARD_URL", "") if reader.text("VERTEX_REWARD_URL", "") else ""
+            ),
+            samples_per_prompt=int(
+                reader.number("VERTEX_SAMPLES_PER_PROMPT", 0, low=0, high=64, integer=True)
+            ),
+            max_output_tokens=int(
+                reader.number("VERTEX_MAX_OUTPUT_TOKENS", 0, low=0, high=32768, integer=True)
+            ),
+            reward_checks=int(
+                reader.number("VERTEX_REWARD_CHECKS", 3, low=1, high=20, integer=True)
+            ),
         )
         if vertex.adapter_size not in ADAPTER_SIZES:
             raise ConfigError(
@@ -233,6 +256,8 @@ class Settings:
             promotion_margin=reader.number("PROMOTION_MARGIN", 0.01, low=0.0, high=1.0),
             tick_minutes=int(reader.number("TICK_MINUTES", 0, low=0, high=10080, integer=True)),
             registry_poll_seconds=reader.number("REGISTRY_POLL_SECONDS", 30.0, low=0.1, high=60.0),
+            schedule_reinforcement=bool(reader.flag("SCHEDULE_REINFORCEMENT")),
+            reinforcement_min_auc=reader.number("REINFORCEMENT_MIN_AUC", 0.75, low=0.5, high=1.0),
         )
 
 

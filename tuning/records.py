@@ -15,7 +15,7 @@ from typing import Any, Literal
 Kind = Literal["classify", "generate"]
 Label = Literal["sarcastic", "not_sarcastic"]
 Task = Literal["classifier", "generator"]
-Method = Literal["sft", "preference"]
+Method = Literal["sft", "preference", "reinforcement"]
 ModelState = Literal["candidate", "active", "retired"]
 JobState = Literal[
     "QUEUED", "PENDING", "RUNNING", "EVALUATING", "SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"
@@ -24,7 +24,9 @@ ChannelMode = Literal["react", "reply", "off"]
 
 KINDS: tuple[Kind, ...] = ("classify", "generate")
 TASKS: tuple[Task, ...] = ("classifier", "generator")
-METHODS: tuple[Method, ...] = ("sft", "preference")
+METHODS: tuple[Method, ...] = ("sft", "preference", "reinforcement")
+# Methods that tune the generator only (a classifier has no replies to prefer or reward).
+GENERATOR_ONLY: frozenset[str] = frozenset({"preference", "reinforcement"})
 ENDED_JOB_STATES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"})
 # A source of the current time: returns a timezone-aware UTC datetime (utcnow, or a test's clock).
 Clock = Callable[[], datetime]

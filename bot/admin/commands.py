@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from typing import get_args
 
 from tuning.errors import SarcasmError
-from tuning.records import METHODS, TASKS, ChannelMode, Method, Task
+from tuning.records import TASKS, ChannelMode, Method, Task
 
 MODES: tuple[ChannelMode, ...] = get_args(ChannelMode)
 # Slack caps slash-command text at 4,000 characters; anything longer is not ours to parse.
 MAX_TEXT = 4000
+
+# Slack retrains with SFT or preference only: reinforcement tuning spends money on Vertex AI and
+# needs the reward scorer deployed, so it is launched from the CLI or the scheduler's AUC gate.
+RETRAIN_METHODS: tuple[Method, ...] = ("sft", "preference")
 
 
 @dataclass(frozen=True)
@@ -216,8 +220,8 @@ def _parse_retrain(args: list[str]) -> Retrain:
     for word in (w.lower() for w in args[1:]):
         if word == "force" and not force:
             force = True
-        elif word in METHODS and not seen_method:
-            method = next(m for m in METHODS if m == word)
+        elif word in RETRAIN_METHODS and not seen_method:
+            method = next(m for m in RETRAIN_METHODS if m == word)
             seen_method = True
         else:
             raise UsageError(f"Unexpected `{_clip(word)}`.", subcommand="retrain")

@@ -165,3 +165,12 @@ def test_fuzzed_text_parses_or_raises_usage_error_only(words: list[str], sep: st
 def test_fuzzed_raw_text_never_raises_anything_else(text: str) -> None:
     with contextlib.suppress(UsageError):
         parse_command(text)
+
+
+def test_slack_retrains_with_sft_or_preference_but_never_reinforcement() -> None:
+    # Reinforcement tuning spends money on Vertex AI: the CLI and the AUC-gated scheduler only.
+    assert parse_command("retrain generator preference") == Retrain(
+        task="generator", method="preference"
+    )
+    with pytest.raises(UsageError, match="Unexpected `reinforcement`"):
+        parse_command("retrain generator reinforcement")

@@ -14,6 +14,13 @@ It speaks the v1beta1 wire format the SDK uses (https://cloud.google.com/vertex-
   the model behind the endpoint refuses (logprobs on Gemini 3 and later, several candidates);
 - ``POST /token`` is an OAuth2 token endpoint for Application Default Credentials.
 
+A ``reinforcementTuningSpec`` job with a Cloud Run reward scorer is checked as Vertex checks it,
+and on the poll that ends it the fake plays Vertex: it reads the uploaded training set through
+``read_dataset``, samples ``samplesPerPrompt`` responses per prompt (``rollout_responses``),
+POSTs each to the scorer and fails the job if an answer is not a float in [-1, 1] within
+``scorer_timeout``. ``POST {parent}/tuningJobs:validateReinforcementTuningReward`` calls the
+scorer once. Every call is kept in ``scorer_calls`` (see ``vertex_reinforcement.py``).
+
 Every request is recorded with its JSON body. Errors (429 with ``Retry-After``, 500, 403) can be
 injected for the next N requests, before or after the request takes effect, and a connection can
 be dropped after a create took effect. Requests without ``Authorization: Bearer <token>`` get a
@@ -25,6 +32,7 @@ What each refusal stands on (re-check these as Vertex changes) is listed in
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -36,8 +44,20 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.vertex_reinforcement import (
+    DEFAULT_SAMPLES,
+    ScorerCall,
+    call_scorer,
+    reward_body,
+    scorer_uri,
+    spec_problem,
+)
+
 JsonDict = dict[str, Any]
 Responder = Callable[[JsonDict], list[JsonDict]]
+Rollouts = Callable[[JsonDict], list[str]]  # a training line -> the responses sampled for it
+SPECS = ("supervisedTuningSpec", "preferenceOptimizationSpec", "reinforcementTuningSpec")
+VALIDATE_REWARD = ":validateReinforcementTuningReward"
 
 STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
 STATUS_NAMES |= {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
@@ -120,6 +140,7 @@ class FakeJob:
     base_model: str
     step: int = 0
     cancelling: int = 0
+    rolled_out: bool = False
 
 
 class _Refused(Exception):
@@ -145,6 +166,10 @@ class FakeVertex:
     url: str = ""
     multiple_candidates: bool | None = None
     cancelling_polls: int = 1
+    read_dataset: Callable[[str], str] | None = None
+    rollout_responses: Rollouts | None = None
+    scorer_timeout: float = 5.0
+    scorer_calls: list[ScorerCall] = field(default_factory=list)
     _outcomes: list[Outcome] = field(default_factory=list)
     _injected: list[_Injected] = field(default_factory=list)
     _responders: dict[str, Responder] = field(default_factory=dict)
@@ -210,7 +235,13 @@ class FakeVertex:
         if injected is not None and not injected.after:
             return _injected_error(injected)
         try:
-            response = self._route(request.method, path, body, query)
+            if request.method == "POST" and path.endswith(VALIDATE_REWARD):
+                response = await self._validate_reward(body)
+            else:
+                job = self.jobs.get(path.removeprefix("/v1beta1/"))
+                if request.method == "GET" and job is not None:
+                    await self._roll_out(job)
+                response = self._route(request.method, path, body, query)
         except _Refused as refused:
             response = _error(refused.status, refused.message)
         if injected is not None and injected.drop:
@@ -270,10 +301,14 @@ class FakeVertex:
         if base and base not in TUNABLE_MODELS:
             raise _Refused(400, f"Base model {base} is not supported for tuning.")
         base_model = str(base) if base else self._tuned_base(pre)
-        specs = [k for k in ("supervisedTuningSpec", "preferenceOptimizationSpec") if k in body]
+        specs = [k for k in SPECS if k in body]
         if len(specs) != 1:
             raise _Refused(400, "Exactly one tuning spec must be set.")
         spec = body[specs[0]]
+        if specs[0] == "reinforcementTuningSpec":
+            problem = spec_problem(spec)
+            if problem is not None:
+                raise _Refused(400, problem)
         for key in ("trainingDatasetUri", "validationDatasetUri"):
             uri = spec.get(key)
             if key == "trainingDatasetUri" and not uri:
@@ -344,6 +379,62 @@ class FakeVertex:
         else:
             _end(doc, f"JOB_STATE_{job.outcome.state}")
         return dict(doc)
+
+    # --- reinforcement tuning: the fake calls the reward scorer, as Vertex does ---------------
+    async def _roll_out(self, job: FakeJob) -> None:
+        """On the poll that ends a reinforcement job, score sampled responses with its scorer."""
+        spec = job.doc.get("reinforcementTuningSpec")
+        ends_now = job.step + 1 >= len(PROGRESS) and job.doc["state"] not in ENDED
+        if spec is None or job.rolled_out or not ends_now or job.outcome.state != "SUCCEEDED":
+            return
+        job.rolled_out = True
+        uri = scorer_uri(spec)
+        if not uri or self.read_dataset is None:
+            return
+        text = await asyncio.to_thread(self.read_dataset, spec["trainingDatasetUri"])
+        examples = [json.loads(line) for line in text.splitlines() if line.strip()]
+        samples = int(spec.get("hyperParameters", {}).get("samplesPerPrompt", DEFAULT_SAMPLES))
+        number = int(job.doc["name"].rsplit("/", 1)[1])
+        bodies = [
+            reward_body(example, response, step=step, job_id=number)
+            for step, example in enumerate(examples, start=1)
+            for response in self._responses(example, samples)
+        ]
+        calls = await asyncio.gather(
+            *(call_scorer(uri, body, limit=self.scorer_timeout) for body in bodies)
+        )
+        self.scorer_calls.extend(calls)
+        failed = next((call for call in calls if call.problem), None)
+        if failed is not None:
+            message = f"Reward function at {uri} failed: {failed.problem}."
+            job.outcome = Outcome("FAILED", 3, message)
+
+    def _responses(self, example: JsonDict, samples: int) -> list[str]:
+        made = self.rollout_responses(example) if self.rollout_responses else []
+        made = made or ["Oh, wonderful.", "Sure, that will go well."]
+        return [made[i % len(made)] for i in range(samples)]
+
+    async def _validate_reward(self, body: JsonDict) -> web.Response:
+        """Answer validateReinforcementTuningReward by calling the scorer once."""
+        for key in ("sampleResponse", "example"):
+            if not isinstance(body.get(key), dict):
+                raise _Refused(400, f"{key} is required.")
+        problem = spec_problem({"singleRewardConfig": body.get("singleRewardConfig")})
+        if problem is not None:
+            raise _Refused(400, problem)
+        uri = scorer_uri(body)
+        call = await call_scorer(
+            uri,
+            {"example": body["example"], "response": body["sampleResponse"]},
+            limit=self.scorer_timeout,
+        )
+        self.scorer_calls.append(call)
+        if call.problem:
+            return web.json_response({"error": f"Reward function at {uri} failed: {call.problem}"})
+        name = body["singleRewardConfig"].get("rewardName", "reward")
+        return web.json_response(
+            {"overallReward": call.reward, "rewardInfoDetails": {name: {"reward": call.reward}}}
+        )
 
     def _cancel(self, name: str) -> web.Response:
         job = self.jobs.get(name)

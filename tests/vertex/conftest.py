@@ -17,7 +17,7 @@ from tuning.cloud.uploads import GcsUploader
 from tuning.cloud.vertex_client import build_client, retry_options
 from tuning.config import VertexSettings
 from tuning.datasets.files import DatasetFiles
-from tuning.datasets.formats import preference_line, sft_line
+from tuning.datasets.formats import preference_line, reinforcement_line, sft_line
 from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT
 
 BUCKET = "sarcasm-test"
@@ -121,6 +121,9 @@ def make_dataset(tmp_path: Path) -> DatasetMaker:
                 return sft_line(CLASSIFIER_SYSTEM_PROMPT, f"message {i} {tag}", label)
             if kind == "generator-sft":
                 return sft_line(GENERATOR_SYSTEM_PROMPT, f"prompt {i} {tag}", f"Oh, wonderful {i}.")
+            if kind == "generator-reinforcement":
+                references = {"preferred_reply": f"Sure, {i}."} if i % 2 else None
+                return reinforcement_line(GENERATOR_SYSTEM_PROMPT, f"prompt {i} {tag}", references)
             return preference_line(
                 f"prompt {i} {tag}", f"Sure, {i}.", f"No {i}.", system=GENERATOR_SYSTEM_PROMPT
             )

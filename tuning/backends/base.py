@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuning.datasets.files import DatasetFiles
-from tuning.records import JobRecord, JobState, ModelVersion, frozen_mapping
+from tuning.records import JobRecord, JobState, Method, ModelVersion, Task, frozen_mapping
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,17 @@ class TuningBackend(abc.ABC):
     @abc.abstractmethod
     async def cancel(self, *, job: JobRecord) -> None:
         """Ask the backend to cancel a launched job; a job that already ended is left alone."""
+
+    def refuses(self, *, task: Task, method: Method) -> str | None:
+        """Return one line saying why this backend cannot run ``method``, or None if it can."""
+        return None
+
+    async def preflight(self, *, job: JobRecord, dataset: DatasetFiles) -> Mapping[str, Any]:
+        """Check what can be checked before a job costs anything; return findings to record.
+
+        Raise a SarcasmError to stop the job; most backends have nothing to check.
+        """
+        return {}
 
     async def aclose(self) -> None:  # noqa: B027 -- optional hook: most backends hold nothing
         """Release the backend's connections; jobs it launched keep running where they run."""

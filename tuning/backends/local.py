@@ -4,6 +4,12 @@ A job is PENDING until the single worker slot is free, RUNNING while it trains (
 the event loop never blocks), then SUCCEEDED, FAILED or CANCELLED. The finished version is also
 written to ``DATA_DIR/jobs/<job id>/result.json``, so a process that did not run the job (the
 bot after a restart, a later ``tick``) can still see that it finished.
+
+There is no local reinforcement tuning: the local generator is no policy that could learn from
+rewards (that needs an LLM backend). Its equivalent is what serving already does, best-of-n
+reranking: the generator offers a pool of candidates and the same reward model the Vertex
+scorer serves picks the best (``tuning.models.ranking.best_replies``). The backend refuses
+``reinforcement`` with :data:`NO_REINFORCEMENT`.
 """
 
 from __future__ import annotations
@@ -19,13 +25,17 @@ from tuning.backends.base import RemoteStatus, TuningBackend
 from tuning.backends.local_job import Cancelled, SarcasmFn, train_local
 from tuning.config import Settings
 from tuning.datasets.files import DatasetFiles
-from tuning.errors import ModelError, SarcasmError
+from tuning.errors import BackendError, ModelError, SarcasmError
 from tuning.models.artifacts import read_json, write_json
 from tuning.models.local_classifier import LocalClassifier
-from tuning.records import JobRecord, JobState, ModelVersion, frozen_mapping
+from tuning.records import JobRecord, JobState, Method, ModelVersion, Task, frozen_mapping
 from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
+NO_REINFORCEMENT = (
+    "the local backend cannot run reinforcement tuning (it has no policy to train; best-of-n "
+    "reranking with the reward model is its equivalent): use --backend vertex"
+)
 LOST = "the local worker stopped with the process that ran it; launch the job again"
 
 
@@ -49,10 +59,17 @@ class LocalBackend(TuningBackend):
         self._runs: dict[str, _Run] = {}
         self._slot = asyncio.Semaphore(1)
 
+    def refuses(self, *, task: Task, method: Method) -> str | None:
+        """Refuse reinforcement tuning, which needs a policy this backend does not have."""
+        return NO_REINFORCEMENT if method == "reinforcement" else None
+
     async def start(
         self, *, job: JobRecord, dataset: DatasetFiles, base: ModelVersion | None
     ) -> str:
         """Queue ``job`` for the worker and return its name at once."""
+        refusal = self.refuses(task=job.task, method=job.method)
+        if refusal is not None:
+            raise BackendError(refusal)
         remote = f"local/{job.id}"
         run = _Run()
         self._runs[remote] = run

@@ -13,12 +13,23 @@ ourselves: a 429 created nothing and is retried as it is; after any ambiguous fa
 timeout, lost connection) we first look the job up by its ``job`` label with a server-side
 ``filter`` and adopt it. The same lookup adopts a job an earlier process launched but never
 recorded.
+
+A reinforcement job (``REINFORCEMENT_TUNING``) optimises the generator against our reward
+scorer on Cloud Run (``python -m tuning serve-reward``, at VERTEX_REWARD_URL). Before it is
+created, ``preflight`` dry-runs that reward on a few training prompts with
+``tunings.validate_reward``, so a scorer that is down, refused or answers nonsense stops the
+job before it costs anything; the rewards it saw are recorded on the job. Like a preference
+job, it continues from the active tuned generator when VERTEX_CONTINUE_FROM_ACTIVE=preference.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import warnings
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from google.genai import types
@@ -33,6 +44,7 @@ from tuning.backends.vertex_spec import (
     count_examples,
     label_filter,
     label_value,
+    reward_config,
     tuning_config,
 )
 from tuning.cloud.uploads import DatasetUploader, GcsUploader
@@ -44,8 +56,19 @@ from tuning.cloud.vertex_client import (
     rate_limited,
 )
 from tuning.datasets.files import DatasetFiles
+from tuning.datasets.reinforcement import PREFERRED_REPLY
 from tuning.errors import BackendError, DatasetError
-from tuning.records import ENDED_JOB_STATES, JobRecord, ModelVersion, frozen_mapping
+from tuning.records import (
+    ENDED_JOB_STATES,
+    GENERATOR_ONLY,
+    JobRecord,
+    ModelVersion,
+    frozen_mapping,
+)
+
+log = logging.getLogger(__name__)
+# What the dry run offers the scorer for a prompt nobody rated a reply to.
+SAMPLE_REPLY = "Oh, wonderful. Exactly what everyone was hoping for."
 
 if TYPE_CHECKING:
     from google import genai
@@ -139,6 +162,40 @@ class VertexBackend(TuningBackend):
             raise BackendError("Vertex AI created a tuning job but returned no name")
         return name
 
+    async def preflight(self, *, job: JobRecord, dataset: DatasetFiles) -> Mapping[str, Any]:
+        """Dry-run a reinforcement job's reward on a few prompts; return the rewards seen.
+
+        Each prompt is scored with its preferred reply (or :data:`SAMPLE_REPLY`) through
+        ``tunings.validate_reward``, which calls the scorer as the job will. Raise
+        BackendError when a call fails or the scorer reports an error.
+        """
+        if job.method != "reinforcement":
+            return {}
+        scorer = reward_config(self._vertex)
+        lines = await asyncio.to_thread(_first_lines, dataset.train, self._vertex.reward_checks)
+        parent = f"projects/{self._vertex.project}/locations/{self._vertex.region}"
+        rewards = []
+        for line in lines:
+            reply = str((line.get("references") or {}).get(PREFERRED_REPLY) or SAMPLE_REPLY)
+            example = types.ReinforcementTuningExample.model_validate(line)
+            try:
+                answer = await self._client.aio.tunings.validate_reward(
+                    parent=parent,
+                    sample_response=types.Content(role="model", parts=[types.Part(text=reply)]),
+                    example=example,
+                    single_reward_config=scorer,
+                )
+            except CALL_ERRORS as exc:
+                raise self._error(exc, "dry-run the reward") from exc
+            if answer.error or answer.overall_reward is None:
+                raise BackendError(
+                    f"the reward scorer at {self._vertex.reward_url} failed its dry run: "
+                    f"{answer.error or 'no reward'}"
+                )
+            rewards.append(round(float(answer.overall_reward), 4))
+        log.info("job %s: reward dry run on %d prompts: %s", job.id, len(rewards), rewards)
+        return {"reward_check": rewards}
+
     async def status(self, *, job: JobRecord) -> RemoteStatus:
         """Return where the Vertex AI job stands; ``artifact`` is the tuned endpoint on success."""
         try:
@@ -188,7 +245,7 @@ class VertexBackend(TuningBackend):
             else vertex.generator_base_model
         )
         policy = str(job.config.get("continue_from_active", vertex.continue_from_active))
-        wanted = policy == "always" or (policy == "preference" and job.method == "preference")
+        wanted = policy == "always" or (policy == "preference" and job.method in GENERATOR_ONLY)
         if not wanted or base is None or base.backend != self.name:
             return base_model
         if "/models/" in base.artifact:
@@ -233,6 +290,18 @@ class VertexBackend(TuningBackend):
 def _cancelled_or_ended(status: RemoteStatus) -> bool:
     # CANCELLING folds into RUNNING, but a second cancel would be refused.
     return status.state in ENDED_JOB_STATES or status.detail.get("remote_state") == CANCELLING
+
+
+def _first_lines(path: Path, count: int) -> list[dict[str, Any]]:
+    """Return the first ``count`` JSON lines of a dataset file."""
+    lines: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as handle:
+        for text in handle:
+            if text.strip():
+                lines.append(json.loads(text))
+            if len(lines) >= count:
+                break
+    return lines
 
 
 def _remote_name(job: JobRecord) -> str:

@@ -32,6 +32,7 @@ VERBS: dict[str, str] = {
     "rollback": "tuning.cli.rollback",
     "evaluate": "tuning.cli.evaluate",
     "firestore-setup": "tuning.cli.firestore_setup",
+    "serve-reward": "tuning.cli.serve_reward",
 }
 
 log = logging.getLogger("tuning.cli")

@@ -54,6 +54,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         print_json(job)
     else:
         print(job_line(job))
+        if job.config.get("reward_check"):
+            rewards = ", ".join(f"{r:+.3f}" for r in job.config["reward_check"])
+            print(f"  reward dry run before launch: {rewards}")
         if job.metrics.get("decision"):
             print(f"  {job.metrics['decision']}")
     return 1 if job.state in ("FAILED", "EXPIRED") else 0

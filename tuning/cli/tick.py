@@ -10,7 +10,8 @@ import uuid
 
 from tuning.cli.common import job_line, print_json, progress, tuning_context
 from tuning.config import Settings
-from tuning.lifecycle.scheduler import DEFAULT_POLICIES, tick
+from tuning.lifecycle.scheduler import policies_for, tick
+from tuning.scoring.source import reward_auc
 
 HELP = "Run the tuning scheduler once: launch a job if enough new feedback arrived."
 
@@ -27,7 +28,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     with progress("tick") as bar:
         async with tuning_context(settings) as ctx:
             result = await tick(
-                ctx.service, ctx.store, DEFAULT_POLICIES, holder=f"cli-{uuid.uuid4().hex[:8]}"
+                ctx.service,
+                ctx.store,
+                policies_for(settings),
+                holder=f"cli-{uuid.uuid4().hex[:8]}",
+                reward_auc=lambda: reward_auc(ctx.store, settings),
             )
             job = result.launched
             if job is not None and (args.wait or job.backend == "local"):

@@ -26,10 +26,18 @@ from tuning.datasets.examples import (
     Skip,
     stable_hash,
 )
-from tuning.datasets.formats import preference_line, sft_line, validate_preference, validate_sft
+from tuning.datasets.formats import (
+    preference_line,
+    reinforcement_line,
+    sft_line,
+    validate_preference,
+    validate_reinforcement,
+    validate_sft,
+)
+from tuning.datasets.reinforcement import PREFERRED_REPLY
 from tuning.errors import DatasetError
 from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT
-from tuning.records import Method, Task, frozen_mapping
+from tuning.records import GENERATOR_ONLY, Method, Task, frozen_mapping
 
 # Vertex AI limits for Gemini tuning datasets.
 MAX_VALIDATION_EXAMPLES = 5000
@@ -101,9 +109,16 @@ def assemble(
 
 
 def _format(task: Task, method: Method) -> tuple[Callable[[Any], Any], Callable[[Any], list[str]]]:
+    if method in GENERATOR_ONLY and task != "generator":
+        raise DatasetError(f"{method} tuning applies to the generator only")
+    if method == "reinforcement":
+
+        def prompt_line(example: Example) -> Any:
+            references = {PREFERRED_REPLY: example.target} if example.target else None
+            return reinforcement_line(GENERATOR_SYSTEM_PROMPT, example.input, references)
+
+        return prompt_line, validate_reinforcement
     if method == "preference":
-        if task != "generator":
-            raise DatasetError("preference tuning applies to the generator only")
 
         def pair_line(pair: PreferencePair) -> Any:
             return preference_line(

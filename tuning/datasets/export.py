@@ -22,6 +22,7 @@ from tuning.datasets.examples import BaseRow, Built, Example, PreferencePair
 from tuning.datasets.files import DatasetFiles
 from tuning.datasets.generator import build_generator_examples, build_preference_pairs
 from tuning.datasets.ratings import add_rating
+from tuning.datasets.reinforcement import build_reinforcement_prompts
 from tuning.errors import DatasetError, StoreError
 from tuning.files import write_all_atomic
 from tuning.records import Interaction, Kind, Method, Task, frozen_mapping
@@ -108,10 +109,10 @@ def build_dataset(
             snapshot.ratings,
             max_pairs_per_prompt=config.max_pairs_per_prompt,
         )
+    elif task == "generator" and method == "reinforcement":
+        built = build_reinforcement_prompts(snapshot.interactions, snapshot.ratings)
     else:
-        raise DatasetError(
-            f"no {method} dataset for the {task}: preference tuning is generator-only"
-        )
+        raise DatasetError(f"no {method} dataset for the {task}: {method} tuning is generator-only")
     return assemble(task, method, built, config)
 
 

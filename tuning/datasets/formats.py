@@ -1,7 +1,9 @@
 """Vertex AI JSONL formats for Gemini SFT and preference tuning, and their validation.
 
 Formats follow https://cloud.google.com/vertex-ai/generative-ai/docs/models/gemini-supervised-tuning-prepare
-and .../gemini-use-preference-tuning (one JSON object per line).
+and .../gemini-use-preference-tuning (one JSON object per line). A reinforcement example is a
+prompt without an answer, plus ``references`` the reward function may read
+(``types.ReinforcementTuningExample`` in google-genai; Vertex's reinforcement tuning dataset page).
 
 >>> line = sft_line("Label it.", "Oh great.", "SARCASTIC")
 >>> validate_sft(line)
@@ -48,6 +50,42 @@ def preference_line(user: str, chosen: str, rejected: str, *, system: str | None
             {"score": 0, "completion": {"role": "model", "parts": [{"text": rejected}]}},
         ],
     }
+
+
+def reinforcement_line(system: str, user: str, references: dict[str, str] | None = None) -> Line:
+    """Return one reinforcement example: a system instruction, the prompt, and its references."""
+    line: Line = {
+        "systemInstruction": {"parts": [{"text": system}]},
+        "contents": [{"role": "user", "parts": [{"text": user}]}],
+    }
+    return line | ({"references": dict(references)} if references else {})
+
+
+def validate_reinforcement(line: Any) -> list[str]:
+    """Return the problems of one reinforcement line (empty when it is valid)."""
+    if not isinstance(line, dict):
+        return ["line: must be a JSON object"]
+    problems = _unexpected(line, {"systemInstruction", "contents", "references"})
+    if "systemInstruction" in line:
+        problems += _parts(line["systemInstruction"], "systemInstruction")
+    contents = line.get("contents")
+    if not isinstance(contents, list) or not contents:
+        return [*problems, "contents: must be a non-empty list"]
+    for index, turn in enumerate(contents):
+        expected = "user" if index % 2 == 0 else "model"
+        problems += _turn(turn, f"contents[{index}]", expected)
+    if len(contents) % 2 == 0:
+        problems.append("contents: must end with a user turn (the prompt to answer)")
+    references = line.get("references", {})
+    if not isinstance(references, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in references.items()
+    ):
+        problems.append("references: must map names to text")
+    else:
+        for name, text in references.items():
+            if pii := _pii(text):
+                problems.append(f"references.{name}: personal data left ({', '.join(pii)})")
+    return problems
 
 
 def validate_sft(line: Any) -> list[str]:
@@ -145,9 +183,16 @@ def _texts(turn: Any) -> tuple[str, ...]:
     return tuple(str(p.get("text")) if isinstance(p, dict) else "" for p in parts)
 
 
+VALIDATORS = {
+    "sft": validate_sft,
+    "preference": validate_preference,
+    "reinforcement": validate_reinforcement,
+}
+
+
 def read_jsonl(path: Path, *, method: str) -> list[Line]:
     """Read and validate a dataset file; raise DatasetError naming the first bad line."""
-    validate = validate_preference if method == "preference" else validate_sft
+    validate = VALIDATORS.get(method, validate_sft)
     try:
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -168,8 +213,13 @@ def read_jsonl(path: Path, *, method: str) -> list[Line]:
 
 
 def sft_pair(line: Line) -> tuple[str, str]:
-    """Return the (input, target) texts of a valid SFT line."""
+    """Return the (input, target) texts of a valid SFT line; ``(prompt, "")`` for a prompt only.
+
+    A reinforcement line ends with the prompt: evaluation reads its prompts through here.
+    """
     contents = line["contents"]
+    if len(contents) % 2:
+        return contents[-1]["parts"][0]["text"], ""
     return contents[-2]["parts"][0]["text"], contents[-1]["parts"][0]["text"]
 
 

@@ -5,23 +5,31 @@ when its last dataset is older than ``max_dataset_age`` and there is any new fee
 within ``cooldown`` of the previous attempt. ``tick`` first follows up unfinished jobs, then
 launches at most one job; it holds the store lease ``lease:tick`` while it decides, so two
 ticks at once (cron overlap, two replicas) launch at most one job.
+
+Reinforcement tuning has its own gate: a policy with ``min_reward_auc`` is due only while the
+reward model's held-out agreement with human ratings (ROC AUC) reaches that floor, because RL
+against a bad reward model teaches the policy to game it. Its policy is off unless
+SCHEDULE_REINFORCEMENT=true (:func:`policies_for`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tuning.config import Settings
 from tuning.errors import ConflictError, SarcasmError
 from tuning.lifecycle.service import TuningService
-from tuning.records import JobRecord, Kind, Method, Task
+from tuning.records import GENERATOR_ONLY, JobRecord, Kind, Method, Task
 from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
 LEASE = "lease:tick"
+AucFn = Callable[[], Awaitable[float]]  # the reward model's held-out AUC now (NaN: unknown)
 
 
 @dataclass(frozen=True)
@@ -35,14 +43,15 @@ class Policy:
     max_dataset_age: timedelta = timedelta(days=7)  # retrain on any new feedback after this
     backend: str | None = None  # None: the configured MODEL_BACKEND
     enabled: bool = True
+    min_reward_auc: float | None = None  # due only while the reward model's AUC reaches this
 
     def __post_init__(self) -> None:
         if self.min_new_feedback < 1:
             raise ValueError("min_new_feedback must be at least 1")
         if self.cooldown < timedelta(0) or self.max_dataset_age <= timedelta(0):
             raise ValueError("cooldown must be >= 0 and max_dataset_age > 0")
-        if self.method == "preference" and self.task != "generator":
-            raise ValueError("preference tuning applies to the generator only")
+        if self.method in GENERATOR_ONLY and self.task != "generator":
+            raise ValueError(f"{self.method} tuning applies to the generator only")
 
 
 DEFAULT_POLICIES: tuple[Policy, ...] = (
@@ -50,6 +59,30 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
     Policy("generator", "sft"),
     Policy("generator", "preference", min_new_feedback=30),
 )
+
+
+def reinforcement_policy(*, enabled: bool, min_reward_auc: float) -> Policy:
+    """Return the reinforcement policy: Vertex only, gated on the reward model's AUC."""
+    return Policy(
+        "generator",
+        "reinforcement",
+        min_new_feedback=100,
+        cooldown=timedelta(days=1),
+        backend="vertex",
+        enabled=enabled,
+        min_reward_auc=min_reward_auc,
+    )
+
+
+def policies_for(settings: Settings) -> tuple[Policy, ...]:
+    """Return the default policies plus reinforcement (off unless SCHEDULE_REINFORCEMENT)."""
+    return (
+        *DEFAULT_POLICIES,
+        reinforcement_policy(
+            enabled=settings.schedule_reinforcement,
+            min_reward_auc=settings.reinforcement_min_auc,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -80,10 +113,20 @@ def is_due(
     last_attempt: JobRecord | None,
     last_success: JobRecord | None,
     now: datetime,
+    reward_auc: float | None = None,
 ) -> Verdict:
-    """Return whether ``policy`` is due, given the feedback count and the last jobs (pure)."""
+    """Return whether ``policy`` is due, given the feedback count and the last jobs (pure).
+
+    ``reward_auc`` is the reward model's held-out AUC, read only by a policy with a floor.
+    """
     if not policy.enabled:
         return Verdict(policy, False, "disabled", new_feedback)
+    floor = policy.min_reward_auc
+    if floor is not None and (reward_auc is None or math.isnan(reward_auc)):
+        return Verdict(policy, False, "the reward model's held-out AUC is unknown", new_feedback)
+    if floor is not None and reward_auc is not None and reward_auc < floor:
+        reason = f"reward model AUC {reward_auc:.3f} is below {floor:.3f}"
+        return Verdict(policy, False, reason, new_feedback)
     if last_attempt is not None and now - last_attempt.created_at < policy.cooldown:
         until = last_attempt.created_at + policy.cooldown
         return Verdict(
@@ -118,8 +161,12 @@ async def tick(
     now: datetime | None = None,
     lease_ttl: timedelta = timedelta(minutes=5),
     follow: bool = False,
+    reward_auc: AucFn | None = None,
 ) -> TickResult:
-    """Follow up unfinished jobs, then launch the first due policy's job (at most one)."""
+    """Follow up unfinished jobs, then launch the first due policy's job (at most one).
+
+    ``reward_auc`` is asked (once) only when an enabled policy has a ``min_reward_auc``.
+    """
     if not await store.claim(LEASE, ttl=lease_ttl, holder=holder):
         return TickResult(note="another tick holds the lease; nothing done")
     try:
@@ -130,7 +177,7 @@ async def tick(
             return TickResult(
                 followed=followed, note=f"job {job.id} is {job.state}; waiting for it"
             )
-        verdicts = await _verdicts(store, policies, now or store.clock())
+        verdicts = await _verdicts(store, policies, now or store.clock(), reward_auc)
         for verdict in verdicts:
             if not verdict.due:
                 continue
@@ -173,8 +220,12 @@ async def run_periodically(
             log.info("scheduled tick launched job %s", result.launched.id)
 
 
-async def _verdicts(store: Store, policies: Sequence[Policy], now: datetime) -> tuple[Verdict, ...]:
+async def _verdicts(
+    store: Store, policies: Sequence[Policy], now: datetime, reward_auc: AucFn | None
+) -> tuple[Verdict, ...]:
     jobs = await store.list_jobs(limit=100)
+    gated = any(p.enabled and p.min_reward_auc is not None for p in policies)
+    auc = await reward_auc() if gated and reward_auc is not None else None
     verdicts = []
     for policy in policies:
         mine = [j for j in jobs if j.task == policy.task and j.method == policy.method]
@@ -191,6 +242,7 @@ async def _verdicts(store: Store, policies: Sequence[Policy], now: datetime) -> 
                 last_attempt=last_attempt,
                 last_success=last_success,
                 now=now,
+                reward_auc=auc,
             )
         )
     return tuple(verdicts)

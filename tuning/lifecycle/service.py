@@ -23,12 +23,12 @@ from tuning.config import Settings
 from tuning.datasets.assemble import DatasetConfig
 from tuning.datasets.export import export_dataset
 from tuning.datasets.files import DatasetFiles
-from tuning.errors import ConflictError, DatasetError, NotFoundError, SarcasmError
+from tuning.errors import BackendError, ConflictError, DatasetError, NotFoundError, SarcasmError
 from tuning.evaluation.comparison import Evaluator, ModelEvaluator
 from tuning.lifecycle.calibration import calibrator
 from tuning.lifecycle.job_log import JobLog, OnChange
 from tuning.lifecycle.promotion import finish_job
-from tuning.records import JobRecord, Method, StateChange, Task
+from tuning.records import GENERATOR_ONLY, JobRecord, Method, StateChange, Task
 from tuning.records import frozen_mapping as frozen
 from tuning.store.base import Store
 
@@ -86,8 +86,11 @@ class TuningService:
         name = backend or self._settings.model_backend
         if name not in self._backends:
             raise NotFoundError(f"the {name} tuning backend is not available here")
-        if method == "preference" and task != "generator":
-            raise DatasetError("preference tuning applies to the generator only")
+        if method in GENERATOR_ONLY and task != "generator":
+            raise DatasetError(f"{method} tuning applies to the generator only")
+        refusal = self._backends[name].refuses(task=task, method=method)
+        if refusal is not None:
+            raise BackendError(refusal)
         if not await self._store.claim(
             "lease:launch", ttl=timedelta(seconds=60), holder=self._holder
         ):
@@ -216,6 +219,10 @@ class TuningService:
             base = await self._store.active_model(task=job.task)
             config = {**job.config, "dataset_dir": str(out), "base_version": base and base.version}
             job = await self._log.save(job, config=frozen(config), dataset_stats=files.stats)
+            checked = await backend.preflight(job=job, dataset=files)
+            if checked:
+                # Before any money is spent: what the dry run found is on the job for all to see.
+                job = await self._log.save(job, config=frozen({**job.config, **checked}))
             remote = await backend.start(job=job, dataset=files, base=base)
             job = await self._log.save(job, remote_name=remote)
             self._launched[job.id].set()

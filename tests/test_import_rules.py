@@ -24,6 +24,7 @@ PURE = (
     "tuning.datasets.formats",
     "tuning.datasets.generator",
     "tuning.datasets.ratings",
+    "tuning.datasets.reinforcement",
     "tuning.evaluation.metrics",
 )
 VIEWS_MAY_NOT = ("bot.admin", "bot.listeners", "tuning.store", "tuning.models")

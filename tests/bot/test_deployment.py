@@ -154,6 +154,8 @@ GCLOUD_COMMANDS = (
     ("run", "deploy"),
     ("run", "jobs", "deploy"),
     ("run", "jobs", "add-iam-policy-binding"),
+    ("run", "services", "add-iam-policy-binding"),
+    ("run", "services", "describe"),
     ("scheduler", "jobs", "create", "http"),
     ("iam", "service-accounts", "create"),
     ("projects", "add-iam-policy-binding"),
@@ -198,10 +200,12 @@ def _gcloud_flags(path: tuple[str, ...]) -> set[str]:
     return flags
 
 
+def _deploys(service: str) -> list[list[str]]:
+    return [c for c in _readme_gcloud_commands() if c[1:4] == ["run", "deploy", service]]
+
+
 def test_readme_deploys_with_the_flags_issue_11_needs():
-    deploys = [c for c in _readme_gcloud_commands() if c[1:3] == ["run", "deploy"]]
-    assert len(deploys) == 1
-    [deploy] = deploys
+    [deploy] = _deploys("sarcasm-bot")
     for flag in (
         "--allow-unauthenticated",
         "--service-account",
@@ -216,6 +220,23 @@ def test_readme_deploys_with_the_flags_issue_11_needs():
     assert f"httpGet.path={LIVE_PATH}" in liveness
     assert HEALTH_PATH not in liveness
     assert f"--port {Settings().port}" in " ".join(deploy)
+
+
+def test_the_reward_scorer_is_private_and_only_vertex_may_call_it():
+    # Slack must reach the bot without credentials; nobody but Vertex's tuning agent may reach
+    # the scorer (issue 14).
+    [deploy] = _deploys("sarcasm-reward")
+    assert "--no-allow-unauthenticated" in deploy
+    assert "--allow-unauthenticated" not in deploy
+    bindings = [
+        c
+        for c in _readme_gcloud_commands()
+        if c[1:4] == ["run", "services", "add-iam-policy-binding"]
+    ]
+    assert any(
+        "gcp-sa-vertex-tune.iam.gserviceaccount.com" in " ".join(c) and "roles/run.invoker" in c
+        for c in bindings
+    )
 
 
 @pytest.mark.skipif(shutil.which("gcloud") is None, reason="gcloud is not on PATH")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+import httpx2
 import openai
 
 from tuning.config import OpenAISettings
@@ -18,6 +19,10 @@ from tuning.errors import ModelError
 log = logging.getLogger(__name__)
 # Local servers need no key, but the SDK refuses to start without one.
 NO_KEY = "not-needed"
+# No idle connections kept: evaluation loads models and drops them without closing them, which
+# would leave sockets open. Costs a TCP (and for https a TLS) handshake per call; on a local
+# server that is well under a millisecond.
+LIMITS = httpx2.Limits(max_connections=64, max_keepalive_connections=0)
 
 
 def build_client(settings: OpenAISettings) -> openai.AsyncOpenAI:
@@ -27,6 +32,7 @@ def build_client(settings: OpenAISettings) -> openai.AsyncOpenAI:
         api_key=settings.api_key or NO_KEY,
         timeout=settings.timeout_seconds,
         max_retries=settings.retry_attempts - 1,
+        http_client=openai.DefaultAsyncHttpxClient(limits=LIMITS),
     )
 
 

@@ -26,16 +26,16 @@ from tuning.datasets.ratings import net_ratings
 from tuning.errors import ModelError
 from tuning.models.builders import register
 from tuning.models.few_shot import Exemplar, LabelledExample
+from tuning.models.label_calibration import parse_label
 from tuning.models.local_generator import LocalGenerator
 from tuning.models.openai_client import build_client, check_server
 from tuning.models.openai_index import build_index_version, load_index
 from tuning.models.reward import RewardModel
-from tuning.records import Correction, Interaction, Label, ModelVersion, Task
+from tuning.records import Correction, Interaction, ModelVersion, Task
 from tuning.redaction import redact
 from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
-_LABELS: dict[str, Label] = {"SARCASTIC": "sarcastic", "NOT_SARCASTIC": "not_sarcastic"}
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,8 @@ async def read_feedback(store: Store) -> Liked:
     exemplars = [Exemplar(e.input, e.target) for e in approved if text_split(e.input) == "train"]
     exemplars += await _corrections(store, {i.id: i for i in interactions})
     flags = build_classifier_examples(interactions, ratings, [], balance=False).items
-    examples = [
-        LabelledExample(e.input, _LABELS[e.target]) for e in flags if text_split(e.input) == "train"
-    ]
+    labelled = [(e.input, parse_label(e.target)) for e in flags if text_split(e.input) == "train"]
+    examples = [LabelledExample(text, label) for text, label in labelled if label]
     return Liked(exemplars=tuple(exemplars), examples=tuple(examples))
 
 

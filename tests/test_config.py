@@ -75,7 +75,15 @@ def test_admin_ids_accept_spaces_and_commas() -> None:
         ({"STORE_URL": "firestore://"}, "STORE_URL", "no project"),
         ({"PORT": "eighty"}, "PORT", "not a whole number"),
         ({"PORT": "70000"}, "PORT", "out of range"),
-        ({"MODEL_BACKEND": "openai"}, "MODEL_BACKEND", "local, vertex"),
+        ({"MODEL_BACKEND": "bedrock"}, "MODEL_BACKEND", "local, vertex, openai"),
+        ({"MODEL_BACKEND": "openai"}, "OPENAI_BASE_URL", "required"),
+        (
+            {"MODEL_BACKEND": "openai", "OPENAI_BASE_URL": "http://localhost:11434/v1"},
+            "OPENAI_MODEL",
+            "required",
+        ),
+        ({"OPENAI_BASE_URL": "localhost:11434"}, "OPENAI_BASE_URL", "not an http(s) URL"),
+        ({"OPENAI_FEW_SHOT_TOKENS": "lots"}, "OPENAI_FEW_SHOT_TOKENS", "not a whole number"),
         ({"MODEL_BACKEND": "vertex"}, "GOOGLE_CLOUD_PROJECT", "required"),
         (
             {"MODEL_BACKEND": "vertex", "GOOGLE_CLOUD_PROJECT": "p"},

@@ -17,7 +17,7 @@ from tuning.errors import ConfigError
 
 DEFAULT_STORE_URL = "sqlite:///.sarcasm/store.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-MODEL_BACKENDS = ("local", "vertex")
+MODEL_BACKENDS = ("local", "vertex", "openai")
 # Gemini 2.5 was retired on Vertex AI in October 2026; these must name models that can be tuned now.
 # Both are stable, listed for supervised tuning, and kept until at least mid-2027. Flash-Lite is the
 # cheap one for a one-word label (it ignores custom temperatures, which a classifier does not need);
@@ -142,6 +142,25 @@ class VertexSettings:
 
 
 @dataclass(frozen=True)
+class OpenAISettings:
+    """Where MODEL_BACKEND=openai finds its models: Ollama, vLLM, llama.cpp, LM Studio, OpenAI.
+
+    ``base_url`` and ``api_key`` are the variables the ``openai`` SDK itself honours; a local
+    server needs no key. ``classifier_model`` empty keeps the local classifier.
+    """
+
+    base_url: str = ""
+    api_key: str = ""
+    model: str = ""
+    classifier_model: str = ""
+    temperature: float = 1.0
+    # What the few-shot exemplars in one prompt may take, in estimated tokens (4 characters each).
+    few_shot_tokens: int = 600
+    timeout_seconds: float = 30.0
+    retry_attempts: int = 3
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the bot and the tuning loop are configured with."""
 
@@ -152,6 +171,7 @@ class Settings:
     queue_url: str = DEFAULT_STORE_URL
     model_backend: str = "local"
     vertex: VertexSettings = field(default_factory=VertexSettings)
+    openai: OpenAISettings = field(default_factory=OpenAISettings)
     admin_user_ids: frozenset[str] = frozenset()
     data_dir: Path = Path(".sarcasm")
     log_level: str = "INFO"
@@ -235,6 +255,7 @@ class Settings:
                     "VERTEX_TUNING_LOCATION",
                     "tuning needs a region such as us-central1, not global",
                 )
+        openai = _openai_settings(reader, backend)
         slack = SlackSettings(
             bot_token=reader.text("SLACK_BOT_TOKEN", ""),
             app_token=reader.text("SLACK_APP_TOKEN", ""),
@@ -249,6 +270,7 @@ class Settings:
             queue_url=queue_url,
             model_backend=backend,
             vertex=vertex,
+            openai=openai,
             admin_user_ids=frozenset(reader.words("ADMIN_USER_IDS")),
             data_dir=data_dir,
             log_level=reader.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
@@ -278,6 +300,34 @@ def gemini_generation(model: str) -> int:
     """
     found = re.match(r"(?:.*/)?gemini-(\d+)", model)
     return int(found.group(1)) if found else 0
+
+
+def _openai_settings(reader: _Reader, backend: str) -> OpenAISettings:
+    base_url = reader.text("OPENAI_BASE_URL", "")
+    if base_url:
+        base_url = reader.url("OPENAI_BASE_URL", base_url).rstrip("/")
+    settings = OpenAISettings(
+        base_url=base_url,
+        api_key=reader.text("OPENAI_API_KEY", ""),
+        model=reader.text("OPENAI_MODEL", ""),
+        classifier_model=reader.text("OPENAI_CLASSIFIER_MODEL", ""),
+        temperature=reader.number("OPENAI_TEMPERATURE", 1.0, low=0.0, high=2.0),
+        few_shot_tokens=int(
+            reader.number("OPENAI_FEW_SHOT_TOKENS", 600, low=0, high=100_000, integer=True)
+        ),
+        timeout_seconds=reader.number("OPENAI_TIMEOUT_SECONDS", 30.0, low=1.0, high=600.0),
+        retry_attempts=int(reader.number("OPENAI_RETRY_ATTEMPTS", 3, low=1, high=10, integer=True)),
+    )
+    if backend == "openai":
+        if not settings.base_url:
+            raise ConfigError(
+                "OPENAI_BASE_URL",
+                "required when MODEL_BACKEND=openai (Ollama: http://localhost:11434/v1, "
+                "OpenAI: https://api.openai.com/v1)",
+            )
+        if not settings.model:
+            raise ConfigError("OPENAI_MODEL", "required when MODEL_BACKEND=openai")
+    return settings
 
 
 def _check_store_url(url: str) -> None:

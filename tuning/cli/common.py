@@ -38,7 +38,9 @@ def add_task_method(parser: argparse.ArgumentParser, *, method_default: str | No
 def add_backend(parser: argparse.ArgumentParser) -> None:
     """Add --backend (default: MODEL_BACKEND)."""
     parser.add_argument(
-        "--backend", choices=("local", "vertex"), help="where to tune (default: MODEL_BACKEND)"
+        "--backend",
+        choices=("local", "vertex", "openai"),
+        help="where to tune (default: MODEL_BACKEND)",
     )
 
 

@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Export the dataset and print its counts."""
     backend = args.backend or settings.model_backend
-    minimum = LOCAL_MIN_TRAIN if backend == "local" else settings.vertex.min_train_examples
+    local = backend in ("local", "openai")
+    minimum = LOCAL_MIN_TRAIN if local else settings.vertex.min_train_examples
     config = replace(DatasetConfig(), min_train=args.min_train or minimum)
     store = await open_store(settings.store_url)
     try:

@@ -1,9 +1,10 @@
 """Build the tuning service: the one builder both ``python -m tuning`` and the bot process use.
 
-The local backend is always there; Vertex AI joins when it is wanted (``MODEL_BACKEND=vertex``,
+The local backend is always there. Vertex AI joins when it is wanted (``MODEL_BACKEND=vertex``,
 ``--backend vertex``) or merely configured (``GOOGLE_CLOUD_PROJECT`` set). A wanted backend that
 cannot be built is an error; a merely configured one is logged and left out, so `/sarcasm
-retrain` answers that the vertex backend is not available here.
+retrain` answers that the vertex backend is not available here. The OpenAI-compatible backend
+joins the same way (``MODEL_BACKEND=openai``, ``--backend openai``, or ``OPENAI_BASE_URL`` set).
 """
 
 from __future__ import annotations
@@ -44,7 +45,21 @@ def build_tuning_service(
             if backend == "vertex" or (strict and wanted == "vertex"):
                 raise
             log.warning("vertex tuning backend unavailable: %s", error)
+    if wanted == "openai" or (backend is None and settings.openai.base_url):
+        try:
+            backends["openai"] = openai_backend(settings, store)
+        except BackendError as error:
+            if backend == "openai" or (strict and wanted == "openai"):
+                raise
+            log.warning("openai tuning backend unavailable: %s", error)
     return TuningService(store, settings, backends, on_change=on_change)
+
+
+def openai_backend(settings: Settings, store: Store) -> TuningBackend:
+    """Build the OpenAI-compatible backend; raise one clear line if it is not configured."""
+    from tuning.backends.openai import OpenAIBackend  # the openai SDK, only when wanted
+
+    return OpenAIBackend(settings=settings, store=store)
 
 
 def vertex_backend(settings: Settings) -> TuningBackend:

@@ -1,4 +1,4 @@
-"""Calibrate a tuned Vertex classifier's label probabilities on its validation split.
+"""Calibrate a prompted classifier's label probabilities on its validation split (Vertex, openai).
 
 Run when a candidate is evaluated, before the comparison, so the metrics and later serving both
 use the calibrated numbers. The result is stored with the model version (its metrics): the two
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from tuning.config import Settings
 from tuning.datasets.formats import read_jsonl, sft_pair
-from tuning.models.label_calibration import LOGPROBS, calibrate
+from tuning.models.label_calibration import LOGPROBS, Answer, calibrate
 from tuning.prompts import LABEL_WORDS
 from tuning.records import ModelVersion, frozen_mapping
 from tuning.store.base import Store
@@ -22,18 +23,33 @@ from tuning.store.base import Store
 Calibrate = Callable[[ModelVersion, Path], Awaitable[ModelVersion]]
 
 
+class Labeller(Protocol):
+    """A classifier that answers label words: Vertex's tuned one, or an OpenAI-compatible one."""
+
+    @property
+    def uses_logprobs(self) -> bool:
+        """Whether it is (still) asked for logprobs."""
+        ...
+
+    async def answer(self, texts: Sequence[str]) -> list[Answer]:
+        """Return what it answered for each text, in input order."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close its connections."""
+        ...
+
+
 def calibrator(store: Store, settings: Settings) -> Calibrate:
     """Return the calibration step for candidates registered in ``store``."""
 
     async def calibrate_candidate(model: ModelVersion, validation: Path) -> ModelVersion:
-        """Store and return ``model`` with calibrated label probabilities (Vertex classifiers)."""
-        if model.task != "classifier" or model.backend != "vertex":
+        """Store and return ``model`` with calibrated label probabilities (Vertex, openai)."""
+        if model.task != "classifier" or model.backend not in ("vertex", "openai"):
             return model
-        from tuning.models.vertex import VertexClassifier  # google-genai is slow to import
-
         lines = await asyncio.to_thread(read_jsonl, validation, method="sft")
         pairs = [sft_pair(line) for line in lines]
-        classifier = VertexClassifier(model, settings)
+        classifier = await asyncio.to_thread(_labeller, model, settings)
         try:
             answers = await classifier.answer([text for text, _ in pairs])
         finally:
@@ -45,3 +61,14 @@ def calibrator(store: Store, settings: Settings) -> Calibrate:
         return dataclasses.replace(model, metrics=frozen_mapping({**model.metrics, **metrics}))
 
     return calibrate_candidate
+
+
+def _labeller(model: ModelVersion, settings: Settings) -> Labeller:
+    """Return the classifier that answers label words for ``model`` (imported when needed)."""
+    if model.backend == "openai":
+        from tuning.models.openai_loader import openai_classifier
+
+        return openai_classifier(model, settings)
+    from tuning.models.vertex import VertexClassifier  # google-genai is slow to import
+
+    return VertexClassifier(model, settings)

@@ -60,9 +60,10 @@ class TuningService:
         self.on_change = on_change
         self._evaluator = evaluator or ModelEvaluator(settings=settings, store=store)
         self._calibrate = calibrator(store, settings)
-        self._poll = {"local": 0.2, **(poll_seconds or {})}
+        self._poll = {"local": 0.2, "openai": 0.2, **(poll_seconds or {})}
         self._datasets = {
             "local": DatasetConfig(min_train=LOCAL_MIN_TRAIN),
+            "openai": DatasetConfig(min_train=LOCAL_MIN_TRAIN),  # few-shot needs few examples
             "vertex": DatasetConfig(min_train=settings.vertex.min_train_examples),
             **(dataset_config or {}),
         }

@@ -16,7 +16,9 @@ small or one-sided split never gives 0 or 1.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from tuning.prompts import LABEL_WORDS
 from tuning.records import Label
 
 # The model-version metric keys; defined here once, read by serving and written by evaluation.
@@ -25,6 +27,28 @@ P_IF_NOT_SARCASTIC = "p_sarcastic_if_answered_not_sarcastic"
 # 1.0 when the version returns logprobs, 0.0 when it refused them (found out once, kept).
 LOGPROBS = "logprobs"
 KEYS: dict[Label, str] = {"sarcastic": P_IF_SARCASTIC, "not_sarcastic": P_IF_NOT_SARCASTIC}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a prompted classifier said: the label it answered, and P(sarcastic) from logprobs."""
+
+    label: Label | None
+    logprob_probability: float | None = None
+
+
+def parse_label(text: str) -> Label | None:
+    """Return the label a model answered with, or None if it answered something else.
+
+    >>> parse_label(" not sarcastic."), parse_label("SARCASTIC"), parse_label("maybe")
+    ('not_sarcastic', 'sarcastic', None)
+    """
+    word = text.strip().upper().replace(" ", "_").strip(".!\"'`")
+    if word.startswith(LABEL_WORDS["not_sarcastic"]):
+        return "not_sarcastic"
+    if word.startswith(LABEL_WORDS["sarcastic"]):
+        return "sarcastic"
+    return None
 
 
 def calibrate(answers: Sequence[Label | None], truths: Sequence[int]) -> dict[str, float]:

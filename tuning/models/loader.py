@@ -2,8 +2,9 @@
 
 ``local`` versions are artifact directories (skops classifier, JSON generator); ``vertex``
 versions are tuned endpoints served by :mod:`tuning.models.vertex`, imported only when needed
-(google-genai is a dependency, but slow to import). Loading blocks: call it in a
-thread from async code.
+(google-genai is a dependency, but slow to import); ``openai`` versions are an index file read
+by :mod:`tuning.models.openai_index`, served by :mod:`tuning.models.openai_chat` on the
+configured server. Loading blocks: call it in a thread from async code.
 """
 
 from __future__ import annotations
@@ -37,11 +38,19 @@ def _vertex() -> ModuleType:
 
 def load_classifier(model: ModelVersion, settings: Settings) -> Classifier:
     """Return the classifier a registered version describes; raise ModelError if it cannot."""
+    if model.backend == "openai" and model.task == "classifier":
+        from tuning.models.openai_loader import openai_classifier
+
+        return _checked(model, openai_classifier(model, settings))
     return _load(model, settings, "classifier", LocalClassifier.load, "VertexClassifier")
 
 
 def load_generator(model: ModelVersion, settings: Settings) -> Generator:
     """Return the generator a registered version describes; raise ModelError if it cannot."""
+    if model.backend == "openai" and model.task == "generator":
+        from tuning.models.openai_loader import openai_generator
+
+        return _checked(model, openai_generator(model, settings))
     return _load(model, settings, "generator", LocalGenerator.load, "VertexGenerator")
 
 
@@ -60,6 +69,10 @@ def _load(
         loaded = getattr(_vertex(), vertex_class)(model, settings)
     else:
         raise ModelError(f"{model.version}: unknown model backend {model.backend!r}")
+    return _checked(model, loaded)
+
+
+def _checked(model: ModelVersion, loaded: M) -> M:
     if loaded.version != model.version:
         raise ModelError(f"{model.artifact}: holds {loaded.version}, expected {model.version}")
     return loaded

@@ -1,7 +1,8 @@
 """Rank a generator's candidates the one way serving and evaluation share.
 
 A local generator offers its whole pool and is reranked by the reward model saved with it; any
-other generator (Vertex) offers ``n`` replies, reranked by the prior reward model. Both are fed
+other generator offers ``n`` replies, reranked by the reward model its version carries (an
+OpenAI-compatible one: best-of-n) or else by the prior reward model (Vertex). Both are fed
 the classifier's sarcasm probability for each candidate, so the reply a user sees and the reply
 an evaluation scores are chosen by the same :meth:`RewardModel.score`.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
+from typing import Protocol, runtime_checkable
 
 from tuning.errors import SarcasmError
 from tuning.models.base import Classifier, Generator
@@ -22,9 +24,16 @@ from tuning.text import normalize
 log = logging.getLogger(__name__)
 
 
+@runtime_checkable
+class Reranked(Protocol):
+    """A generator that carries the reward model learnt for it (local, OpenAI-compatible)."""
+
+    reward: RewardModel
+
+
 def reward_of(generator: Generator) -> RewardModel:
-    """Return the reward model that ranks ``generator``'s candidates."""
-    return generator.reward if isinstance(generator, LocalGenerator) else RewardModel()
+    """Return the reward model that ranks ``generator``'s candidates (the prior without one)."""
+    return generator.reward if isinstance(generator, Reranked) else RewardModel()
 
 
 async def best_replies(

@@ -40,7 +40,15 @@ class LiveModels:
 
     @classmethod
     async def start(cls, *, settings: Settings, store: Store) -> LiveModels:
-        """Load the active models, first training and promoting local ones if none are active."""
+        """Load the active models, first training and promoting local ones if none are active.
+
+        With MODEL_BACKEND=openai the server is checked first, and ``openai`` versions are
+        made active where they are not (raise ModelError, one line, if the server is not there).
+        """
+        if settings.model_backend == "openai":
+            from tuning.models.openai_versions import ensure_openai_active
+
+            await ensure_openai_active(settings=settings, store=store)
         active = await ensure_active(settings=settings, store=store)
         classifier = await asyncio.to_thread(load_classifier, active["classifier"], settings)
         generator = await asyncio.to_thread(load_generator, active["generator"], settings)

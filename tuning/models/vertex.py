@@ -19,14 +19,13 @@ import logging
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from google.genai import types
 
 from tuning.cloud.vertex_client import CALL_ERRORS, backend_error, build_client, refused
 from tuning.errors import ModelError
-from tuning.models.label_calibration import LOGPROBS, label_probability
+from tuning.models.label_calibration import LOGPROBS, Answer, label_probability, parse_label
 from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT, LABEL_WORDS
 from tuning.records import Candidate, Label, ModelVersion, Prediction
 
@@ -35,6 +34,8 @@ if TYPE_CHECKING:
 
     from tuning.config import Settings
 
+# Answer and parse_label live in label_calibration, shared with the OpenAI-compatible classifier.
+__all__ = ["Answer", "VertexClassifier", "VertexGenerator", "parse_label", "sarcastic_probability"]
 log = logging.getLogger(__name__)
 
 CLASSIFIER_MAX_TOKENS = 16
@@ -49,16 +50,6 @@ CANDIDATES_REFUSAL = "multiple candidates is not enabled"
 MINIMAL_THINKING = types.ThinkingConfig(thinking_level=types.ThinkingLevel.MINIMAL)
 _SARCASTIC = LABEL_WORDS["sarcastic"]
 _NOT_SARCASTIC = LABEL_WORDS["not_sarcastic"]
-
-
-def parse_label(text: str) -> Label | None:
-    """Return the label a model answered with, or None if it answered something else."""
-    word = text.strip().upper().replace(" ", "_").strip(".!\"'`")
-    if word.startswith(_NOT_SARCASTIC):
-        return "not_sarcastic"
-    if word.startswith(_SARCASTIC):
-        return "sarcastic"
-    return None
 
 
 def sarcastic_probability(candidate: types.Candidate, label: Label) -> float | None:
@@ -128,14 +119,6 @@ class TunedEndpoint:
                 exc, action="call the tuned model", attempts=self._vertex.retry_attempts
             )
             raise ModelError(str(error)) from exc
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What the tuned classifier said: the label it answered, and P(sarcastic) from logprobs."""
-
-    label: Label | None
-    logprob_probability: float | None = None
 
 
 class VertexClassifier(TunedEndpoint):

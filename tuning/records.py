@@ -25,6 +25,10 @@ ChannelMode = Literal["react", "reply", "off"]
 KINDS: tuple[Kind, ...] = ("classify", "generate")
 TASKS: tuple[Task, ...] = ("classifier", "generator")
 METHODS: tuple[Method, ...] = ("sft", "preference")
+MAX_EXPLORE = 0.2
+# The model_version of a ``classify`` interaction a person labelled with the sarcastic reaction,
+# rather than a flag the classifier raised.
+HUMAN_LABEL = "human-label"
 ENDED_JOB_STATES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"})
 # A source of the current time: returns a timezone-aware UTC datetime (utcnow, or a test's clock).
 Clock = Callable[[], datetime]
@@ -189,6 +193,9 @@ class ChannelSettings:
     threshold: float = 0.8
     mode: ChannelMode = "react"
     reaction: str = "upside_down_face"
+    # The share (0..MAX_EXPLORE) of messages just under ``threshold`` that get a "sarcastic?"
+    # marker, so that ✅/❌ also reach the borderline cases.
+    explore: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -255,7 +255,8 @@ class SqliteStore(SqliteCorrections, SqliteCounts, SqliteRegistry, Store):
         """Delete the user's interactions, feedback and corrections; return the count.
 
         Feedback and corrections on the user's interactions go with them. The opt-out record
-        is kept (it is how we keep honouring the opt-out), and so is the admin audit log. An empty ``user`` forgets nothing.
+        is kept (it is how we keep honouring the opt-out), and so is the admin audit log. An
+        empty ``user`` forgets nothing.
         """
         if not user:
             return 0

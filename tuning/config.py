@@ -29,6 +29,9 @@ CONTINUE_FROM_ACTIVE = ("never", "preference", "always")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 QUEUE_DELIVERIES = ("push", "pull")
 # Pub/Sub topic ids: https://cloud.google.com/pubsub/docs/pubsub-basics#resource_names
+# An emoji name as Slack sends it in reaction events: lower case, no colons, no skin tone.
+EMOJI_NAME = re.compile(r"[a-z0-9_+'-]{1,100}")
+DEFAULT_SARCASTIC_REACTION = "upside_down_face"
 TOPIC_ID = re.compile(r"[A-Za-z][-A-Za-z0-9_.~+%]{2,200}")
 
 
@@ -152,6 +155,8 @@ class Settings:
     promotion_margin: float = 0.01
     tick_minutes: int = 0
     registry_poll_seconds: float = 30.0
+    # A person's reaction that labels any message sarcastic (the flag's emoji, by default).
+    sarcastic_reaction: str = DEFAULT_SARCASTIC_REACTION
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -233,6 +238,9 @@ class Settings:
             promotion_margin=reader.number("PROMOTION_MARGIN", 0.01, low=0.0, high=1.0),
             tick_minutes=int(reader.number("TICK_MINUTES", 0, low=0, high=10080, integer=True)),
             registry_poll_seconds=reader.number("REGISTRY_POLL_SECONDS", 30.0, low=0.1, high=60.0),
+            sarcastic_reaction=_emoji(
+                reader.text("SARCASTIC_REACTION", DEFAULT_SARCASTIC_REACTION)
+            ),
         )
 
 
@@ -253,6 +261,15 @@ def gemini_generation(model: str) -> int:
     """
     found = re.match(r"(?:.*/)?gemini-(\d+)", model)
     return int(found.group(1)) if found else 0
+
+
+def _emoji(raw: str) -> str:
+    name = raw.strip().strip(":").lower()
+    if not EMOJI_NAME.fullmatch(name):
+        raise ConfigError(
+            "SARCASTIC_REACTION", f"{raw!r} is not an emoji name such as thinking_face"
+        )
+    return name
 
 
 def _check_store_url(url: str) -> None:

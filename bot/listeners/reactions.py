@@ -1,4 +1,7 @@
-"""Emoji reactions on the bot's replies and flags become feedback; removing one retracts it."""
+"""Emoji reactions on the bot's replies and flags become feedback; removing one retracts it.
+
+The sarcastic reaction on any other message is a label (:mod:`bot.listeners.labels`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.listeners.corrections import offer_correction
+from bot.listeners.labels import handle_label
 from bot.listeners.reaction_ratings import DEFAULT_FEEDBACK_MAP, FeedbackMap, base_reaction
 from bot.replying.once import claim_event
 from bot.services import Services
@@ -66,6 +70,17 @@ async def handle_reaction(
         return
     store = services.store
     interaction = await store.find_interaction(channel=str(channel), ts=str(ts))
+    name = base_reaction(reaction)
+    if name == services.settings.sarcastic_reaction and (
+        interaction is None or interaction.kind == "classify"
+    ):
+        if await claim_event(
+            store, event_id=str(body.get("event_id", "")), holder=services.instance
+        ):
+            await handle_label(
+                services, client, event=event, interaction=interaction, reaction=name
+            )
+        return
     if interaction is None:
         return
     rating = feedback_map.rating(interaction.kind, reaction)
@@ -75,7 +90,6 @@ async def handle_reaction(
         store, event_id=str(body.get("event_id", "")), holder=services.instance
     ):
         return
-    name = base_reaction(reaction)
     if event.get("type") == "reaction_added":
         await store.add_feedback(
             interaction_id=interaction.id, user=user, reaction=name, rating=rating

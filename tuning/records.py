@@ -25,7 +25,8 @@ ChannelMode = Literal["react", "reply", "off"]
 KINDS: tuple[Kind, ...] = ("classify", "generate")
 TASKS: tuple[Task, ...] = ("classifier", "generator")
 METHODS: tuple[Method, ...] = ("sft", "preference")
-MAX_EXPLORE = 0.2
+MAX_EXPLORE = 0.2  # the largest share of near misses a channel may mark "sarcastic?"
+EXPLORE_WINDOW = 0.2  # a near miss scores at most this far below the channel's threshold
 # The model_version of a ``classify`` interaction a person labelled with the sarcastic reaction,
 # rather than a flag the classifier raised.
 HUMAN_LABEL = "human-label"

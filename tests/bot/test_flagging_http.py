@@ -154,7 +154,8 @@ async def test_explore_marks_its_share_of_near_misses_by_a_hash_of_the_message(h
     p = await _probability(harness)
     share = 0.2
     await _settle(harness, threshold=min(1.0, p + 0.1), explore=share)
-    marked, unmarked = [], []
+    marked: list[str] = []
+    unmarked: list[str] = []
     for _ in range(60):  # until both kinds were seen; 60 misses in a row has odds 0.8**60
         ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=TEXT)
         await harness.idle()

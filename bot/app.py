@@ -12,7 +12,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.admin.kit import AdminKit
-from bot.listeners import actions, commands, home, mentions, messages, reactions
+from bot.listeners import actions, commands, corrections, home, mentions, messages, reactions
 from bot.listeners.noise import is_malformed, is_noise
 from bot.services import Services
 from tuning.config import Settings
@@ -42,7 +42,7 @@ def build_app(settings: Settings, services: Services, kit: AdminKit) -> AsyncApp
         logger=logging.getLogger("slack_bolt"),
     )
     app.error(handle_error)
-    for module in (mentions, messages, reactions):
+    for module in (mentions, messages, reactions, corrections):
         module.register(app, services)
     for admin in (commands, home, actions):
         admin.register(app, services, kit)

@@ -147,3 +147,18 @@ def test_pubsub_queue_url_is_push_unless_pull_is_asked_for() -> None:
         "pubsub", project="proj", topic="work", push=True
     )
     assert not parse_queue_url("pubsub://proj/work?delivery=pull").push
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [("", "upside_down_face"), (":Thinking_Face:", "thinking_face"), ("+1", "+1")],
+)
+def test_the_sarcastic_reaction_is_an_emoji_name_without_colons(raw: str, name: str) -> None:
+    env = {"SARCASTIC_REACTION": raw} if raw else {}
+    assert Settings.from_env(env).sarcastic_reaction == name
+
+
+@pytest.mark.parametrize("raw", ["two words", "a:b", "::", "x" * 101])
+def test_a_sarcastic_reaction_that_is_not_an_emoji_name_is_refused(raw: str) -> None:
+    with pytest.raises(ConfigError, match="SARCASTIC_REACTION"):
+        Settings.from_env({"SARCASTIC_REACTION": raw})

@@ -29,6 +29,9 @@ CONTINUE_FROM_ACTIVE = ("never", "preference", "always")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 QUEUE_DELIVERIES = ("push", "pull")
 # Pub/Sub topic ids: https://cloud.google.com/pubsub/docs/pubsub-basics#resource_names
+# An emoji name as Slack sends it in reaction events: lower case, no colons, no skin tone.
+EMOJI_NAME = re.compile(r"[a-z0-9_+'-]{1,100}")
+DEFAULT_SARCASTIC_REACTION = "upside_down_face"
 TOPIC_ID = re.compile(r"[A-Za-z][-A-Za-z0-9_.~+%]{2,200}")
 
 
@@ -183,6 +186,8 @@ class Settings:
     # reward model's held-out AUC against human ratings reaches this floor.
     schedule_reinforcement: bool = False
     reinforcement_min_auc: float = 0.75
+    # A person's reaction that labels any message sarcastic (the flag's emoji, by default).
+    sarcastic_reaction: str = DEFAULT_SARCASTIC_REACTION
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -280,6 +285,9 @@ class Settings:
             registry_poll_seconds=reader.number("REGISTRY_POLL_SECONDS", 30.0, low=0.1, high=60.0),
             schedule_reinforcement=bool(reader.flag("SCHEDULE_REINFORCEMENT")),
             reinforcement_min_auc=reader.number("REINFORCEMENT_MIN_AUC", 0.75, low=0.5, high=1.0),
+            sarcastic_reaction=_emoji(
+                reader.text("SARCASTIC_REACTION", DEFAULT_SARCASTIC_REACTION)
+            ),
         )
 
 
@@ -328,6 +336,15 @@ def _openai_settings(reader: _Reader, backend: str) -> OpenAISettings:
         if not settings.model:
             raise ConfigError("OPENAI_MODEL", "required when MODEL_BACKEND=openai")
     return settings
+
+
+def _emoji(raw: str) -> str:
+    name = raw.strip().strip(":").lower()
+    if not EMOJI_NAME.fullmatch(name):
+        raise ConfigError(
+            "SARCASTIC_REACTION", f"{raw!r} is not an emoji name such as thinking_face"
+        )
+    return name
 
 
 def _check_store_url(url: str) -> None:

@@ -27,6 +27,11 @@ TASKS: tuple[Task, ...] = ("classifier", "generator")
 METHODS: tuple[Method, ...] = ("sft", "preference", "reinforcement")
 # Methods that tune the generator only (a classifier has no replies to prefer or reward).
 GENERATOR_ONLY: frozenset[str] = frozenset({"preference", "reinforcement"})
+MAX_EXPLORE = 0.2  # the largest share of near misses a channel may mark "sarcastic?"
+EXPLORE_WINDOW = 0.2  # a near miss scores at most this far below the channel's threshold
+# The model_version of a ``classify`` interaction a person labelled with the sarcastic reaction,
+# rather than a flag the classifier raised.
+HUMAN_LABEL = "human-label"
 ENDED_JOB_STATES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"})
 # A source of the current time: returns a timezone-aware UTC datetime (utcnow, or a test's clock).
 Clock = Callable[[], datetime]
@@ -191,6 +196,9 @@ class ChannelSettings:
     threshold: float = 0.8
     mode: ChannelMode = "react"
     reaction: str = "upside_down_face"
+    # The share (0..MAX_EXPLORE) of messages just under ``threshold`` that get a "sarcastic?"
+    # marker, so that ✅/❌ also reach the borderline cases.
+    explore: float = 0.0
 
 
 @dataclass(frozen=True)

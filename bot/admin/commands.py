@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import get_args
 
+from bot.views.replies import EXPLORE_REACTION
 from tuning.errors import SarcasmError
-from tuning.records import TASKS, ChannelMode, Method, Task
+from tuning.records import MAX_EXPLORE, TASKS, ChannelMode, Method, Task
 
 MODES: tuple[ChannelMode, ...] = get_args(ChannelMode)
 # Slack caps slash-command text at 4,000 characters; anything longer is not ours to parse.
@@ -98,6 +99,13 @@ class Mode:
     mode: ChannelMode
 
 
+@dataclass(frozen=True)
+class Explore:
+    """Set the share (0..0.2) of messages just under the threshold that get a "sarcastic?" mark."""
+
+    share: float
+
+
 Command = (
     Help
     | Status
@@ -111,6 +119,7 @@ Command = (
     | Rollback
     | Threshold
     | Mode
+    | Explore
 )
 
 USAGE: dict[str, str] = {
@@ -122,12 +131,14 @@ USAGE: dict[str, str] = {
     "rollback": "`/sarcasm rollback classifier|generator`: reactivate the previous version",
     "threshold": "`/sarcasm threshold 0..1`: flag in this channel at or above this score",
     "mode": "`/sarcasm mode react|reply|off`: how this channel's flags look",
+    "explore": f"`/sarcasm explore 0..{MAX_EXPLORE:g}`: mark this share of near misses "
+    f"with :{EXPLORE_REACTION}: for ✅/❌",
     "stats": "`/sarcasm stats`: a chart of feedback and model metrics",
     "optout": "`/sarcasm optout`: never flag or store your messages",
     "optin": "`/sarcasm optin`: undo `optout`",
     "forget-me": "`/sarcasm forget-me`: delete your stored messages and feedback",
 }
-ADMIN_SUBCOMMANDS = frozenset({"retrain", "promote", "rollback", "threshold", "mode"})
+ADMIN_SUBCOMMANDS = frozenset({"retrain", "promote", "rollback", "threshold", "mode", "explore"})
 _ALIASES = {
     "forgetme": "forget-me",
     "forget_me": "forget-me",
@@ -243,16 +254,25 @@ def _parse_rollback(args: list[str]) -> Rollback:
 
 
 def _parse_threshold(args: list[str]) -> Threshold:
+    return Threshold(value=_share(args, "threshold", high=1.0))
+
+
+def _parse_explore(args: list[str]) -> Explore:
+    return Explore(share=_share(args, "explore", high=MAX_EXPLORE))
+
+
+def _share(args: list[str], name: str, *, high: float) -> float:
+    """Return the one number (or percentage) in ``args``, from 0 to ``high``."""
     if len(args) != 1:
-        raise UsageError("Give one number from 0 to 1.", subcommand="threshold")
+        raise UsageError(f"Give one number from 0 to {high:g}.", subcommand=name)
     raw = args[0]
     try:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
     except ValueError:
-        raise UsageError(f"`{_clip(raw)}` is not a number.", subcommand="threshold") from None
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise UsageError(f"`{_clip(raw)}` is not from 0 to 1.", subcommand="threshold")
-    return Threshold(value=value)
+        raise UsageError(f"`{_clip(raw)}` is not a number.", subcommand=name) from None
+    if not math.isfinite(value) or not 0.0 <= value <= high:
+        raise UsageError(f"`{_clip(raw)}` is not from 0 to {high:g}.", subcommand=name)
+    return value
 
 
 def _parse_mode(args: list[str]) -> Mode:
@@ -285,6 +305,7 @@ _PARSERS: dict[str, Callable[[list[str]], Command]] = {
     "rollback": _parse_rollback,
     "threshold": _parse_threshold,
     "mode": _parse_mode,
+    "explore": _parse_explore,
 }
 _NAMES: dict[type, str] = {
     Help: "help",
@@ -299,4 +320,5 @@ _NAMES: dict[type, str] = {
     Rollback: "rollback",
     Threshold: "threshold",
     Mode: "mode",
+    Explore: "explore",
 }

@@ -28,7 +28,7 @@ from bot.views import blocks as bk
 from bot.views import messages as views
 from tuning.errors import NotFoundError, SarcasmError
 from tuning.lifecycle import registry
-from tuning.records import TASKS, AuditEntry, JobRecord, Method, Task
+from tuning.records import EXPLORE_WINDOW, TASKS, AuditEntry, JobRecord, Method, Task
 from tuning.reporting.chart import render_chart
 from tuning.reporting.dashboard import gather_dashboard
 from tuning.reporting.reports import collect_report, summarize
@@ -129,7 +129,7 @@ class AdminRunner:
                 return await self.promote(command, caller)
             case c.Rollback():
                 return await self.rollback(command, caller)
-            case c.Threshold() | c.Mode():
+            case c.Threshold() | c.Mode() | c.Explore():
                 return await self.channel_setting(command, caller)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
@@ -198,17 +198,26 @@ class AdminRunner:
             f":rewind: Rolled back: `{model.version}` is the active {command.task}.", audited=True
         )
 
-    async def channel_setting(self, command: c.Threshold | c.Mode, caller: Caller) -> Answer:
-        """Change the current channel's threshold or mode."""
+    async def channel_setting(
+        self, command: c.Threshold | c.Mode | c.Explore, caller: Caller
+    ) -> Answer:
+        """Change the current channel's threshold, mode or exploration share."""
         if not caller.channel or caller.channel.startswith("D"):
             return Answer(":warning: Flag settings belong to a channel: run this in one.")
         current = await self.store.channel_settings(channel=caller.channel)
         if isinstance(command, c.Threshold):
             updated = dataclasses.replace(current, threshold=command.value)
             said = f"threshold {command.value:.2f}"
-        else:
+        elif isinstance(command, c.Mode):
             updated = dataclasses.replace(current, mode=command.mode)
             said = f"mode {command.mode}"
+        else:
+            updated = dataclasses.replace(current, explore=command.share)
+            await self.store.put_channel_settings(updated)
+            return Answer(
+                f":white_check_mark: <#{caller.channel}> now marks {command.share:.0%} of near "
+                f"misses (up to {EXPLORE_WINDOW:.2f} below its threshold) as sarcastic?"
+            )
         await self.store.put_channel_settings(updated)
         return Answer(f":white_check_mark: <#{caller.channel}> now flags with {said}.")
 

@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.replying.answer import Prompt, answer
 from bot.replying.once import claim_event, claim_reply
+from bot.replying.retry import shown_for
 from bot.services import Services
 from bot.views.replies import EMPTY_MENTION, TRY_AGAIN_ACTION, strip_mentions
 
@@ -75,7 +76,7 @@ async def handle_mention(
 async def handle_try_again(
     services: Services, client: AsyncWebClient | None, *, body: Mapping[str, Any]
 ) -> None:
-    """Regenerate a reply for the same prompt, linked to the interaction it retries."""
+    """Reply anew to the same prompt with one not yet shown, linked to the prompt's first reply."""
     actions = body.get("actions") or [{}]
     interaction_id = str(actions[0].get("value", ""))
     action_ts = str(actions[0].get("action_ts", ""))
@@ -87,6 +88,7 @@ async def handle_try_again(
     if not await claim_event(services.store, event_id=key, holder=services.instance):
         return
     user = str((body.get("user") or {}).get("id", "")) or parent.user
+    shown = await shown_for(services.store, parent)
     prompt = Prompt(
         team=parent.team,
         channel=parent.channel,
@@ -94,7 +96,8 @@ async def handle_try_again(
         thread_ts=parent.thread_ts or parent.ts,
         user=user,
         text=parent.input_text,
-        parent_id=parent.id,
+        parent_id=shown.first.id,
+        shown=shown.texts,
     )
     await answer(services, client, prompt)
 

@@ -10,9 +10,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.listeners.exploration import marks
 from bot.replying.once import claim_event, claim_reply
 from bot.services import Services
-from bot.views.replies import flag_text, mentions_user
+from bot.views.replies import EXPLORE_REACTION, flag_text, mentions_user
 from tuning.records import ChannelSettings, Interaction, Prediction
 from tuning.redaction import redact
 
@@ -44,7 +45,10 @@ async def _is_channel_message(body: dict[str, Any]) -> bool:
 async def handle_message(
     services: Services, client: AsyncWebClient | None, *, body: Mapping[str, Any], bot_user_id: str
 ) -> None:
-    """Classify one channel message and flag it once if it looks sarcastic enough."""
+    """Classify one channel message; flag it once if it looks sarcastic enough.
+
+    A near miss may get the "sarcastic?" marker instead (the channel's ``explore`` share).
+    """
     event: Mapping[str, Any] = body["event"]
     channel, ts, user = str(event.get("channel", "")), str(event["ts"]), str(event["user"])
     text = str(event.get("text", ""))
@@ -65,11 +69,24 @@ async def handle_message(
     if settings.mode == "off":
         return
     [prediction] = await services.models.classify([text])
-    if prediction.probability < settings.threshold:
+    flagged = prediction.probability >= settings.threshold
+    explored = not flagged and marks(
+        channel=channel,
+        ts=ts,
+        probability=prediction.probability,
+        threshold=settings.threshold,
+        share=settings.explore,
+    )
+    if not (flagged or explored):
         return
     if not await claim_reply(store, channel=channel, ts=ts, holder=holder):
         return
-    reply_ts = await _flag(client, settings, ts=ts, prediction=prediction)
+    output: str = prediction.label
+    if explored:  # the marker asks "sarcastic?": ✅ answers yes, ❌ no
+        await client.reactions_add(channel=channel, timestamp=ts, name=EXPLORE_REACTION)
+        reply_ts, output = None, "sarcastic"
+    else:
+        reply_ts = await _flag(client, settings, ts=ts, prediction=prediction)
     await store.add_interaction(
         Interaction(
             id=uuid.uuid4().hex,
@@ -78,7 +95,7 @@ async def handle_message(
             ts=ts,
             kind="classify",
             input_text=redact(text),
-            output=prediction.label,
+            output=output,
             model_version=services.models.versions.get("classifier", ""),
             user=user,
             thread_ts=event.get("thread_ts"),
@@ -86,7 +103,9 @@ async def handle_message(
             probability=prediction.probability,
         )
     )
-    log.info("flagged", extra={"channel": channel, "mode": settings.mode})
+    log.info(
+        "explored" if explored else "flagged", extra={"channel": channel, "mode": settings.mode}
+    )
 
 
 async def _flag(

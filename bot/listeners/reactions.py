@@ -1,4 +1,7 @@
-"""Emoji reactions on the bot's replies and flags become feedback; removing one retracts it."""
+"""Emoji reactions on the bot's replies and flags become feedback; removing one retracts it.
+
+The sarcastic reaction on any other message is a label (:mod:`bot.listeners.labels`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.listeners.corrections import offer_correction
+from bot.listeners.labels import handle_label
 from bot.listeners.reaction_ratings import DEFAULT_FEEDBACK_MAP, FeedbackMap, base_reaction
 from bot.replying.once import claim_event
 from bot.services import Services
@@ -24,6 +30,7 @@ def register(
         services.tasks.spawn(
             handle_reaction(
                 services,
+                context.client,
                 body=body,
                 bot_user_id=context.bot_user_id or "",
                 feedback_map=feedback_map,
@@ -36,9 +43,17 @@ def register(
 
 
 async def handle_reaction(
-    services: Services, *, body: Mapping[str, Any], bot_user_id: str, feedback_map: FeedbackMap
+    services: Services,
+    client: AsyncWebClient | None,
+    *,
+    body: Mapping[str, Any],
+    bot_user_id: str,
+    feedback_map: FeedbackMap,
 ) -> None:
-    """Record or retract one reaction if it lands on an interaction and means a rating."""
+    """Record or retract one reaction if it lands on an interaction and means a rating.
+
+    A 👎 on a bot reply also offers its giver a *Suggest a better reply* button.
+    """
     event = body.get("event")
     if not isinstance(event, Mapping):
         return
@@ -55,6 +70,17 @@ async def handle_reaction(
         return
     store = services.store
     interaction = await store.find_interaction(channel=str(channel), ts=str(ts))
+    name = base_reaction(reaction)
+    if name == services.settings.sarcastic_reaction and (
+        interaction is None or interaction.kind == "classify"
+    ):
+        if await claim_event(
+            store, event_id=str(body.get("event_id", "")), holder=services.instance
+        ):
+            await handle_label(
+                services, client, event=event, interaction=interaction, reaction=name
+            )
+        return
     if interaction is None:
         return
     rating = feedback_map.rating(interaction.kind, reaction)
@@ -64,11 +90,12 @@ async def handle_reaction(
         store, event_id=str(body.get("event_id", "")), holder=services.instance
     ):
         return
-    name = base_reaction(reaction)
     if event.get("type") == "reaction_added":
         await store.add_feedback(
             interaction_id=interaction.id, user=user, reaction=name, rating=rating
         )
+        if rating < 0 and interaction.kind == "generate" and client is not None:
+            await offer_correction(client, interaction, user=user)
     else:
         await store.retract_feedback(interaction_id=interaction.id, user=user, reaction=name)
     log.info("feedback", extra={"interaction": interaction.id, "type": event.get("type")})

@@ -21,7 +21,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Prompt:
-    """What to answer and where: ``text`` is the raw prompt, ``ts`` the message to mark."""
+    """What to answer and where: ``text`` is the raw prompt, ``ts`` the message to mark.
+
+    A *Try again* prompt links to the first reply (``parent_id``) and lists the replies already
+    ``shown`` for it, so the next one is new.
+    """
 
     team: str
     channel: str
@@ -30,6 +34,7 @@ class Prompt:
     user: str
     text: str
     parent_id: str | None = None
+    shown: tuple[str, ...] = ()
 
 
 async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> str | None:
@@ -40,7 +45,7 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
     record = not await services.store.is_opted_out(user=prompt.user)
     try:
         async with show_progress(client, channel=prompt.channel, ts=prompt.ts):
-            candidates = await services.models.reply(prompt.text)
+            candidates = await _candidates(services, prompt)
         if not candidates:
             raise SarcasmError("the generator returned no candidates")
     except Exception:
@@ -82,6 +87,16 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
         extra={"channel": prompt.channel, "interaction": interaction_id, "n": len(candidates)},
     )
     return interaction_id
+
+
+async def _candidates(services: Services, prompt: Prompt) -> list[Candidate]:
+    """Return the best replies not shown yet; a fresh sample once every reply has been shown."""
+    if prompt.shown:
+        unseen = await services.models.retry(prompt.text, shown=prompt.shown)
+        if unseen:
+            return unseen
+        log.info("every reply was shown; sampling afresh", extra={"channel": prompt.channel})
+    return await services.models.reply(prompt.text)
 
 
 async def post_chunks(

@@ -12,6 +12,8 @@ from typing import Any
 MAX_MESSAGE_CHARS = 3000
 MAX_TOTAL_CHARS = 40_000
 TRY_AGAIN_ACTION = "sarcasm_try_again"
+# The discreet "sarcastic?" marker on a near miss (exploration), distinct from the flag's emoji.
+EXPLORE_REACTION = "thinking_face"
 FRIENDLY_ERROR = "Sorry, my sarcasm generator is out of order right now. Try again in a minute."
 EMPTY_MENTION = "Mention me with something to be sarcastic about, or mention me in a thread."
 ELLIPSIS = "…"

@@ -26,6 +26,7 @@ from bot.workspace.payloads import (
 )
 from bot.workspace.responses import ResponseTarget, apply_response, find_element
 from bot.workspace.state import ApiFailure
+from bot.workspace.view_responses import apply_view_response
 
 T = TypeVar("T")
 
@@ -154,10 +155,15 @@ class Workspace(WorkspaceCore):
             trigger_id=self.new_trigger(user),
         )
         reply = await self.deliverer.send(Delivery("interactive", payload))
-        if reply.status == 200 and not (reply.payload or {}).get("response_action"):
-            self.state.modals.pop(user, None)
+        if reply.status == 200:
+            apply_view_response(self.state, user=user, view=view, body=reply.payload or {})
             self.changed(f"modal:{user}")
         return reply
+
+    def close_view(self, *, user: str) -> None:
+        """Close ``user``'s modal with its Cancel button (nothing is sent: no notify_on_close)."""
+        self.state.close_modal(user=user)
+        self.changed(f"modal:{user}")
 
     # -- test controls ----------------------------------------------------------------------
     def calls(self, method: str | None = None) -> list[webapi.Call]:
@@ -252,6 +258,10 @@ class Workspace(WorkspaceCore):
     def modal(self, user: str) -> JSON | None:
         """Return the modal open for ``user``, or None."""
         return self.state.modals.get(user)
+
+    def modal_errors(self, user: str) -> dict[str, str]:
+        """Return the inline errors the app put on ``user``'s open modal, by block id."""
+        return dict(self.state.modal_errors.get(user, {}))
 
 
 def _action(blocks: list[JSON], action_id: str, value: str | None) -> JSON:

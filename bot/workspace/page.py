@@ -40,6 +40,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/_ws/home/open", _open_home)
     app.router.add_post("/_ws/action", _action)
     app.router.add_post("/_ws/submit", _submit)
+    app.router.add_post("/_ws/close", _close)
 
 
 def _ws(request: web.Request) -> Workspace:
@@ -128,7 +129,9 @@ async def _thread(request: web.Request) -> web.Response:
 
 async def _home(request: web.Request) -> web.Response:
     ws, user = _ws(request), _viewer(request)
-    return web.json_response({"view": ws.home_view(user), "modal": ws.modal(user)})
+    return web.json_response(
+        {"view": ws.home_view(user), "modal": ws.modal(user), "errors": ws.modal_errors(user)}
+    )
 
 
 async def _body(request: web.Request) -> JSON:
@@ -227,6 +230,12 @@ async def _submit(request: web.Request) -> web.Response:
     except LookupError as exc:
         return web.json_response({"ok": False, "error": str(exc)}, status=400)
     return _replied(reply, response=reply.payload)
+
+
+async def _close(request: web.Request) -> web.Response:
+    body, ws = await _body(request), _ws(request)
+    ws.close_view(user=body["user"])
+    return web.json_response({"ok": True})
 
 
 async def _stream(request: web.Request) -> web.StreamResponse:

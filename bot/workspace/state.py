@@ -50,6 +50,7 @@ class WorkspaceState:
         self.files: dict[str, File] = {}
         self.home_views: dict[str, JSON] = {}
         self.modals: dict[str, JSON] = {}
+        self.modal_errors: dict[str, dict[str, str]] = {}
         self._last_ts = 0.0
         self._ids = itertools.count(1)
 
@@ -215,7 +216,13 @@ class WorkspaceState:
         _check_view(view)
         stored = _view_json(view, view_id=self.new_id("V"), hash_=self.new_id("h"))
         self.modals[user] = stored
+        self.modal_errors.pop(user, None)
         return stored
+
+    def close_modal(self, *, user: str) -> None:
+        """Close ``user``'s modal, if one is open, with its errors."""
+        self.modals.pop(user, None)
+        self.modal_errors.pop(user, None)
 
     # -- shapes ----------------------------------------------------------------------------
     def message_json(self, msg: Message) -> JSON:

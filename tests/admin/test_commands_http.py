@@ -100,6 +100,17 @@ async def test_threshold_and_mode_change_the_channel(running: Harness) -> None:
     assert "belong to a channel" in in_dm
 
 
+async def test_explore_sets_the_channels_share_of_near_misses(running: Harness) -> None:
+    answer = (await ask(running, "explore 10%", user=CONFIG_ADMIN))[-1]
+    assert "marks 10% of near misses" in answer
+    assert (await running.store.channel_settings(channel=CHANNEL)).explore == 0.1
+    refused = (await ask(running, "explore 0.5", user=CONFIG_ADMIN))[-1]
+    assert "not from 0 to 0.2" in refused
+    denied = (await ask(running, "explore 0.2", user=MEMBER))[-1]
+    assert "Only admins can run `/sarcasm explore`" in denied
+    assert (await running.store.channel_settings(channel=CHANNEL)).explore == 0.1
+
+
 async def test_promote_and_rollback(running: Harness) -> None:
     store = running.store
     first = await store.active_model(task="classifier")

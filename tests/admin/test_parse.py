@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.admin.commands import (
     USAGE,
+    Explore,
     ForgetMe,
     Help,
     Jobs,
@@ -53,6 +54,9 @@ from bot.admin.commands import (
         ("threshold 1", Threshold(value=1.0)),
         ("threshold 0", Threshold(value=0.0)),
         ("threshold 85%", Threshold(value=0.85)),
+        ("explore 0.1", Explore(share=0.1)),
+        ("explore 20%", Explore(share=0.2)),
+        ("EXPLORE 0", Explore(share=0.0)),
         ("mode REPLY", Mode(mode="reply")),
         ("mode off", Mode(mode="off")),
     ],
@@ -72,6 +76,10 @@ def test_parses_good_text(text: str, expected: object) -> None:
         ("threshold lots", "threshold", "not a number"),
         ("threshold", "threshold", "one number"),
         ("threshold 0.1 0.2", "threshold", "one number"),
+        ("explore 0.3", "explore", "not from 0 to 0.2"),
+        ("explore nan", "explore", "not from 0 to 0.2"),
+        ("explore some", "explore", "not a number"),
+        ("explore", "explore", "one number from 0 to 0.2"),
         ("mode loud", "mode", "not react, reply or off"),
         ("mode", "mode", "one of react"),
         ("retrain", "retrain", "which model"),
@@ -103,7 +111,7 @@ def test_unknown_subcommand_usage_lists_every_subcommand_and_marks_admin_ones() 
     usage = caught.value.usage
     for name in USAGE:
         assert f"/sarcasm {name}" in usage
-    assert usage.count("(admins)") == 5
+    assert usage.count("(admins)") == 6  # retrain promote rollback threshold mode explore
 
 
 def test_echoed_input_is_clipped_and_cannot_break_formatting() -> None:
@@ -130,6 +138,8 @@ WORDS = st.sampled_from(
         "reply",
         "off",
         "0.5",
+        "0.2",
+        "20%",
         "7",
         "-1",
         "1e309",
@@ -158,6 +168,8 @@ def test_fuzzed_text_parses_or_raises_usage_error_only(words: list[str], sep: st
     assert subcommand_of(command) in USAGE
     if isinstance(command, Threshold):
         assert 0.0 <= command.value <= 1.0
+    if isinstance(command, Explore):
+        assert 0.0 <= command.share <= 0.2
 
 
 @settings(max_examples=60, deadline=None)

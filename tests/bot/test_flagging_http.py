@@ -4,6 +4,8 @@ from typing import Any
 
 import pytest
 
+from bot.listeners.exploration import draw
+from bot.views.replies import EXPLORE_REACTION
 from bot.workspace import ALEX, BOT_USER_ID, YOU
 from bot.workspace.payloads import build_envelope
 from tests.harness import Harness, bot_replies, post_signed, stored
@@ -145,3 +147,45 @@ async def test_edits_joins_and_bot_messages_are_ignored(harness, extra):
     await harness.idle()
     assert [c.method for c in ws.calls() if c.method != "auth.test"] == []
     assert await stored(store) == []
+
+
+async def test_explore_marks_its_share_of_near_misses_by_a_hash_of_the_message(harness):
+    ws, store = harness.ws, harness.bot.services.store
+    p = await _probability(harness)
+    share = 0.2
+    await _settle(harness, threshold=min(1.0, p + 0.1), explore=share)
+    marked: list[str] = []
+    unmarked: list[str] = []
+    for _ in range(60):  # until both kinds were seen; 60 misses in a row has odds 0.8**60
+        ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=TEXT)
+        await harness.idle()
+        (marked if draw(channel="C_GENERAL", ts=ts) < share else unmarked).append(ts)
+        if marked and unmarked:
+            break
+    for ts in marked:
+        assert ws.reactions("C_GENERAL", ts) == {EXPLORE_REACTION: [BOT_USER_ID]}
+    for ts in unmarked:
+        assert ws.reactions("C_GENERAL", ts) == {}
+    flags = await stored(store, "classify")
+    assert [(f.ts, f.output) for f in flags] == [(ts, "sarcastic") for ts in marked]
+    assert flags[0].probability == pytest.approx(p)
+    await ws.add_reaction(user=ALEX, channel="C_GENERAL", ts=marked[0], name="x")
+    await harness.idle()
+    [answer] = [f async for f in store.iter_feedback()]
+    assert (answer.interaction_id, answer.rating) == (flags[0].id, -1)
+
+
+async def test_explore_leaves_messages_far_under_the_threshold_alone(harness):
+    ws, store = harness.ws, harness.bot.services.store
+    plain = "The quarterly report is attached and the review is on Tuesday at 10."
+    p = await _probability(harness, plain)
+    assert p + 0.25 <= 1.0
+    await _settle(harness, threshold=p + 0.25, explore=0.2)
+    for _ in range(60):
+        ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=plain)
+        await harness.idle()
+        if draw(channel="C_GENERAL", ts=ts) < 0.2:
+            break
+    assert draw(channel="C_GENERAL", ts=ts) < 0.2
+    assert ws.reactions("C_GENERAL", ts) == {}
+    assert await stored(store, "classify") == []

@@ -116,6 +116,51 @@ async def test_try_again_regenerates_and_links_the_parent(harness):
     assert retry.thread_ts == ts
 
 
+async def test_five_presses_of_try_again_show_six_different_replies(harness):
+    ws, store = harness.ws, harness.bot.services.store
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} mondays, right")
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    for press in range(1, 6):
+        # Press on the first reply, then on the latest: both count what the thread has shown.
+        shown = bot_replies(ws, "C_GENERAL", ts)
+        target = shown[0] if press % 2 else shown[-1]
+        await ws.click_button(
+            user=YOU, action_id=TRY_AGAIN_ACTION, channel="C_GENERAL", ts=target["ts"]
+        )
+        await ws.wait_for(lambda n=press: len(bot_replies(ws, "C_GENERAL", ts)) == n + 1)
+        await harness.idle()
+    texts = [r["text"] for r in bot_replies(ws, "C_GENERAL", ts)]
+    assert len(texts) == 6
+    assert len(set(texts)) == 6
+    parent, *retries = sorted(await stored(store, "generate"), key=lambda i: i.created_at)
+    assert [r.parent_id for r in retries] == [parent.id] * 5
+    assert [parent.output, *(r.output for r in retries)] == texts
+
+
+class OneReplyModels(LiveModels):
+    """A generator with a single thing to say: after it was shown, nothing is new."""
+
+    async def retry(self, prompt, *, shown, n=None):
+        [best] = await super().retry(prompt, shown=(), n=1)
+        return [best] if best.text not in shown else []
+
+
+@pytest.mark.parametrize("harness", [OneReplyModels], indirect=True)
+async def test_try_again_samples_afresh_when_every_reply_was_shown(harness):
+    ws, store = harness.ws, harness.bot.services.store
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} mondays, right")
+    [first] = await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    await ws.click_button(user=YOU, action_id=TRY_AGAIN_ACTION, channel="C_GENERAL", ts=first["ts"])
+    await ws.wait_for(lambda: len(bot_replies(ws, "C_GENERAL", ts)) == 2)
+    [_, again] = bot_replies(ws, "C_GENERAL", ts)
+    await harness.idle()
+    assert again["text"] == first["text"]
+    assert again["text"] != FRIENDLY_ERROR
+    assert len(await stored(store, "generate")) == 2
+
+
 @pytest.mark.parametrize("harness", [SlowModels], indirect=True)
 async def test_slow_backend_shows_progress_after_the_ack(harness):
     ws = harness.ws

@@ -18,7 +18,7 @@ from google.cloud.firestore import AsyncClient, FieldFilter, Query
 
 from tests.contract.firestore_indexes import Index, covers, needed_index, shipped_indexes
 from tests.contract.test_store import interaction, model
-from tuning.records import AuditEntry, ChannelSettings, JobRecord, Task, utcnow
+from tuning.records import AuditEntry, ChannelSettings, Correction, JobRecord, Task, utcnow
 from tuning.store.base import Store
 from tuning.store.firestore.store import FirestoreStore
 
@@ -50,6 +50,7 @@ DRIVERS: dict[str, list[Drive]] = {
     "update_interaction": [lambda s: s.update_interaction(interaction(1, output="edited"))],
     "get_interaction": [lambda s: s.get_interaction("i00001")],
     "find_interaction": [lambda s: s.find_interaction(channel="C1", ts="nothing")],
+    "linked_interactions": [lambda s: s.linked_interactions(parent_id="i00001")],
     "iter_interactions": [
         lambda s: _drain(s.iter_interactions()),
         lambda s: _drain(s.iter_interactions(kind="generate")),
@@ -72,6 +73,11 @@ DRIVERS: dict[str, list[Drive]] = {
         lambda s: s.count_feedback(kind="generate"),
         lambda s: s.count_feedback(since=utcnow() - timedelta(days=1)),
         lambda s: s.count_feedback(since=utcnow() - timedelta(days=1), kind="classify"),
+    ],
+    "add_correction": [lambda s: s.add_correction(Correction("i00001", "U2", "better"))],
+    "iter_corrections": [
+        lambda s: _drain(s.iter_corrections()),
+        lambda s: _drain(s.iter_corrections(since=utcnow() - timedelta(days=1))),
     ],
     "claim": [lambda s: s.claim("k", ttl=timedelta(minutes=1), holder="me")],
     "release": [lambda s: s.release("k", holder="me")],

@@ -13,6 +13,7 @@ from tuning.records import (
     AuditEntry,
     Candidate,
     ChannelSettings,
+    Correction,
     Interaction,
     JobRecord,
     ModelVersion,
@@ -24,6 +25,7 @@ from tuning.store.firestore.store import FirestoreStore
 from tuning.store.sqlite.store import SqliteStore
 
 T0 = utcnow().replace(microsecond=0) - timedelta(days=1)
+HOUR = timedelta(hours=1)
 
 
 def interaction(n: int, **changes: object) -> Interaction:
@@ -420,6 +422,59 @@ async def test_jobs_save_replace_and_list_newest_first(store: Store) -> None:
     assert [j.id for j in await store.running_jobs()] == [f"job-{n}" for n in (3, 2, 1, 0)]
 
 
+# -- try again links and corrections -----------------------------------------------------------
+
+
+async def test_linked_interactions_are_the_retries_of_one_reply(store: Store) -> None:
+    await store.add_interaction(interaction(1))
+    await store.add_interaction(interaction(3, parent_id="i00001"))
+    await store.add_interaction(interaction(2, parent_id="i00001"))
+    await store.add_interaction(interaction(4, parent_id="i00003"))
+    linked = await store.linked_interactions(parent_id="i00001")
+    assert [i.id for i in linked] == ["i00002", "i00003"]
+    assert linked[0] == interaction(2, parent_id="i00001")
+    assert await store.linked_interactions(parent_id="i00004") == []
+
+
+async def test_a_correction_is_one_per_interaction_and_user_and_a_later_one_replaces_it(
+    store: Store,
+) -> None:
+    first = Correction("i00001", "U2", "Oh sure, *another* meeting ✨", created_at=T0)
+    other = Correction("i00001", "U3", "Meetings: the cure for work.", created_at=T0)
+    await store.add_correction(first)
+    await store.add_correction(other)
+    later = Correction("i00001", "U2", "Wow. A meeting. Groundbreaking.", created_at=T0 + HOUR)
+    await store.add_correction(later)
+    stored = [c async for c in store.iter_corrections()]
+    assert stored == [other, later]
+
+
+async def test_iter_corrections_pages_oldest_first_after_since(store: Store) -> None:
+    made = [
+        Correction(f"i{n:05d}", "U2", f"better {n}", created_at=T0 + timedelta(seconds=n))
+        for n in range(7)
+    ]
+    for correction in reversed(made):
+        await store.add_correction(correction)
+    assert [c async for c in store.iter_corrections()] == made
+    since = T0 + timedelta(seconds=3)
+    assert [c async for c in store.iter_corrections(since=since)] == made[4:]
+
+
+async def test_forget_user_deletes_their_corrections_and_those_on_their_messages(
+    store: Store,
+) -> None:
+    await store.add_interaction(interaction(1, user="U1"))
+    await store.add_interaction(interaction(2, user="U2"))
+    await store.add_correction(Correction("i00001", "U3", "on theirs"))
+    await store.add_correction(Correction("i00002", "U1", "by them"))
+    await store.add_correction(Correction("i00002", "U3", "someone else's"))
+    assert await store.forget_user(user="U1") == 3
+    assert [(c.interaction_id, c.user) async for c in store.iter_corrections()] == [
+        ("i00002", "U3")
+    ]
+
+
 # -- channel settings, opt-outs, audit ---------------------------------------------------------
 
 
@@ -431,6 +486,12 @@ async def test_channel_settings_default_and_stored(store: Store) -> None:
     assert await store.channel_settings(channel="C1") == custom
     await store.put_channel_settings(ChannelSettings(channel="C1", mode="off"))
     assert (await store.channel_settings(channel="C1")).mode == "off"
+
+
+async def test_channel_exploration_share_round_trips(store: Store) -> None:
+    assert (await store.channel_settings(channel="C1")).explore == 0.0
+    await store.put_channel_settings(ChannelSettings(channel="C1", explore=0.15))
+    assert (await store.channel_settings(channel="C1")).explore == 0.15
 
 
 async def test_opt_outs(store: Store) -> None:

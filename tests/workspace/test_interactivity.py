@@ -108,3 +108,43 @@ async def test_submit_view_sends_state_values(ws: Workspace, receiver: Receiver)
     assert payload["type"] == "view_submission"
     assert payload["view"]["state"]["values"] == values
     assert ws.modal(YOU) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "open_after", "errors"),
+    [
+        (
+            {"response_action": "errors", "errors": {"reason": "Say more"}},
+            True,
+            {"reason": "Say more"},
+        ),
+        # Slack refuses errors on a block that is not an input of the view: its generic line.
+        (
+            {"response_action": "errors", "errors": {"nope": "Say more"}},
+            True,
+            {"": "We had some trouble connecting. Try again?"},
+        ),
+        ({"response_action": "clear"}, False, {}),
+        ({}, False, {}),
+    ],
+)
+async def test_a_submission_answer_keeps_shows_errors_or_closes_as_slack_does(
+    ws: Workspace, receiver: Receiver, answer: dict, open_after: bool, errors: dict
+) -> None:
+    receiver.answer = lambda _: web.json_response(answer)
+    ws.state.open_modal(user=YOU, view=REASON_MODAL)
+    values = {"reason": {"text": {"type": "plain_text_input", "value": ""}}}
+    await ws.submit_view(user=YOU, values=values)
+    assert (ws.modal(YOU) is not None) == open_after
+    assert ws.modal_errors(YOU) == errors
+
+
+async def test_cancel_closes_the_modal_and_its_errors(ws: Workspace, receiver: Receiver) -> None:
+    receiver.answer = lambda _: web.json_response(
+        {"response_action": "errors", "errors": {"reason": "Say more"}}
+    )
+    ws.state.open_modal(user=YOU, view=REASON_MODAL)
+    await ws.submit_view(user=YOU, values={})
+    ws.close_view(user=YOU)
+    assert ws.modal(YOU) is None
+    assert ws.modal_errors(YOU) == {}

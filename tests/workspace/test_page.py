@@ -10,6 +10,7 @@ import json
 from urllib.parse import parse_qs
 
 import pytest
+from aiohttp import web
 from playwright.async_api import Page, expect
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -181,3 +182,22 @@ async def test_modal_opened_by_the_app_is_filled_and_submitted(
     assert submitted["view"]["state"]["values"] == {
         "reason": {"text": {"type": "plain_text_input", "value": "too honest"}}
     }
+
+
+async def test_a_modal_shows_the_apps_inline_errors_and_keeps_what_was_typed(
+    ws: Workspace, receiver: Receiver, browser_page: Page
+) -> None:
+    page = browser_page
+    receiver.answer = lambda _: web.json_response(
+        {"response_action": "errors", "errors": {"reason": "Say a bit more"}}
+    )
+    ws.state.open_modal(user=YOU, view=REASON_MODAL)
+    await page.goto(f"{ws.base_url}/#/app/home")
+    dialog = page.locator(".dialog.modal")
+    await dialog.locator("input").fill("meh")
+    await dialog.locator('button[data-answer="submit"]').click()
+    await expect(dialog.locator(".bk-input-error")).to_have_text("Say a bit more")
+    await expect(dialog.locator("input")).to_have_value("meh")
+    await dialog.locator('button[data-answer="close"]').click()
+    await expect(dialog).to_have_count(0)
+    assert ws.modal(YOU) is None

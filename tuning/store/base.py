@@ -18,6 +18,7 @@ from tuning.records import (
     AuditEntry,
     ChannelSettings,
     Clock,
+    Correction,
     Feedback,
     Interaction,
     JobRecord,
@@ -70,6 +71,13 @@ class Store(abc.ABC):
     ) -> AsyncIterator[Interaction]:
         """Yield interactions oldest first, optionally of one kind or created after ``since``."""
 
+    @abc.abstractmethod
+    async def linked_interactions(self, *, parent_id: str) -> list[Interaction]:
+        """Return the interactions whose ``parent_id`` is this id, oldest first (maybe none).
+
+        These are the *Try again* replies to the prompt the interaction ``parent_id`` answered.
+        """
+
     # -- feedback ------------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -96,6 +104,16 @@ class Store(abc.ABC):
         include_retracted: bool = False,
     ) -> AsyncIterator[Feedback]:
         """Yield feedback oldest first, filtered by interaction and by ``updated_at > since``."""
+
+    # -- corrections ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_correction(self, correction: Correction) -> None:
+        """Store a person's better reply; one per (interaction, user), a later one replaces it."""
+
+    @abc.abstractmethod
+    def iter_corrections(self, *, since: datetime | None = None) -> AsyncIterator[Correction]:
+        """Yield corrections oldest first, optionally only those created after ``since``."""
 
     # -- claims, leases and expiry -------------------------------------------------------------
 
@@ -215,7 +233,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def forget_user(self, *, user: str) -> int:
-        """Delete the user's interactions (with their feedback) and feedback; return the count."""
+        """Delete the user's interactions, feedback and corrections; return the count.
+
+        Feedback and corrections on the user's interactions go with them.
+        """
 
     # -- derived -------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from tuning.records import (
     AuditEntry,
     Candidate,
     ChannelSettings,
+    Correction,
     Feedback,
     Interaction,
     JobRecord,
@@ -247,6 +248,28 @@ def channel_from_dict(data: Mapping[str, Any]) -> ChannelSettings:
             threshold=float(data["threshold"]),
             mode=data["mode"],
             reaction=data["reaction"],
+            explore=float(data.get("explore") or 0.0),  # absent before exploration existed
+        )
+
+
+def correction_to_dict(item: Correction, enc: Encode) -> dict[str, Any]:
+    """Return the correction as a dict."""
+    return {
+        "interaction_id": item.interaction_id,
+        "user": item.user,
+        "text": item.text,
+        "created_at": enc(item.created_at),
+    }
+
+
+def correction_from_dict(data: Mapping[str, Any], dec: Decode) -> Correction:
+    """Rebuild a correction from :func:`correction_to_dict` output."""
+    with decoding("correction of", data, "interaction_id"):
+        return Correction(
+            interaction_id=data["interaction_id"],
+            user=data["user"],
+            text=data["text"],
+            created_at=dec(data["created_at"]),
         )
 
 

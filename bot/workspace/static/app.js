@@ -366,22 +366,39 @@
     } else {
       pane.innerHTML = '<div class="empty">sarcasm-bot has not published a Home tab for you yet.</div>';
     }
-    renderModal(data.modal);
+    renderModal(data.modal, data.errors);
   }
 
   async function refreshModal() {
     const data = await api("/_ws/home");
-    renderModal(data.modal);
+    renderModal(data.modal, data.errors);
   }
 
-  function renderModal(modal) {
+  // Show the app's response_action "errors" under their input blocks ("" on top), as Slack does;
+  // the typed values stay.
+  function showModalErrors(box, errors) {
+    for (const old of box.querySelectorAll(".bk-input-error")) old.remove();
+    for (const [blockId, text] of Object.entries(errors || {})) {
+      const note = document.createElement("div");
+      note.className = "bk-input-error";
+      note.textContent = text;
+      const field = blockId ? box.querySelector(`[data-block-id="${CSS.escape(blockId)}"]`) : null;
+      if (field) field.closest(".bk-input").append(note);
+      else box.querySelector("h3").after(note);
+    }
+  }
+
+  function renderModal(modal, errors) {
     const overlay = $("overlay");
     const existing = overlay.querySelector(".modal");
     if (!modal) {
       if (existing) { overlay.hidden = true; overlay.innerHTML = ""; }
       return;
     }
-    if (existing && existing.dataset.viewId === modal.id && existing.dataset.hash === modal.hash) return;
+    if (existing && existing.dataset.viewId === modal.id && existing.dataset.hash === modal.hash) {
+      showModalErrors(existing, errors);
+      return;
+    }
     overlay.innerHTML = "";
     const box = document.createElement("div");
     box.className = "dialog modal";
@@ -397,11 +414,12 @@
     buttons.addEventListener("click", async (ev) => {
       const answer = ev.target.dataset && ev.target.dataset.answer;
       if (answer === "submit") await api("/_ws/submit", { values: readInputs(box) });
-      if (answer === "close") { overlay.hidden = true; overlay.innerHTML = ""; }
+      if (answer === "close") { await api("/_ws/close", {}); overlay.hidden = true; overlay.innerHTML = ""; }
     });
     box.append(buttons);
     overlay.append(box);
     overlay.hidden = false;
+    showModalErrors(box, errors);
   }
 
   // -- routing -------------------------------------------------------------------------------

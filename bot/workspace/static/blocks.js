@@ -114,6 +114,7 @@
     field.dataset.actionId = element.action_id || "";
     field.dataset.inputType = element.type || "plain_text_input";
     if (element.initial_value) field.value = element.initial_value;
+    if (element.max_length) field.maxLength = element.max_length; // Slack's client enforces it
     if (element.placeholder) field.placeholder = element.placeholder.text || "";
     wrap.append(field);
     return wrap;

@@ -144,6 +144,7 @@ class FirestoreRegistry(FirestoreEngine):
                 "threshold": settings.threshold,
                 "mode": settings.mode,
                 "reaction": settings.reaction,
+                "explore": settings.explore,
             }
         )
 

@@ -6,8 +6,10 @@ Collections (each name may carry a prefix, e.g. per test or per deployment) and 
 collection     document id                                   notes
 =============  ============================================  =================================
 interactions   interaction id                                queried by (channel, ts),
-                                                             (channel, reply_ts), user, kind
+                                                             (channel, reply_ts), user, kind,
+                                                             parent_id
 feedback       sha256(interaction_id NUL user NUL reaction)  created with create(): idempotent
+corrections    sha256(interaction_id NUL user)               set(): a later one replaces it
 claims         sha256(key)                                   ``expires_at``: the TTL field
 models         ``{task}:{version}``                          candidate | active | retired
 active_models  task                                          read and written by every
@@ -44,6 +46,7 @@ from tuning.records import Clock, Feedback, Interaction, Kind, utcnow
 from tuning.store import codec
 from tuning.store.base import Store
 from tuning.store.firestore.cheap_reads import FirestoreCheapReads
+from tuning.store.firestore.corrections import FirestoreCorrections
 from tuning.store.firestore.docs import (
     api_errors_as_store_errors,
     claim_id,
@@ -57,7 +60,7 @@ from tuning.store.firestore.registry import FirestoreRegistry
 __all__ = ["FirestoreStore"]
 
 
-class FirestoreStore(FirestoreCheapReads, FirestoreRegistry, Store):
+class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistry, Store):
     """A :class:`Store` on Firestore; closing it closes the client."""
 
     @classmethod
@@ -120,6 +123,14 @@ class FirestoreStore(FirestoreCheapReads, FirestoreRegistry, Store):
             for snapshot in await query.get():
                 return codec.interaction_from_dict(snapshot.to_dict() or {}, dec)
         return None
+
+    @translated
+    async def linked_interactions(self, *, parent_id: str) -> list[Interaction]:
+        """Return the interactions whose ``parent_id`` is this id, oldest first (maybe none)."""
+        # A prompt has a few retries: filter on one field and sort here, no composite index.
+        query = self._col("interactions").where(filter=FieldFilter("parent_id", "==", parent_id))
+        found = [codec.interaction_from_dict(s.to_dict() or {}, dec) for s in await query.get()]
+        return sorted(found, key=lambda i: (i.created_at, i.id))
 
     async def iter_interactions(
         self, *, kind: Kind | None = None, since: datetime | None = None
@@ -294,10 +305,11 @@ class FirestoreStore(FirestoreCheapReads, FirestoreRegistry, Store):
 
     @translated
     async def forget_user(self, *, user: str) -> int:
-        """Delete the user's interactions (with their feedback) and feedback; return the count.
+        """Delete the user's interactions, feedback and corrections; return the count.
 
-        Works in batches, so it is not one atomic step; running it again finishes the job. The
-        opt-out record and the admin audit log are kept. An empty ``user`` forgets nothing.
+        Feedback and corrections on the user's interactions go with them. Works in batches, so
+        it is not one atomic step; running it again finishes the job. The opt-out record and
+        the admin audit log are kept. An empty ``user`` forgets nothing.
         """
         if not user:
             return 0
@@ -308,14 +320,16 @@ class FirestoreStore(FirestoreCheapReads, FirestoreRegistry, Store):
             on_theirs: list[Any] = []
             for start in range(0, len(ids), 30):  # "in" takes at most 30 values
                 chunk = ids[start : start + 30]
-                query = self._col("feedback").where(
-                    filter=FieldFilter("interaction_id", "in", chunk)
-                )
-                on_theirs.extend(await query.get())
+                for collection in ("feedback", "corrections"):
+                    query = self._col(collection).where(
+                        filter=FieldFilter("interaction_id", "in", chunk)
+                    )
+                    on_theirs.extend(await query.get())
             # Feedback first: a crash in between must not leave feedback on a deleted message.
             deleted += await self._delete_all(s.reference for s in on_theirs)
             deleted += await self._delete_all(s.reference for s in snapshots)
-        by_them = self._col("feedback").where(filter=FieldFilter("user", "==", user))
-        while snapshots := await by_them.limit(self.page_size).get():
-            deleted += await self._delete_all(s.reference for s in snapshots)
+        for collection in ("feedback", "corrections"):
+            by_them = self._col(collection).where(filter=FieldFilter("user", "==", user))
+            while snapshots := await by_them.limit(self.page_size).get():
+                deleted += await self._delete_all(s.reference for s in snapshots)
         return deleted

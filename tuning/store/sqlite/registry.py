@@ -162,9 +162,15 @@ class SqliteRegistry(SqliteEngine):
         """Store a channel's settings."""
         await self._run(
             lambda conn: conn.execute(
-                "INSERT OR REPLACE INTO channels (channel, threshold, mode, reaction) "
-                "VALUES (?, ?, ?, ?)",
-                (settings.channel, settings.threshold, settings.mode, settings.reaction),
+                "INSERT OR REPLACE INTO channels (channel, threshold, mode, reaction, explore) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    settings.channel,
+                    settings.threshold,
+                    settings.mode,
+                    settings.reaction,
+                    settings.explore,
+                ),
             )
         )
 

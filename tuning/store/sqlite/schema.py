@@ -107,6 +107,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX audit_at ON audit (at, seq);
     """,
+    # 2: corrections (a person's better reply, one per interaction and user), the link from a
+    # reply to its *Try again* retries, and each channel's exploration share.
+    """
+    CREATE TABLE corrections (
+        interaction_id TEXT NOT NULL,
+        user TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (interaction_id, user)
+    );
+    CREATE INDEX corrections_created ON corrections (created_at, interaction_id, user);
+    CREATE INDEX corrections_user ON corrections (user);
+    CREATE INDEX interactions_parent ON interactions (parent_id) WHERE parent_id IS NOT NULL;
+    ALTER TABLE channels ADD COLUMN explore REAL NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -19,6 +19,7 @@ from tuning.records import Feedback, Interaction, Kind
 from tuning.store import codec
 from tuning.store.base import Store
 from tuning.store.codec import encode_text as enc
+from tuning.store.sqlite.corrections import SqliteCorrections
 from tuning.store.sqlite.counts import SqliteCounts
 from tuning.store.sqlite.engine import (
     FEEDBACK_COLUMNS,
@@ -49,7 +50,7 @@ def _keyset(*columns: str) -> tuple[str, dict[str, Any], Callable[[Row], dict[st
     return tail, dict.fromkeys(names, ""), after
 
 
-class SqliteStore(SqliteCounts, SqliteRegistry, Store):
+class SqliteStore(SqliteCorrections, SqliteCounts, SqliteRegistry, Store):
     """A :class:`Store` in one SQLite file (created with its directory when missing)."""
 
     # -- interactions --------------------------------------------------------------------------
@@ -101,6 +102,16 @@ class SqliteStore(SqliteCounts, SqliteRegistry, Store):
 
         row = await self._run(find)
         return None if row is None else decode_interaction(row)
+
+    async def linked_interactions(self, *, parent_id: str) -> list[Interaction]:
+        """Return the interactions whose ``parent_id`` is this id, oldest first (maybe none)."""
+        rows = await self._run(
+            lambda conn: conn.execute(
+                "SELECT * FROM interactions WHERE parent_id = ? ORDER BY created_at, id",
+                (parent_id,),
+            ).fetchall()
+        )
+        return [decode_interaction(row) for row in rows]
 
     async def iter_interactions(
         self, *, kind: Kind | None = None, since: datetime | None = None
@@ -241,10 +252,11 @@ class SqliteStore(SqliteCounts, SqliteRegistry, Store):
     # -- privacy ---------------------------------------------------------------------------------
 
     async def forget_user(self, *, user: str) -> int:
-        """Delete the user's interactions (with their feedback) and feedback; return the count.
+        """Delete the user's interactions, feedback and corrections; return the count.
 
-        The opt-out record is kept (it is how we keep honouring the opt-out), and so is the
-        admin audit log. An empty ``user`` forgets nothing.
+        Feedback and corrections on the user's interactions go with them. The opt-out record
+        is kept (it is how we keep honouring the opt-out), and so is the admin audit log. An
+        empty ``user`` forgets nothing.
         """
         if not user:
             return 0
@@ -257,7 +269,12 @@ class SqliteStore(SqliteCounts, SqliteRegistry, Store):
                     (user,),
                 ).rowcount
                 by_them = conn.execute("DELETE FROM feedback WHERE user = ?", (user,)).rowcount
+                corrected = conn.execute(
+                    "DELETE FROM corrections WHERE user = ? OR interaction_id IN "
+                    "(SELECT id FROM interactions WHERE user = ?)",
+                    (user, user),
+                ).rowcount
                 theirs = conn.execute("DELETE FROM interactions WHERE user = ?", (user,)).rowcount
-            return int(on_theirs + by_them + theirs)
+            return int(on_theirs + by_them + corrected + theirs)
 
         return await self._run(forget)

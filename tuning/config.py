@@ -179,7 +179,9 @@ class Settings:
     data_dir: Path = Path(".sarcasm")
     log_level: str = "INFO"
     candidates: int = 4
-    promotion_margin: float = 0.01
+    # The promotion rule's tolerance: a candidate trained on more human feedback is promoted when
+    # the lower bound of its paired 95% interval is above -promotion_margin (decision.Rule).
+    promotion_margin: float = 0.05
     tick_minutes: int = 0
     registry_poll_seconds: float = 30.0
     # The scheduler's reinforcement policy: off unless asked for, and even then only while the
@@ -280,7 +282,7 @@ class Settings:
             data_dir=data_dir,
             log_level=reader.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             candidates=int(reader.number("GENERATOR_CANDIDATES", 4, low=1, high=16, integer=True)),
-            promotion_margin=reader.number("PROMOTION_MARGIN", 0.01, low=0.0, high=1.0),
+            promotion_margin=reader.number("PROMOTION_MARGIN", 0.05, low=0.0, high=1.0),
             tick_minutes=int(reader.number("TICK_MINUTES", 0, low=0, high=10080, integer=True)),
             registry_poll_seconds=reader.number("REGISTRY_POLL_SECONDS", 30.0, low=0.1, high=60.0),
             schedule_reinforcement=bool(reader.flag("SCHEDULE_REINFORCEMENT")),

@@ -6,12 +6,14 @@ learned those rows would win every comparison from memory.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.tuning_loop.factories import reply
+from tests.tuning_loop.factories import flag_texts, interaction, reply
+from tuning.backends.local_job import train_local
 from tuning.datasets.assemble import DatasetConfig
 from tuning.datasets.basedata import (
     LabelledMessage,
@@ -21,7 +23,8 @@ from tuning.datasets.basedata import (
     save_bootstrapped,
 )
 from tuning.datasets.examples import text_split
-from tuning.datasets.export import Snapshot, base_examples, build_dataset
+from tuning.datasets.export import Snapshot, base_examples, build_dataset, write_dataset
+from tuning.datasets.feedback import read_feedback
 from tuning.datasets.formats import sft_pair
 from tuning.models import artifacts
 from tuning.models.builders import build_classifier, build_from_base, train_messages
@@ -93,3 +96,50 @@ def test_bootstrap_cross_validates_on_every_row_but_fits_the_train_split(tmp_pat
     model = build_classifier(tmp_path, train, cv_folds=5, cv_on=every)
     assert model.metrics["n_train"] == len(train)
     assert model.metrics["cv_f1"] == pytest.approx(cross_validated_f1(texts, labels, folds=5))
+
+
+def test_a_generator_job_learns_from_every_rating_in_the_train_split(tmp_path: Path) -> None:
+
+    # Unpaired ratings only: people like replies that name the thing, dislike the rest.
+    asked = []
+    ratings = {}
+    for i in range(80):
+        thing = ["printer", "vpn", "wifi", "badge reader"][i % 4]
+        item = reply(f"g{i}", f"The {thing} on floor {i} is down", "", minute=i)
+        liked = i % 2 == 0
+        text = f"Oh good, the {thing} again." if liked else "Classic. Just classic."
+        asked.append(dataclasses.replace(item, output=text))
+        ratings[item.id] = 1 if liked else -1
+    dataset = build_dataset("generator", "sft", Snapshot(tuple(asked), ratings), config=OPEN)
+    files = write_dataset(dataset, tmp_path / "dataset")
+    assert files.feedback is not None
+    learnt = read_feedback(files.feedback, split="train")
+    model = train_local(task="generator", method="sft", dataset=files, base=None, data_dir=tmp_path)
+    reward = LocalGenerator.load(Path(model.artifact)).reward
+    assert reward.n_ratings == len(learnt.ratings) > 50
+    assert model.metrics["n_ratings"] == len(learnt.ratings)
+    good, bad = reward.score("The scanner is down", ["Oh good, the scanner again.", "Classic."])
+    assert good > bad
+
+
+def test_a_classifier_job_calibrates_on_the_channel_rows(data_dir: Path, tmp_path: Path) -> None:
+
+    flags = [
+        interaction(f"f{i}", text, label, minute=i)
+        for i, (text, label, _) in enumerate(flag_texts(120))
+    ]
+    ratings = {f"f{i}": r for i, (_, _, r) in enumerate(flag_texts(120))}
+    snapshot = Snapshot(tuple(flags), ratings)
+    base = base_examples(data_dir)
+    with_channel = write_dataset(
+        build_dataset("classifier", "sft", snapshot, base=base, config=OPEN), tmp_path / "a"
+    )
+    model = train_local(
+        task="classifier", method="sft", dataset=with_channel, base=None, data_dir=tmp_path
+    )
+    assert model.metrics["calibrated_on_channel"] == 1.0
+    without = dataclasses.replace(with_channel, feedback=None)  # as a Vertex dataset carries
+    plain = train_local(
+        task="classifier", method="sft", dataset=without, base=None, data_dir=tmp_path
+    )
+    assert plain.metrics["calibrated_on_channel"] == 0.0

@@ -21,7 +21,6 @@ def loop_settings(tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         store_url=f"sqlite:///{tmp_path / 'store.db'}",
-        promotion_margin=0.01,
     )
 
 

@@ -85,7 +85,7 @@ def test_corrupted_store_record_is_named_and_nothing_written(tmp_path: Path) -> 
     assert not (tmp_path / "out" / "train.jsonl").exists()
 
 
-def test_export_writes_three_files_with_stats(tmp_path: Path) -> None:
+def test_export_writes_its_files_with_stats(tmp_path: Path) -> None:
     seed(tmp_path, 60)
     result = cli(
         tmp_path, "export", "--task", "classifier", "--method", "sft", "--out", "out", "--json"
@@ -99,10 +99,13 @@ def test_export_writes_three_files_with_stats(tmp_path: Path) -> None:
     train = (tmp_path / "out" / "train.jsonl").read_text().splitlines()
     assert len(train) == stats["counts"]["train"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "feedback.jsonl",  # the local-only human feedback file (tuning.datasets.feedback)
         "stats.json",
         "train.jsonl",
         "validation.jsonl",
     ]
+    labels = (tmp_path / "out" / "feedback.jsonl").read_text().splitlines()
+    assert len(labels) == stats["counts"]["from_feedback"]  # one channel label per flag kept
 
 
 def test_run_status_jobs_rollback_promote(tmp_path: Path) -> None:

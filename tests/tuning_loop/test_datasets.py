@@ -177,7 +177,11 @@ def test_assemble_keeps_each_example_in_its_split_as_data_grows() -> None:
     [
         (0, DatasetConfig(), "0 training examples, need at least 100"),
         (50, DatasetConfig(), "need at least 100"),
-        (5, DatasetConfig(min_train=1, validation_fraction=0.01), "validation examples"),
+        (
+            5,
+            DatasetConfig(min_train=1, min_validation=1, validation_fraction=0.01),
+            "validation examples",
+        ),
     ],
 )
 def test_assemble_refuses_small_datasets(n: int, config: DatasetConfig, message: str) -> None:
@@ -251,6 +255,7 @@ def test_a_failed_rewrite_keeps_the_previous_dataset(tmp_path: Path) -> None:
     assert (out / "train.jsonl").read_bytes() == before["train.jsonl"]
     assert (out / "validation.jsonl").read_bytes() == before["validation.jsonl"]
     assert sorted(p.name for p in out.iterdir()) == [
+        "feedback.jsonl",  # the local-only human feedback file (tuning.datasets.feedback)
         "stats.json",
         "train.jsonl",
         "validation.jsonl",

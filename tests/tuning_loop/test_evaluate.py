@@ -7,11 +7,10 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.metrics import f1_score, precision_score, roc_auc_score
 
 from tuning.evaluation.metrics import (
     classifier_metrics,
-    decide,
     distinct_n,
     generator_metrics,
     quality,
@@ -112,18 +111,25 @@ def test_quality_is_the_mean_of_the_parts_that_were_measured(
     assert quality(metrics) == pytest.approx(expected, nan_ok=True)
 
 
-@pytest.mark.parametrize(
-    ("cand", "active", "force", "promote"),
-    [
-        ({"f1": 0.80}, None, False, True),  # nothing active yet
-        ({"f1": 0.80}, {"f1": 0.78}, False, True),  # beats by more than the margin
-        ({"f1": 0.785}, {"f1": 0.78}, False, False),  # better, but not by the margin
-        ({"f1": 0.70}, {"f1": 0.78}, False, False),  # worse
-        ({"f1": 0.70}, {"f1": 0.78}, True, True),  # forced after evaluation
-        ({"f1": math.nan}, {"f1": 0.78}, False, False),  # unmeasurable never wins
-    ],
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 1),
+            st.sampled_from([0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0]),
+            st.sampled_from([0.5, 0.8, 0.9]),
+        ),
+        min_size=1,
+        max_size=40,
+    )
 )
-def test_promotion_rule(cand: dict, active: dict | None, force: bool, promote: bool) -> None:
-    decision = decide("f1", cand, active, margin=0.01, force=force)
-    assert decision.promote is promote
-    assert "f1" in decision.reason
+def test_per_message_thresholds_agree_with_scikit_learn(
+    rows: list[tuple[int, float, float]],
+) -> None:
+    labels = [y for y, _, _ in rows]
+    metrics = classifier_metrics(labels, [p for _, p, _ in rows], threshold=[t for *_, t in rows])
+    predicted = [int(p >= t) for _, p, t in rows]
+    assert metrics["f1"] == pytest.approx(f1_score(labels, predicted, zero_division=0.0))
+    assert metrics["precision"] == pytest.approx(
+        precision_score(labels, predicted, zero_division=0.0)
+    )

@@ -27,7 +27,7 @@ def store(sqlite_store: SqliteStore) -> SqliteStore:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", promotion_margin=0.01)
+    return Settings(data_dir=tmp_path / "data")
 
 
 async def test_feedback_tick_job_evaluation_promotion_serving(

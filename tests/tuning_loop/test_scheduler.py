@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.clock import ManualClock
-from tests.tuning_loop.factories import add_flags
+from tests.tuning_loop.factories import add_flags, add_replies
 from tuning.backends.base import RemoteStatus, TuningBackend
 from tuning.backends.local import LocalBackend
 from tuning.config import Settings
@@ -29,13 +29,15 @@ POLICY = Policy(
 )
 
 
-def job(hours_ago: float, state: JobState = "SUCCEEDED") -> JobRecord:
+def job(hours_ago: float, state: JobState = "SUCCEEDED", *, launched: bool = True) -> JobRecord:
     return JobRecord(
         id="j",
         task="classifier",
         method="sft",
         backend="local",
         state=state,
+        remote_name="local/j" if launched else None,
+        error=None if launched else "classifier sft dataset too small: 3 training examples",
         created_at=NOW - timedelta(hours=hours_ago),
     )
 
@@ -47,7 +49,9 @@ def job(hours_ago: float, state: JobState = "SUCCEEDED") -> JobRecord:
         (50, None, None, True, "50 new feedback (min 50)"),
         (49, None, None, False, "needs 50"),
         (500, job(1), job(1), False, "cooling down until 2026-11-25 17:00"),
-        (500, job(1, "FAILED"), job(30), False, "cooling down"),  # failures cool down too
+        (500, job(1, "FAILED"), job(30), False, "cooling down"),  # launched failures cool down
+        # A job refused before launch (its dataset) costs nothing: no cooldown after it.
+        (500, job(1, "FAILED", launched=False), job(30), True, "500 new feedback"),
         (60, job(7), job(7), True, "60 new feedback"),
         (3, job(24 * 8), job(24 * 8), True, "dataset older than 7 days"),
         (0, job(24 * 8), job(24 * 8), False, "0 new feedback"),  # old but nothing new
@@ -59,6 +63,18 @@ def test_is_due(
     verdict = is_due(POLICY, new_feedback=new, last_attempt=attempt, last_success=success, now=NOW)
     assert verdict.due is due
     assert reason in verdict.reason
+
+
+def test_a_refusal_waits_for_new_feedback_not_for_the_cooldown() -> None:
+    refused = job(0.1, "FAILED", launched=False)
+    args = {"new_feedback": 500, "last_attempt": refused, "last_success": None, "now": NOW}
+    waiting = is_due(POLICY, **args, new_since_attempt=0)  # type: ignore[arg-type]
+    assert not waiting.due
+    assert "refused at 2026-11-25 11:54 UTC (classifier sft dataset too small)" in waiting.reason
+    assert is_due(POLICY, **args, new_since_attempt=1).due  # type: ignore[arg-type]
+    # A launched job before the refusal still cools the policy down.
+    cooling = is_due(POLICY, **args, new_since_attempt=1, last_launched=job(2))  # type: ignore[arg-type]
+    assert "cooling down until 2026-11-25 16:00" in cooling.reason
 
 
 def test_disabled_policy_is_never_due() -> None:
@@ -173,6 +189,61 @@ async def test_the_cooldown_runs_on_the_store_clock(tmp_path: Path) -> None:
         second = await tick(service, store, [policy], holder="cron")
         assert second.launched is not None, second.verdicts
         assert (await service.wait(second.launched.id)).state == "FAILED"
+    finally:
+        await service.close()
+        await store.close()
+
+
+async def test_a_refused_job_does_not_cool_the_policy_down(tmp_path: Path) -> None:
+    clock = ManualClock()
+    store = SqliteStore(tmp_path / "store.db", clock=clock)
+    await store.open()
+    await add_replies(store, 3)  # 3 approved replies: far too few for a Vertex SFT dataset
+    service = TuningService(store, Settings(data_dir=tmp_path / "data"), {"remote": Refusing()})
+    policy = Policy("generator", "sft", min_new_feedback=1, backend="remote")
+    try:
+        first = await tick(service, store, [policy], holder="cron")
+        assert first.launched is not None
+        refused = await service.wait(first.launched.id)
+        assert (refused.state, refused.remote_name) == ("FAILED", None)
+        assert "dataset too small" in (refused.error or "")
+        clock.advance(timedelta(minutes=1))
+        same_data = await tick(service, store, [policy], holder="cron")
+        assert same_data.launched is None
+        assert "no new feedback since" in same_data.verdicts[0].reason
+        clock.advance(timedelta(minutes=1))
+        await store.add_feedback(interaction_id="g0a", user="U9", reaction="y", rating=1)
+        retried = await tick(service, store, [policy], holder="cron")
+        assert retried.launched is not None, retried.verdicts  # minutes later, not 6 hours
+        assert (await service.wait(retried.launched.id)).remote_name is None
+    finally:
+        await service.close()
+        await store.close()
+
+
+async def test_a_policy_that_is_always_due_does_not_starve_the_next(tmp_path: Path) -> None:
+    clock = ManualClock()
+    store = SqliteStore(tmp_path / "store.db", clock=clock)
+    await store.open()
+    await add_flags(store, 60)
+    service = TuningService(store, Settings(data_dir=tmp_path / "data"), {"remote": Refusing()})
+    policies = [
+        Policy("classifier", "sft", min_new_feedback=50, cooldown=timedelta(0), backend="remote"),
+        Policy("generator", "sft", min_new_feedback=1, backend="remote"),
+    ]
+    try:
+        await add_replies(store, 5)
+        first = await tick(service, store, policies, holder="cron")
+        assert first.launched is not None
+        assert (first.launched.task, first.launched.method) == ("classifier", "sft")
+        await service.wait(first.launched.id)
+        clock.advance(timedelta(minutes=5))
+        # The classifier policy is due again at once (no cooldown, its job failed, the same 60
+        # feedback count), but the generator policy has waited longer: it goes first.
+        second = await tick(service, store, policies, holder="cron")
+        assert second.verdicts[0].due
+        assert second.launched is not None
+        assert (second.launched.task, second.launched.method) == ("generator", "sft")
     finally:
         await service.close()
         await store.close()

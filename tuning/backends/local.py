@@ -121,7 +121,7 @@ class LocalBackend(TuningBackend):
                 return
             run.state = "RUNNING"
             try:
-                sarcasm = await self._sarcasm() if job.method == "preference" else None
+                sarcasm = await self._sarcasm() if job.task == "generator" else None
                 model = await asyncio.to_thread(
                     train_local,
                     task=job.task,

@@ -1,9 +1,12 @@
 """``python -m tuning classify``: label texts with the active classifier, one JSON line each.
 
-Input is one text per line (stdin or ``--in FILE``), or a CSV column with ``--text-col``. The
-whole input is checked before any model runs: an empty text, a text over 4,000 characters,
-invalid UTF-8 or a missing column stops with one line naming the place, and nothing is written.
-"""
+Input is one text per line (stdin or ``--in FILE``), or a CSV column with ``--text-col``.
+A local classifier's ``label`` is ``sarcastic`` when ``probability`` reaches the decision
+threshold stored with the model (``metrics["threshold"]``, chosen on its validation data; 0.5
+for a model saved before thresholds were stored), not a fixed 0.5; a Vertex classifier's
+``label`` is the label it answered. The whole input is checked before any model runs: an empty
+text, a text over 4,000 characters, invalid UTF-8 or a missing column stops with one line naming
+the place, and nothing is written."""
 
 from __future__ import annotations
 
@@ -24,7 +27,10 @@ from tuning.models.loader import load_classifier
 from tuning.records import Prediction
 from tuning.store import open_store
 
-HELP = "Label texts (one per line, or a CSV column) as sarcastic or not, as JSON lines."
+HELP = (
+    "Label texts (one per line, or a CSV column) as sarcastic or not, as JSON lines; a local "
+    "model's label is 'sarcastic' when the probability reaches its stored threshold."
+)
 BATCH = 2000
 
 

@@ -11,8 +11,9 @@ from tuning.config import Settings
 from tuning.datasets.assemble import DatasetConfig
 from tuning.datasets.export import export_dataset
 from tuning.errors import NotFoundError
-from tuning.evaluation.comparison import ModelEvaluator
-from tuning.evaluation.metrics import decide
+from tuning.evaluation.comparison import ModelEvaluator, evidence_of
+from tuning.evaluation.decision import Rule, decide
+from tuning.evaluation.keys import HUMAN_FEEDBACK, finite
 from tuning.store import open_store
 
 HELP = "Evaluate a model version against the active one on today's validation split."
@@ -54,8 +55,16 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             )
     finally:
         await store.close()
+    evidence = evidence_of(
+        args.task,
+        comparison,
+        candidate_feedback=int(finite(model.metrics).get(HUMAN_FEEDBACK, 0)),
+        active=active,
+    )
     decision = decide(
-        comparison.key, comparison.candidate, comparison.active, margin=settings.promotion_margin
+        evidence,
+        has_active=comparison.active is not None,
+        rule=Rule(tolerance=settings.promotion_margin),
     )
     result = {
         "version": model.version,
@@ -64,6 +73,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         "candidate": comparison.candidate,
         "active": comparison.active,
         "would_promote": decision.promote,
+        "decided_by": evidence.metric,
+        "interval": finite(comparison.interval.as_dict()),
         "decision": decision.reason,
     }
     if args.json:

@@ -13,7 +13,10 @@ from tuning.datasets.export import export_dataset
 from tuning.lifecycle.service import LOCAL_MIN_TRAIN
 from tuning.store import open_store
 
-HELP = "Build a dataset from feedback and write train.jsonl, validation.jsonl and stats.json."
+HELP = (
+    "Build a dataset from feedback and write train.jsonl, validation.jsonl (Vertex JSONL), "
+    "feedback.jsonl (local-only human feedback) and stats.json."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

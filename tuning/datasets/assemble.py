@@ -52,7 +52,9 @@ class DatasetConfig:
 
     validation_fraction: float = VALIDATION_FRACTION  # share of keys hashed into validation
     min_train: int = 100  # fewer training examples than this is an error (Vertex SFT minimum)
-    min_validation: int = 1  # evaluation needs at least this many held-out examples
+    # Fewer held-out examples is an error. 0 by default: too little held-out feedback is for
+    # the promotion rule to say ("not enough held-out feedback yet"), not a failed job.
+    min_validation: int = 0
     max_validation: int = MAX_VALIDATION_EXAMPLES
     max_file_bytes: int = MAX_FILE_BYTES
     max_pairs_per_prompt: int = 10
@@ -76,6 +78,7 @@ class Dataset:
     train: tuple[str, ...]
     validation: tuple[str, ...]
     stats: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    feedback: tuple[str, ...] = ()  # feedback.jsonl lines (local-only, see datasets.feedback)
 
 
 def assemble(

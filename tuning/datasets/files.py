@@ -12,8 +12,12 @@ from tuning.records import frozen_mapping
 
 @dataclass(frozen=True)
 class DatasetFiles:
-    """An exported dataset: ``train.jsonl``, ``validation.jsonl`` and their ``stats.json``."""
+    """An exported dataset: ``train.jsonl``, ``validation.jsonl`` and their ``stats.json``.
+
+    ``feedback`` is the local-only ``feedback.jsonl`` (:mod:`tuning.datasets.feedback`), if any.
+    """
 
     train: Path
     validation: Path
     stats: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    feedback: Path | None = None

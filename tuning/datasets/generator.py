@@ -10,7 +10,11 @@ rated count; the same reply text is counted once with its ratings summed. Every 
 of a prompt whose net ratings differ make a pair, the higher-rated one chosen, largest rating
 gap first, at most ``max_pairs_per_prompt`` per prompt. Unrated candidates are never used.
 
->>> from tuning.records import Interaction
+**Corrections** (a better reply a person wrote after a 👎) are a human's own preference, so they
+satisfy the pair rule: each is an SFT example (the reply's prompt answered with the correction)
+and a pair preferring the correction over the bot reply it corrects, rated or not.
+
+>>> from tuning.records import Correction, Interaction
 >>> def reply(id, text, parent=None):
 ...     return Interaction(id=id, team="T", channel="C", ts=id, kind="generate",
 ...                        input_text="is the build green?", output=text, model_version="v1",
@@ -19,27 +23,36 @@ gap first, at most ``max_pairs_per_prompt`` per prompt. Unrated candidates are n
 ...                                {"a": -1, "b": 2})
 >>> [(p.chosen, p.rejected, p.margin) for p in built.items]
 [('Define green.', 'Always.', 3)]
+>>> from tuning.records import Correction
+>>> fix = Correction(interaction_id="a", user="U2", text="Green is a state of mind.")
+>>> built = build_preference_pairs([reply("a", "Always.")], {}, corrections=[fix])
+>>> [(p.chosen, p.rejected, p.source) for p in built.items]
+[('Green is a state of mind.', 'Always.', 'correction:a:U2>interaction:a')]
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
 
 from tuning.datasets.examples import Built, Example, PreferencePair, Skip
-from tuning.records import Interaction
+from tuning.records import Correction, Interaction
 from tuning.redaction import redact
 from tuning.text import normalize
 
 
 def build_generator_examples(
-    interactions: Iterable[Interaction], ratings: Mapping[str, int]
+    interactions: Iterable[Interaction],
+    ratings: Mapping[str, int],
+    *,
+    corrections: Sequence[Correction] = (),
 ) -> Built[Example]:
-    """Return prompt/reply examples from replies with a net positive rating."""
+    """Return prompt/reply examples from replies with a net positive rating, and corrections."""
     skips: list[Skip] = []
     chosen: dict[tuple[str, str], Example] = {}
     unrated = 0
-    for interaction in _replies(interactions):
+    replies = list(replies_of(interactions))
+    for interaction in replies:
         source = f"interaction:{interaction.id}"
         net = ratings.get(interaction.id)
         if net is None:
@@ -57,8 +70,21 @@ def build_generator_examples(
             skips.append(Skip(source, "duplicate", f"of {chosen[key, reply_key].source}"))
             continue
         chosen[key, reply_key] = Example(key=key, input=prompt, target=reply, source=source)
+    by_id = {interaction.id: interaction for interaction in replies}
+    for correction, corrected in _corrected(corrections, by_id, skips):
+        prompt, better = redact(corrected.input_text).strip(), redact(correction.text).strip()
+        key, better_key = normalize(prompt), normalize(better)
+        source = _correction_source(correction)
+        if (key, better_key) in chosen:
+            skips.append(Skip(source, "duplicate", f"of {chosen[key, better_key].source}"))
+            continue
+        chosen[key, better_key] = Example(key=key, input=prompt, target=better, source=source)
     items = tuple(chosen.values())
-    return Built(items=items, skips=tuple(skips), counts={"unrated_interactions": unrated})
+    counts = {
+        "unrated_interactions": unrated,
+        "corrections": sum(1 for e in items if e.source.startswith("correction:")),
+    }
+    return Built(items=items, skips=tuple(skips), counts=counts)
 
 
 def build_preference_pairs(
@@ -66,9 +92,13 @@ def build_preference_pairs(
     ratings: Mapping[str, int],
     *,
     max_pairs_per_prompt: int = 10,
+    corrections: Sequence[Correction] = (),
 ) -> Built[PreferencePair]:
-    """Return pairs of rated replies to the same prompt whose net ratings differ."""
-    replies = list(_replies(interactions))
+    """Return pairs of rated replies to the same prompt whose net ratings differ, and corrections.
+
+    Correction pairs come on top of ``max_pairs_per_prompt``: each is a person's explicit choice.
+    """
+    replies = list(replies_of(interactions))
     by_id = {interaction.id: interaction for interaction in replies}
     groups: dict[str, dict[str, list[Interaction]]] = {}  # prompt key -> reply key -> replies
     prompts: dict[str, str] = {}
@@ -78,7 +108,7 @@ def build_preference_pairs(
         if interaction.id not in ratings:
             unrated += 1
             continue
-        prompt = redact(_root(interaction, by_id).input_text).strip()
+        prompt = redact(root_of(interaction, by_id).input_text).strip()
         reply_key = normalize(redact(interaction.output))
         key = normalize(prompt)
         if not key or not reply_key:
@@ -89,8 +119,52 @@ def build_preference_pairs(
     pairs: list[PreferencePair] = []
     for key, group in groups.items():
         pairs.extend(_pairs_of(key, prompts[key], group, ratings, max_pairs_per_prompt, skips))
-    counts = {"unrated_interactions": unrated, "prompts": len(groups)}
+    before = len(pairs)
+    pairs.extend(_correction_pairs(corrections, by_id, skips))
+    counts = {
+        "unrated_interactions": unrated,
+        "prompts": len(groups),
+        "corrections": len(pairs) - before,
+    }
     return Built(items=tuple(pairs), skips=tuple(skips), counts=counts)
+
+
+def _correction_pairs(
+    corrections: Sequence[Correction], by_id: Mapping[str, Interaction], skips: list[Skip]
+) -> list[PreferencePair]:
+    pairs: dict[tuple[str, str, str], PreferencePair] = {}
+    for correction, corrected in _corrected(corrections, by_id, skips):
+        prompt = redact(root_of(corrected, by_id).input_text).strip()
+        better, worse = redact(correction.text).strip(), redact(corrected.output).strip()
+        source = f"{_correction_source(correction)}>interaction:{corrected.id}"
+        keys = (normalize(prompt), normalize(better), normalize(worse))
+        if not all(keys):
+            skips.append(Skip(source, "empty text"))
+        elif keys[1] == keys[2]:
+            skips.append(Skip(source, "no preference", "the correction repeats the reply"))
+        elif keys in pairs:
+            skips.append(Skip(source, "duplicate", f"of {pairs[keys].source}"))
+        else:
+            pairs[keys] = PreferencePair(
+                key=keys[0], prompt=prompt, chosen=better, rejected=worse, source=source, margin=1
+            )
+    return list(pairs.values())
+
+
+def _corrected(
+    corrections: Sequence[Correction], by_id: Mapping[str, Interaction], skips: list[Skip]
+) -> Iterable[tuple[Correction, Interaction]]:
+    """Yield each correction with the bot reply it corrects (skipping unknown replies)."""
+    for correction in sorted(corrections, key=lambda c: (c.created_at, c.interaction_id, c.user)):
+        corrected = by_id.get(correction.interaction_id)
+        if corrected is None:
+            skips.append(Skip(_correction_source(correction), "unknown reply"))
+            continue
+        yield correction, corrected
+
+
+def _correction_source(correction: Correction) -> str:
+    return f"correction:{correction.interaction_id}:{correction.user}"
 
 
 def _pairs_of(
@@ -135,11 +209,12 @@ def _source(
     return f"interaction:{high[2][0].id}>interaction:{low[2][0].id}"
 
 
-def _replies(interactions: Iterable[Interaction]) -> Iterable[Interaction]:
+def replies_of(interactions: Iterable[Interaction]) -> Iterable[Interaction]:
+    """Return the generator replies among ``interactions``, oldest first."""
     return sorted((i for i in interactions if i.kind == "generate"), key=lambda i: i.created_at)
 
 
-def _root(interaction: Interaction, by_id: Mapping[str, Interaction]) -> Interaction:
+def root_of(interaction: Interaction, by_id: Mapping[str, Interaction]) -> Interaction:
     """Follow ``parent_id`` back to the first reply (stopping at a gap or a cycle)."""
     seen = {interaction.id}
     while interaction.parent_id and interaction.parent_id in by_id:

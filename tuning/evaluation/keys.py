@@ -1,4 +1,4 @@
-"""Metric keys: the name every metric is stored under, and the one that decides promotion.
+"""Metric keys: the name every metric is stored under, and the ones that decide promotion.
 
 Every other module (reports, chart, CLI, Slack views, tests) imports these names, so the number
 a chart or a status line shows is the number :func:`~tuning.evaluation.metrics.decide` used.
@@ -26,18 +26,48 @@ PRECISION = "precision"
 RECALL = "recall"
 ACCURACY = "accuracy"
 ROC_AUC = "roc_auc"
+# ...at the channel's flag threshold on held-out channel labels, and on the base rows.
+CHANNEL_F1 = "channel_f1"
+CHANNEL_PRECISION = "channel_precision"
+CHANNEL_COUNT = "n_channel"  # held-out channel labels the two above are over
+BASE_F1 = "base_f1"
+BASE_PRECISION = "base_precision"
+FLAG_RATE_PREFIX = "flag_rate:"  # + channel id: share of its held-out messages flagged
 # Generator metrics.
 SARCASM_RATE = "sarcasm_rate"
 RELEVANCE = "relevance"
 DISTINCT_2 = "distinct_2"
 REWARD_WIN_RATE = "reward_win_rate"
-PREFERENCE_ACCURACY = "preference_accuracy"  # preference jobs only
+PREFERENCE_ACCURACY = "preference_accuracy"  # share of held-out human pairs ranked right
+REWARD_AUC = "reward_auc"  # ROC AUC of the reward on held-out 👍 vs 👎 replies
+HUMAN_AGREEMENT = "human_agreement"  # mean of REWARD_AUC and PREFERENCE_ACCURACY measured
+TOP_LIKED_SHARE = "top_liked_share"  # held-out rated prompts whose top reply was 👍'd
+HELD_OUT_RATINGS = "n_heldout_ratings"
+HELD_OUT_PAIRS = "n_heldout_pairs"
 QUALITY = "quality"  # the mean of QUALITY_PARTS that could be measured
-QUALITY_PARTS = (SARCASM_RATE, RELEVANCE, DISTINCT_2, REWARD_WIN_RATE, PREFERENCE_ACCURACY)
+QUALITY_PARTS = (
+    SARCASM_RATE,
+    RELEVANCE,
+    DISTINCT_2,
+    REWARD_WIN_RATE,
+    PREFERENCE_ACCURACY,
+    REWARD_AUC,
+)
 COUNT = "n"  # how many validation examples (or prompts) the metrics are over
+# Both tasks: how much human feedback (train split) the model learnt from.
+HUMAN_FEEDBACK = "n_feedback"
 
 # The metric each task is judged, charted and shown by; higher is better for both.
 PRIMARY_METRIC: dict[Task, str] = {"classifier": F1, "generator": QUALITY}
+# The paired statistic promotion is decided on (:func:`~tuning.evaluation.metrics.decide`):
+# per validation item, so its uncertainty can be bootstrapped. For the generator that is
+# agreement with held-out human feedback, not a score the active stack gives.
+DECISION_METRIC: dict[Task, str] = {"classifier": F1, "generator": HUMAN_AGREEMENT}
+
+
+def flag_rate_key(channel: str) -> str:
+    """Return the metric key of one channel's flag rate."""
+    return f"{FLAG_RATE_PREFIX}{channel}"
 
 
 def finite(metrics: Mapping[str, Any]) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""Pure evaluation metrics and the promotion rule: numbers in, numbers (or a decision) out.
+"""Pure evaluation metrics: numbers in, numbers out (the promotion rule is in ``decision``).
 
 >>> m = classifier_metrics([1, 1, 0, 0], [0.9, 0.4, 0.2, 0.6])
 >>> (m["precision"], m["recall"], m["f1"], m["accuracy"], m["roc_auc"])
@@ -7,15 +7,12 @@
 0.6666666666666666
 >>> win_rate([2.0, 1.0, 0.5], [1.0, 1.0, 3.0])
 0.5
->>> decide("f1", {"f1": 0.80}, {"f1": 0.78}, margin=0.01).promote
-True
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from tuning.evaluation.keys import (
     ACCURACY,
@@ -35,12 +32,19 @@ from tuning.evaluation.keys import (
 
 
 def classifier_metrics(
-    labels: Sequence[int], probabilities: Sequence[float], *, threshold: float = 0.5
+    labels: Sequence[int],
+    probabilities: Sequence[float],
+    *,
+    threshold: float | Sequence[float] = 0.5,
 ) -> dict[str, float]:
-    """Return F1, precision and recall on the sarcastic class (1), accuracy and ROC AUC."""
+    """Return F1, precision and recall on the sarcastic class (1), accuracy and ROC AUC.
+
+    A text is flagged when its probability is at least ``threshold``: one for every text, or
+    one per text (each message's channel threshold).
+    """
     if len(labels) != len(probabilities):
         raise ValueError("labels and probabilities differ in length")
-    predicted = [int(p >= threshold) for p in probabilities]
+    predicted = flags(probabilities, threshold)
     tp = sum(1 for y, p in zip(labels, predicted, strict=True) if y == 1 and p == 1)
     fp = sum(1 for y, p in zip(labels, predicted, strict=True) if y == 0 and p == 1)
     fn = sum(1 for y, p in zip(labels, predicted, strict=True) if y == 1 and p == 0)
@@ -56,6 +60,14 @@ def classifier_metrics(
         ROC_AUC: roc_auc(labels, probabilities),
         COUNT: float(len(labels)),
     }
+
+
+def flags(probabilities: Sequence[float], threshold: float | Sequence[float]) -> list[int]:
+    """Return 1 for each probability at or above its threshold (one for all, or one each)."""
+    cuts = [threshold] * len(probabilities) if isinstance(threshold, float | int) else threshold
+    if len(cuts) != len(probabilities):
+        raise ValueError("one threshold per probability, or one for all")
+    return [int(p >= t) for p, t in zip(probabilities, cuts, strict=True)]
 
 
 def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
@@ -125,34 +137,3 @@ def quality(metrics: Mapping[str, float]) -> float:
     0.75
     """
     return mean(list(finite({k: v for k, v in metrics.items() if k in QUALITY_PARTS}).values()))
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Whether to promote a candidate, and the one-line reason."""
-
-    promote: bool
-    reason: str
-
-
-def decide(
-    key: str,
-    candidate: Mapping[str, float],
-    active: Mapping[str, float] | None,
-    *,
-    margin: float,
-    force: bool = False,
-) -> Decision:
-    """Promote if forced, if nothing is active, or if the key metric beats it by ``margin``."""
-    ours = candidate.get(key, math.nan)
-    if active is None:
-        return Decision(True, f"no active model; {key} {ours:.3f}")
-    theirs = active.get(key, math.nan)
-    versus = f"{key} {ours:.3f} vs active {theirs:.3f}"
-    if force:
-        return Decision(True, f"forced; {versus}")
-    if math.isnan(ours):
-        return Decision(False, f"{key} could not be measured")
-    if math.isnan(theirs) or ours >= theirs + margin:
-        return Decision(True, f"{versus} (margin {margin:g})")
-    return Decision(False, f"{versus}: not better by {margin:g}")

@@ -6,10 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from tuning.backends.base import RemoteStatus
+from tuning.datasets.export import TRAIN_FEEDBACK
 from tuning.errors import SarcasmError
-from tuning.evaluation.comparison import Evaluator
-from tuning.evaluation.keys import finite
-from tuning.evaluation.metrics import decide
+from tuning.evaluation.comparison import Evaluator, evidence_of
+from tuning.evaluation.decision import Rule, decide
+from tuning.evaluation.keys import HUMAN_FEEDBACK, finite
 from tuning.lifecycle.calibration import Calibrate
 from tuning.lifecycle.job_log import JobLog
 from tuning.lifecycle.registry import promote, register_candidate
@@ -26,11 +27,14 @@ async def finish_job(
     job: JobRecord,
     status: RemoteStatus,
     validation: Path,
-    margin: float,
+    rule: Rule,
     holder: str,
     calibrate: Calibrate | None = None,
 ) -> JobRecord:
-    """Evaluate a SUCCEEDED job's model against the active one and promote it if it wins.
+    """Evaluate a SUCCEEDED job's model against the active one; promote it if ``rule`` says so.
+
+    The rule is :func:`tuning.evaluation.decision.decide`'s. A candidate that is not promoted
+    (too little held-out feedback included) is ``kept``: registered, never failed.
 
     Exactly one process finishes a job (a store claim); the others return it as it is.
     ``calibrate`` first fits the candidate's label probabilities on the same validation split.
@@ -45,7 +49,9 @@ async def finish_job(
             version=version,
             backend=job.backend,
             artifact=status.artifact or "",
-            metrics=finite(status.detail.get("metrics") or {}),
+            metrics=finite(
+                {**(status.detail.get("metrics") or {}), HUMAN_FEEDBACK: _learnt_from(job)}
+            ),
             job_id=job.id,
         ),
     )
@@ -63,14 +69,20 @@ async def finish_job(
     candidate = finite(comparison.candidate)
     theirs = finite(comparison.active) if comparison.active is not None else None
     await store.update_model_metrics(task=job.task, version=version, metrics=candidate)
+    evidence = evidence_of(
+        job.task, comparison, candidate_feedback=_learnt_from(job), active=active
+    )
     decision = decide(
-        comparison.key, candidate, theirs, margin=margin, force=bool(job.config.get("force"))
+        evidence, has_active=theirs is not None, rule=rule, force=bool(job.config.get("force"))
     )
     metrics = {
         "key": comparison.key,
         "candidate": candidate,
         "active": theirs,
         "active_version": active.version if active else None,
+        "decided_by": evidence.metric,
+        "interval": finite(comparison.interval.as_dict()),
+        "silenced": list(comparison.silenced),
         "decision": decision.reason,
     }
     job = await log.save(job, metrics=frozen(metrics))
@@ -82,3 +94,9 @@ async def finish_job(
     return await log.transition(
         job, "SUCCEEDED", outcome="promoted" if decision.promote else "kept"
     )
+
+
+def _learnt_from(job: JobRecord) -> int:
+    """Return how much human feedback the job's train split held (its dataset stats)."""
+    counts = job.dataset_stats.get("counts") or {}
+    return int(counts.get(TRAIN_FEEDBACK, 0))

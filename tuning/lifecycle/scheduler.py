@@ -1,10 +1,18 @@
 """When to retrain: a policy per task and method, and ``tick`` which launches what is due.
 
-A job is due when enough new feedback arrived since the last successful job of its kind, or
-when its last dataset is older than ``max_dataset_age`` and there is any new feedback, but never
-within ``cooldown`` of the previous attempt. ``tick`` first follows up unfinished jobs, then
-launches at most one job; it holds the store lease ``lease:tick`` while it decides, so two
-ticks at once (cron overlap, two replicas) launch at most one job.
+Each task/method policy is judged on its own jobs. A job is due when enough new feedback
+arrived since the last successful job of its kind, or when its last dataset is older than
+``max_dataset_age`` and there is any new feedback, but never within ``cooldown`` of the last job
+of its kind that a backend launched (one that got past the dataset export, whether it then
+succeeded or failed). A job refused before launch (its dataset too small, say) costs nothing and
+does not cool down; the policy is due again only once feedback has arrived since, as the same
+data would be refused again.
+
+``tick`` first follows up unfinished jobs, then launches at most one job: of the due policies,
+the one whose last launch is oldest (never launched first; ties in policy order), so a policy
+that is always due (generator SFT) cannot keep another (preference) waiting. It holds the store
+lease ``lease:tick`` while it decides, so two ticks at once (cron overlap, two replicas) launch
+at most one job.
 
 Reinforcement tuning has its own gate: a policy with ``min_reward_auc`` is due only while the
 reward model's held-out agreement with human ratings (ROC AUC) reaches that floor, because RL
@@ -19,7 +27,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tuning.config import Settings
 from tuning.errors import ConflictError, SarcasmError
@@ -30,6 +38,7 @@ from tuning.store.base import Store
 log = logging.getLogger(__name__)
 LEASE = "lease:tick"
 AucFn = Callable[[], Awaitable[float]]  # the reward model's held-out AUC now (NaN: unknown)
+NEVER = datetime.min.replace(tzinfo=UTC)  # the last launch of a policy that never launched
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,7 @@ class Policy:
     task: Task
     method: Method
     min_new_feedback: int = 50  # unretracted feedback on this task's interactions since then
-    cooldown: timedelta = timedelta(hours=6)  # after any attempt, successful or not
+    cooldown: timedelta = timedelta(hours=6)  # after a launched job, successful or not
     max_dataset_age: timedelta = timedelta(days=7)  # retrain on any new feedback after this
     backend: str | None = None  # None: the configured MODEL_BACKEND
     enabled: bool = True
@@ -93,6 +102,7 @@ class Verdict:
     due: bool
     reason: str
     new_feedback: int = 0
+    last_launched_at: datetime | None = None  # the policy's last job a backend launched
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,11 @@ class TickResult:
     errors: tuple[str, ...] = field(default_factory=tuple)
 
 
+def launched(job: JobRecord) -> bool:
+    """Return whether a backend launched ``job`` (it got past the dataset export)."""
+    return job.remote_name is not None
+
+
 def is_due(
     policy: Policy,
     *,
@@ -114,42 +129,47 @@ def is_due(
     last_success: JobRecord | None,
     now: datetime,
     reward_auc: float | None = None,
+    last_launched: JobRecord | None = None,
+    new_since_attempt: int | None = None,
 ) -> Verdict:
-    """Return whether ``policy`` is due, given the feedback count and the last jobs (pure).
+    """Return whether ``policy`` is due, given the feedback counts and its last jobs (pure).
 
+    ``last_attempt`` is the policy's newest job, ``last_launched`` its newest launched one (if
+    not ``last_attempt``); ``new_since_attempt`` counts the feedback since ``last_attempt``.
     ``reward_auc`` is the reward model's held-out AUC, read only by a policy with a floor.
     """
+    jobs = [j for j in (last_attempt, last_launched) if j is not None and launched(j)]
+    since = max(jobs, key=lambda j: j.created_at) if jobs else None
+    at = since.created_at if since else None
+
+    def verdict(due: bool, reason: str) -> Verdict:
+        return Verdict(policy, due, reason, new_feedback, at)
+
     if not policy.enabled:
-        return Verdict(policy, False, "disabled", new_feedback)
-    floor = policy.min_reward_auc
-    if floor is not None and (reward_auc is None or math.isnan(reward_auc)):
-        return Verdict(policy, False, "the reward model's held-out AUC is unknown", new_feedback)
-    if floor is not None and reward_auc is not None and reward_auc < floor:
-        reason = f"reward model AUC {reward_auc:.3f} is below {floor:.3f}"
-        return Verdict(policy, False, reason, new_feedback)
-    if last_attempt is not None and now - last_attempt.created_at < policy.cooldown:
-        until = last_attempt.created_at + policy.cooldown
-        return Verdict(
-            policy, False, f"cooling down until {until:%Y-%m-%d %H:%M} UTC", new_feedback
+        return verdict(False, "disabled")
+    gate = _reward_gate(policy, reward_auc)
+    if gate:
+        return verdict(False, gate)
+    if since is not None and now - since.created_at < policy.cooldown:
+        return verdict(
+            False, f"cooling down until {since.created_at + policy.cooldown:%Y-%m-%d %H:%M} UTC"
+        )
+    refused = last_attempt if last_attempt and last_attempt.ended else None
+    if refused is not None and not launched(refused) and new_since_attempt == 0:
+        why = (refused.error or "refused").split(":")[0]
+        return verdict(
+            False,
+            f"refused at {refused.created_at:%Y-%m-%d %H:%M} UTC ({why}); no new feedback since",
         )
     if new_feedback >= policy.min_new_feedback:
-        return Verdict(
-            policy,
-            True,
-            f"{new_feedback} new feedback (min {policy.min_new_feedback})",
-            new_feedback,
-        )
+        return verdict(True, f"{new_feedback} new feedback (min {policy.min_new_feedback})")
     if (
         last_success is not None
         and new_feedback
         and now - last_success.created_at >= policy.max_dataset_age
     ):
-        return Verdict(
-            policy, True, f"dataset older than {policy.max_dataset_age.days} days", new_feedback
-        )
-    return Verdict(
-        policy, False, f"{new_feedback} new feedback, needs {policy.min_new_feedback}", new_feedback
-    )
+        return verdict(True, f"dataset older than {policy.max_dataset_age.days} days")
+    return verdict(False, f"{new_feedback} new feedback, needs {policy.min_new_feedback}")
 
 
 async def tick(
@@ -178,9 +198,7 @@ async def tick(
                 followed=followed, note=f"job {job.id} is {job.state}; waiting for it"
             )
         verdicts = await _verdicts(store, policies, now or store.clock(), reward_auc)
-        for verdict in verdicts:
-            if not verdict.due:
-                continue
+        for verdict in _turns(verdicts):
             try:
                 job = await service.launch(
                     task=verdict.policy.task,
@@ -220,6 +238,24 @@ async def run_periodically(
             log.info("scheduled tick launched job %s", result.launched.id)
 
 
+def _reward_gate(policy: Policy, reward_auc: float | None) -> str:
+    """Return why a policy with a reward-AUC floor is not due, or "" when it may be."""
+    floor = policy.min_reward_auc
+    if floor is None:
+        return ""
+    if reward_auc is None or math.isnan(reward_auc):
+        return "the reward model's held-out AUC is unknown"
+    if reward_auc < floor:
+        return f"reward model AUC {reward_auc:.3f} is below {floor:.3f}"
+    return ""
+
+
+def _turns(verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """Return the due verdicts, the one whose policy launched longest ago (or never) first."""
+    due = [v for v in verdicts if v.due]
+    return sorted(due, key=lambda v: v.last_launched_at or NEVER)
+
+
 async def _verdicts(
     store: Store, policies: Sequence[Policy], now: datetime, reward_auc: AucFn | None
 ) -> tuple[Verdict, ...]:
@@ -235,6 +271,9 @@ async def _verdicts(
         since = last_success.created_at if last_success else None
         # Counted by the store (an aggregation query on Firestore): no tick reads every id.
         new = await store.count_feedback(since=since, kind=kind)
+        since_attempt = None
+        if last_attempt is not None and last_attempt.ended and not launched(last_attempt):
+            since_attempt = await store.count_feedback(since=last_attempt.created_at, kind=kind)
         verdicts.append(
             is_due(
                 policy,
@@ -243,6 +282,8 @@ async def _verdicts(
                 last_success=last_success,
                 now=now,
                 reward_auc=auc,
+                last_launched=next((j for j in mine if launched(j)), None),
+                new_since_attempt=since_attempt,
             )
         )
     return tuple(verdicts)

@@ -25,6 +25,7 @@ from tuning.datasets.export import export_dataset
 from tuning.datasets.files import DatasetFiles
 from tuning.errors import BackendError, ConflictError, DatasetError, NotFoundError, SarcasmError
 from tuning.evaluation.comparison import Evaluator, ModelEvaluator
+from tuning.evaluation.decision import Rule
 from tuning.lifecycle.calibration import calibrator
 from tuning.lifecycle.job_log import JobLog, OnChange
 from tuning.lifecycle.promotion import finish_job
@@ -277,7 +278,7 @@ class TuningService:
                     job=job,
                     status=status,
                     validation=await self._validation_file(job),
-                    margin=self._settings.promotion_margin,
+                    rule=Rule(tolerance=self._settings.promotion_margin),
                     holder=self._holder,
                     calibrate=self._calibrate,
                 )

@@ -7,13 +7,14 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.admin.kit import AdminKit
 from bot.listeners import actions, commands, home, mentions, messages, reactions
-from bot.listeners.noise import is_malformed, is_noise
+from bot.listeners.noise import is_noise
+from bot.listeners.shapes import is_malformed, is_unknown
 from bot.services import Services
 from tuning.config import Settings
 
@@ -24,10 +25,13 @@ class SarcasmApp(AsyncApp):
     """An AsyncApp that answers 400 to payloads Bolt would crash on (and answer 500)."""
 
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
-        """Refuse malformed payloads, then dispatch as Bolt does."""
+        """Refuse malformed payloads, ignore unknown ones, then dispatch as Bolt does."""
         if is_malformed(req.body):
             log.info("rejected a malformed payload")
             return BoltResponse(status=400, body="")
+        if is_unknown(req.body):
+            # A payload type Slack added later: acknowledged, so Slack does not retry it.
+            return BoltResponse(status=200, body="")
         return await super().async_dispatch(req)
 
 
@@ -49,6 +53,8 @@ def build_app(settings: Settings, services: Services, kit: AdminKit) -> AsyncApp
     # Events nobody handles (mpim messages, member_joined_channel...) are acknowledged
     # quietly, so Slack does not retry them and Bolt does not log their bodies.
     app.event(re.compile(".*"))(_ignore)
+    # No menu loads external options; a block_suggestion still gets the empty list Slack expects.
+    app.options(re.compile(".*"))(_no_options)
     return app
 
 
@@ -78,3 +84,7 @@ async def handle_error(error: Exception, body: dict[str, Any]) -> None:
 
 async def _ignore() -> None:
     return None
+
+
+async def _no_options(ack: AsyncAck) -> None:
+    await ack(options=[])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.services import Services
+from bot.transports.request_checks import body_is_parsable, is_signed
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,8 @@ def build_web_app(app: AsyncApp, services: Services) -> web.Application:
         return await health_response(services)
 
     web_app = web.Application(client_max_size=MAX_BODY_BYTES)
-    web_app.router.add_post(EVENTS_PATH, events_handler(app))
+    secret = services.settings.slack.signing_secret
+    web_app.router.add_post(EVENTS_PATH, events_handler(app, signing_secret=secret))
     web_app.router.add_get(HEALTH_PATH, healthz)
     web_app.router.add_get(LIVE_PATH, live)
     return web_app
@@ -45,20 +48,34 @@ async def live(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """Return the aiohttp handler that passes Slack requests to ``app`` and answers Slack."""
+def events_handler(
+    app: AsyncApp, *, signing_secret: str
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Return the aiohttp handler that passes Slack requests to ``app`` and answers Slack.
+
+    The signature is checked first (401), then whether Bolt can parse the body (400); only then
+    does Bolt see the request. An empty ``signing_secret`` leaves signing to Bolt (tests).
+    """
 
     async def events(request: web.Request) -> web.StreamResponse:
+        raw = await request.read()  # aiohttp's own 413 for bodies over MAX_BODY_BYTES
+        signed = is_signed(raw, request.headers, signing_secret=signing_secret, now=time.time())
+        if signing_secret and not signed:
+            return web.json_response({"error": "invalid signature"}, status=401)
         try:
-            body = await request.text()
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            body = None
+        if body is None or not body_is_parsable(body, request.content_type):
+            # Invalid UTF-8, JSON or form encoding, or nesting too deep: Bolt would answer 500.
+            log.info("rejected a malformed request", extra={"bytes": len(raw)})
+            return web.json_response({"error": "malformed request"}, status=400)
+        try:
             bolt_request = AsyncBoltRequest(
                 body=body, query=request.query_string, headers=_headers(request)
             )
-        except web.HTTPException:
-            raise  # aiohttp's own 413 for bodies over MAX_BODY_BYTES
-        except (ValueError, TypeError, AttributeError, KeyError):
-            # Unparseable JSON, bad form encoding or invalid UTF-8: Bolt would answer 500.
-            log.info("rejected a malformed request", extra={"bytes": request.content_length})
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
+            log.info("rejected a malformed request", extra={"bytes": len(raw)})
             return web.json_response({"error": "malformed request"}, status=400)
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 

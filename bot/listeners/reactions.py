@@ -65,10 +65,18 @@ async def handle_reaction(
     ):
         return
     name = base_reaction(reaction)
+    # Ordered by the event's ts: a late reaction_added retry cannot undo a newer removal.
+    event_ts = str(event.get("event_ts") or "")
     if event.get("type") == "reaction_added":
         await store.add_feedback(
-            interaction_id=interaction.id, user=user, reaction=name, rating=rating
+            interaction_id=interaction.id,
+            user=user,
+            reaction=name,
+            rating=rating,
+            event_ts=event_ts,
         )
     else:
-        await store.retract_feedback(interaction_id=interaction.id, user=user, reaction=name)
+        await store.retract_feedback(
+            interaction_id=interaction.id, user=user, reaction=name, event_ts=event_ts
+        )
     log.info("feedback", extra={"interaction": interaction.id, "type": event.get("type")})

@@ -16,6 +16,7 @@ from bot.listeners import actions, commands, home, mentions, messages, reactions
 from bot.listeners.noise import is_noise
 from bot.listeners.shapes import is_malformed, is_unknown
 from bot.services import Services
+from bot.work.intake import UNAVAILABLE
 from tuning.config import Settings
 
 log = logging.getLogger(__name__)
@@ -32,16 +33,21 @@ class SarcasmApp(AsyncApp):
         if is_unknown(req.body):
             # A payload type Slack added later: acknowledged, so Slack does not retry it.
             return BoltResponse(status=200, body="")
-        return await super().async_dispatch(req)
+        response = await super().async_dispatch(req)
+        if req.context.get(UNAVAILABLE):
+            # The work was not kept: a non-2xx makes Slack deliver it again later.
+            return BoltResponse(status=503, body="")
+        return response
 
 
 def build_app(settings: Settings, services: Services, kit: AdminKit) -> AsyncApp:
-    """Return the AsyncApp with every listener registered; it acks before any model work."""
+    """Return the AsyncApp with every listener registered; it acks once the work is queued."""
     app = SarcasmApp(
         client=services.make_client(),
         signing_secret=settings.slack.signing_secret or None,
-        # Listeners only schedule work on services.tasks; Bolt acks events before running them.
-        process_before_response=False,
+        # Bolt answers Slack only after the listener returns: listeners put their work in the
+        # queue (fast), so the 2xx means the work is kept. Admin work still runs on services.tasks.
+        process_before_response=True,
         before_authorize=drop_noise,
         logger=logging.getLogger("slack_bolt"),
     )

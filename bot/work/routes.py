@@ -1,0 +1,64 @@
+"""Which handler does each kind of work item: the payload the listener put, back as arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.services import Services
+from bot.work.flag import handle_message
+from bot.work.kinds import FLAG, MENTION, REACTION, TRY_AGAIN
+from bot.work.mention import handle_mention, handle_try_again
+from bot.work.reaction import handle_reaction
+from bot.work.reaction_ratings import DEFAULT_FEEDBACK_MAP, FeedbackMap
+from tuning.queue.base import WorkItem
+
+Handler = Callable[[Services, AsyncWebClient, Mapping[str, Any]], Awaitable[None]]
+
+
+def build_handlers(feedback_map: FeedbackMap = DEFAULT_FEEDBACK_MAP) -> dict[str, Handler]:
+    """Return the handler of each work kind; reactions are rated by ``feedback_map``."""
+
+    async def mention(
+        services: Services, client: AsyncWebClient, payload: Mapping[str, Any]
+    ) -> None:
+        await handle_mention(services, client, body=_body(payload), bot_user_id=_bot(payload))
+
+    async def flag(services: Services, client: AsyncWebClient, payload: Mapping[str, Any]) -> None:
+        await handle_message(services, client, body=_body(payload), bot_user_id=_bot(payload))
+
+    async def reaction(
+        services: Services, client: AsyncWebClient, payload: Mapping[str, Any]
+    ) -> None:
+        await handle_reaction(
+            services, body=_body(payload), bot_user_id=_bot(payload), feedback_map=feedback_map
+        )
+
+    async def try_again(
+        services: Services, client: AsyncWebClient, payload: Mapping[str, Any]
+    ) -> None:
+        await handle_try_again(services, client, body=_body(payload))
+
+    return {MENTION: mention, FLAG: flag, REACTION: reaction, TRY_AGAIN: try_again}
+
+
+def work_payload(body: Mapping[str, Any], *, bot_user_id: str) -> dict[str, Any]:
+    """Return what a work item keeps of a Slack payload: the body (without its token)."""
+    # Slack's deprecated verification token is a secret of sorts; the work never needs it.
+    return {"body": {k: v for k, v in body.items() if k != "token"}, "bot_user_id": bot_user_id}
+
+
+async def run_item(services: Services, item: WorkItem, handlers: Mapping[str, Handler]) -> None:
+    """Do one work item with its kind's handler and a Web API client of this process."""
+    await handlers[item.kind](services, services.make_client(), item.payload)
+
+
+def _body(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    body = payload.get("body")
+    return body if isinstance(body, Mapping) else {}
+
+
+def _bot(payload: Mapping[str, Any]) -> str:
+    return str(payload.get("bot_user_id") or "")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +29,8 @@ LIVE_PATH = "/live"
 # Slack's payloads are a few KB; a megabyte leaves room for big Block Kit views and no more.
 MAX_BODY_BYTES = 1024 * 1024
 HEALTH_TIMEOUT_SECONDS = 2.0
+# A claim that is expired as soon as it is taken: each probe rewrites the same row.
+HEALTH_PROBE_TTL = timedelta(0)
 
 
 def build_web_app(app: AsyncApp, services: Services) -> web.Application:
@@ -83,19 +87,39 @@ def events_handler(
 
 
 async def health_response(services: Services) -> web.Response:
-    """Return 200 with the active model versions when the store answers, else 503."""
-    try:
-        store_ok = await asyncio.wait_for(services.store.ping(), HEALTH_TIMEOUT_SECONDS)
-    except Exception:  # a broken store is exactly what this endpoint reports
-        log.warning("health check: store did not answer", exc_info=True)
-        store_ok = False
+    """Return 200 when the store and the queue can take a write, else 503; with queue depth."""
+    store_ok = await _healthy(_store_takes_a_write(services), "store")
+    queue = services.queue
+    queue_ok = queue is None or await _healthy(queue.probe(), "queue")
+    depth: dict[str, int] = {}
+    if queue is not None and queue_ok:
+        with contextlib.suppress(Exception):  # depth is a metric; the probe decides health
+            depth = dict(await asyncio.wait_for(queue.depth(), HEALTH_TIMEOUT_SECONDS))
+    ok = store_ok and queue_ok
     payload: dict[str, Any] = {
-        "ok": store_ok,
+        "ok": ok,
         "store": "ok" if store_ok else "unavailable",
+        "queue": "ok" if queue_ok else "unavailable",
+        "depth": depth,
         "models": dict(services.models.versions),
         "pending": services.tasks.pending,
     }
-    return web.json_response(payload, status=200 if store_ok else 503)
+    return web.json_response(payload, status=200 if ok else 503)
+
+
+async def _store_takes_a_write(services: Services) -> bool:
+    # A write, not a read: a full disk or a read-only store still answers SELECT 1.
+    return await services.store.claim(
+        f"health:{services.instance}", ttl=HEALTH_PROBE_TTL, holder=services.instance
+    )
+
+
+async def _healthy(check: Awaitable[bool], what: str) -> bool:
+    try:
+        return bool(await asyncio.wait_for(check, HEALTH_TIMEOUT_SECONDS))
+    except Exception:  # a broken store or queue is exactly what this endpoint reports
+        log.warning("health check: %s did not take a write", what, exc_info=True)
+        return False
 
 
 def _headers(request: web.Request) -> dict[str, str | Sequence[str]]:
@@ -109,9 +133,22 @@ class HttpTransport:
     """Serve the app on ``host``:``port`` until stopped; port 0 picks a free one."""
 
     def __init__(self, web_app: web.Application, *, host: str, port: int) -> None:
+        self.stopping = False
+        web_app.middlewares.append(self._refuse_when_stopping)
         self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
         self._host, self._port = host, port
         self._site: web.TCPSite | None = None
+
+    @web.middleware
+    async def _refuse_when_stopping(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        # Once stopping, nothing is acknowledged: Slack redelivers what gets a non-2xx.
+        if self.stopping and request.path != LIVE_PATH:
+            response = web.json_response({"error": "shutting down"}, status=503)
+            response.force_close()
+            return response
+        return await handler(request)
 
     @property
     def port(self) -> int:
@@ -125,12 +162,20 @@ class HttpTransport:
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self._host, self._port)
         await self._site.start()
+        self._port = self.port  # remembered: the socket goes at stop
         log.info("listening", extra={"host": self._host, "port": self.port})
 
     async def stop_accepting(self) -> None:
-        """Close the listening socket; requests already accepted still finish."""
+        """Answer 503 from now on, close idle keep-alive connections and the listening socket.
+
+        Requests already being handled still finish (and close their connection after).
+        """
+        self.stopping = True
+        if self._runner.server is not None:
+            self._runner.server.pre_shutdown()
         if self._site is not None:
-            await self._site.stop()
+            site, self._site = self._site, None
+            await site.stop()
 
     async def close(self) -> None:
         """Shut the server down completely."""

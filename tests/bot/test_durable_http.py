@@ -1,0 +1,93 @@
+"""Nothing acked is lost: the queue keeps the work before the 2xx, and a crash leaves it to lease.
+
+Faults over real signed HTTP against the emulated workspace: a queue that refuses writes, a
+bot stopped mid-reply and a new process on the same queue, a Web API 500 before the call.
+"""
+
+import asyncio
+
+import pytest
+
+from bot.runtime import start_bot
+from bot.work.worker import LEASE_TTL
+from bot.workspace import BOT_USER_ID, YOU
+from tests.harness import HOST, bot_replies, bot_settings, post_signed, stored
+from tests.queue_sqlite import TestSqliteQueue
+from tuning.models.serving import LiveModels
+from tuning.records import utcnow
+
+MENTION = f"<@{BOT_USER_ID}>"
+
+
+class StuckModels(LiveModels):
+    """A generator that never answers: the process is killed while the reply is in the model."""
+
+    async def reply(self, prompt, *, n=None):
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_queue_that_cannot_write_answers_503_then_the_redelivery_is_answered(harness):
+    ws = harness.ws
+    [queue] = harness.queues
+    ws.event_url = None  # deliver by hand, to see each answer
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} are you there?")
+    [event] = ws.events("app_mention")
+    queue.broken = True  # a full disk, a store outage
+    assert (await post_signed(harness.url(), event))[0] == 503  # not 200-and-drop
+    queue.broken = False
+    await harness.idle()
+    assert bot_replies(ws, "C_GENERAL", ts) == []
+    assert (await post_signed(harness.url(), event, retry_num=1))[0] == 200
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+
+
+@pytest.mark.parametrize("harness", [StuckModels], indirect=True)
+async def test_a_bot_stopped_mid_reply_leaves_the_mention_to_the_next_process(harness):
+    ws = harness.ws
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} still there?")
+    first = harness.bot
+    await ws.wait_for(lambda: first.worker is not None and first.worker.running == 1)
+    assert await first.stop(drain_seconds=0) == 1  # killed: the lease is abandoned, not done
+    harness.bots.remove(first)
+    assert bot_replies(ws, "C_GENERAL", ts) == []
+    # The next process sees the world after the lease expired (its queue's clock is ahead).
+    later = TestSqliteQueue(harness.root / "queue.db", clock=lambda: utcnow() + 2 * LEASE_TTL)
+    await later.open()
+    harness.queues.append(later)
+    settings = bot_settings(ws, harness.root)
+    harness.bots.append(await start_bot(settings, host=HOST, port=0, queue=later))
+    ws.event_url = harness.url()
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts), timeout=10)
+    await harness.idle()
+    assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+    assert len(await stored(harness.store, "generate")) == 1
+    assert set((await later.states()).values()) == {"done"}
+
+
+async def test_the_queue_key_makes_every_delivery_one_item(harness):
+    ws = harness.ws
+    ws.event_url = None
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} once only")
+    envelopes = [e for e in ws.events() if e["event"].get("ts") == ts]
+    statuses = await asyncio.gather(
+        *[post_signed(harness.url(), e, retry_num=n) for e in envelopes for n in (None, 1, 2)]
+    )
+    assert {status for status, _, _ in statuses} == {200}
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    [queue] = harness.queues
+    assert sorted(await queue.states()) == [f"mention:C_GENERAL:{ts}"]
+    assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+
+
+async def test_a_500_before_the_call_is_retried_and_answered(harness):
+    ws = harness.ws
+    ws.fail_next("chat.postMessage", status=500, times=1)
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} try hard")
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    [reply] = bot_replies(ws, "C_GENERAL", ts)
+    assert reply["text"]

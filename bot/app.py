@@ -20,6 +20,8 @@ from bot.work.intake import UNAVAILABLE
 from tuning.config import Settings
 
 log = logging.getLogger(__name__)
+# What Bolt answers (with a 200) when auth.test fails; SarcasmApp turns it into a 503.
+AUTHORIZE_FAILED = "sarcasm-bot could not authorize with Slack; please retry"
 
 
 class SarcasmApp(AsyncApp):
@@ -34,8 +36,9 @@ class SarcasmApp(AsyncApp):
             # A payload type Slack added later: acknowledged, so Slack does not retry it.
             return BoltResponse(status=200, body="")
         response = await super().async_dispatch(req)
-        if req.context.get(UNAVAILABLE):
-            # The work was not kept: a non-2xx makes Slack deliver it again later.
+        if req.context.get(UNAVAILABLE) or response.body == AUTHORIZE_FAILED:
+            # The work was not kept (the queue refused it, or auth.test failed and Bolt
+            # answered 200 with its error line): a non-2xx makes Slack deliver it again.
             return BoltResponse(status=503, body="")
         return response
 
@@ -49,6 +52,7 @@ def build_app(settings: Settings, services: Services, kit: AdminKit) -> AsyncApp
         # queue (fast), so the 2xx means the work is kept. Admin work still runs on services.tasks.
         process_before_response=True,
         before_authorize=drop_noise,
+        user_facing_authorize_error_message=AUTHORIZE_FAILED,
         logger=logging.getLogger("slack_bolt"),
     )
     app.error(handle_error)

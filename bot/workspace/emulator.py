@@ -178,6 +178,10 @@ class Workspace(WorkspaceCore):
             webapi.Failure(status=status, retry_after=retry_after, times=times, error=error)
         )
 
+    def clear_failures(self) -> None:
+        """Forget every failure :meth:`fail_next` injected and that has not happened yet."""
+        self._failures.clear()
+
     def deliveries(self, kind: str | None = None) -> list[Delivery]:
         """Return what was sent to the app (``events_api``, ``slash_commands``, ``interactive``)."""
         return [d for d in self.deliverer.log if kind is None or d.kind == kind]

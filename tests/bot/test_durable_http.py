@@ -91,3 +91,19 @@ async def test_a_500_before_the_call_is_retried_and_answered(harness):
     await harness.idle()
     [reply] = bot_replies(ws, "C_GENERAL", ts)
     assert reply["text"]
+
+
+@pytest.mark.parametrize(("status", "error"), [(500, ""), (200, "invalid_auth")])
+async def test_a_failing_auth_test_at_cold_start_is_not_acked(harness, status, error):
+    ws = harness.ws
+    assert ws.calls("auth.test") == []  # nothing asked Slack yet: a cold start
+    ws.event_url = None
+    ws.fail_next("auth.test", status=status, error=error, times=10)
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} wake up")
+    [event] = ws.events("app_mention")
+    assert (await post_signed(harness.url(), event))[0] == 503  # Slack will deliver it again
+    ws.clear_failures()  # Slack is back
+    assert (await post_signed(harness.url(), event, retry_num=1))[0] == 200
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    assert len(bot_replies(ws, "C_GENERAL", ts)) == 1

@@ -228,13 +228,15 @@ class Workspace(WorkspaceCore):
     # -- seeing ----------------------------------------------------------------------------
     def messages(self, channel: str) -> list[JSON]:
         """Return a channel's top-level messages, oldest first, in the Web API's shape."""
-        return [self.state.message_json(m) for m in self.state.top_level(channel)]
+        return [self.state.message_json(m, metadata=True) for m in self.state.top_level(channel)]
 
     def replies(self, channel: str, ts: str) -> list[JSON]:
         """Return a thread's replies (not its parent), oldest first."""
         if ts not in self.state.messages.get(channel, {}):
             return []
-        return [self.state.message_json(m) for m in self.state.thread(channel, ts)[1:]]
+        return [
+            self.state.message_json(m, metadata=True) for m in self.state.thread(channel, ts)[1:]
+        ]
 
     def reactions(self, channel: str, ts: str) -> dict[str, list[str]]:
         """Return ``{emoji name: [user ids]}`` on a message (empty if it does not exist)."""

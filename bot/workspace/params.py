@@ -11,7 +11,6 @@ from aiohttp import web
 from bot.workspace.model import JSON
 from bot.workspace.state import ApiFailure
 
-
 # Slack's event_type: a short word of letters, digits, underscores and dots.
 EVENT_TYPE = re.compile(r"[A-Za-z0-9_.]{1,100}")
 MAX_METADATA_BYTES = 8 * 1024

@@ -136,6 +136,9 @@ async def start_bot(
     def make_client() -> AsyncWebClient:
         return build_web_client(settings.slack, session=session)
 
+    def make_work_client() -> AsyncWebClient:
+        return build_web_client(settings.slack, session=session, posts_retry=False)
+
     instance = uuid.uuid4().hex[:12]
     wakeups = Wakeups()
     # The reporter comes first: the tuning service reports every job change to it from birth.
@@ -148,6 +151,7 @@ async def start_bot(
         tuning=build_tuning(settings, store, on_change=reporter.on_change),
         instance=instance,
         queue=queue,
+        make_work_client=make_work_client,
         wake=wakeups.set,
     )
     kit = build_admin_kit(services, reporter=reporter)

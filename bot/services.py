@@ -27,7 +27,9 @@ class Services:
     notifications). ``tuning`` is the tuning loop's service when the process runs it (the admin
     listeners use it), else None. ``instance`` names this process in store claims and leases.
     ``queue`` keeps the listeners' work durably before the ack (None: the work runs in memory),
-    and ``wake(kind)`` tells this process's worker that work of ``kind`` was just put.
+    ``make_work_client`` builds the client of queued work, whose posts are never retried blindly
+    (bot/replying/posts.py looks in the thread first), and ``wake(kind)`` tells this
+    process's worker that work of ``kind`` was just put.
     """
 
     settings: Settings
@@ -38,4 +40,5 @@ class Services:
     tuning: TuningService | None = None
     instance: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     queue: WorkQueue | None = None
+    make_work_client: Callable[[], AsyncWebClient] | None = None
     wake: Callable[[str], None] = field(default=lambda kind: None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -11,6 +13,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from tuning.config import SlackSettings
@@ -26,17 +29,42 @@ REQUEST_TIMEOUT_SECONDS = 10
 SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
 
 
-def build_retry_handlers(backoff: float = 0.25) -> list[AsyncRetryHandler]:
-    """Return retry handlers for 429 (Retry-After), 500/503 and dropped connections."""
+class _ServerErrors(AsyncServerErrorRetryHandler):
+    """Retry 500/503, except for posts: bot.replying.posts looks before posting again."""
+
+    async def _can_retry_async(self, **kwargs: Any) -> bool:
+        return not _is_post(kwargs["request"]) and await super()._can_retry_async(**kwargs)
+
+
+class _ConnectionErrors(AsyncConnectionErrorRetryHandler):
+    """Retry dropped connections, except for posts (the post may have been applied)."""
+
+    async def _can_retry_async(self, **kwargs: Any) -> bool:
+        return not _is_post(kwargs["request"]) and await super()._can_retry_async(**kwargs)
+
+
+def _is_post(request: HttpRequest) -> bool:
+    return request.url.endswith("/chat.postMessage")
+
+
+def build_retry_handlers(
+    backoff: float = 0.25, *, posts_retry: bool = True
+) -> list[AsyncRetryHandler]:
+    """Return retry handlers for 429 (Retry-After), 500/503 and dropped connections.
+
+    Without ``posts_retry``, a chat.postMessage that failed uncertainly is not sent again
+    blindly: the worker's posts check the thread first (bot/replying/posts.py).
+    """
     interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
+    server, connection = (
+        (AsyncServerErrorRetryHandler, AsyncConnectionErrorRetryHandler)
+        if posts_retry
+        else (_ServerErrors, _ConnectionErrors)
+    )
     return [
         AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-        AsyncServerErrorRetryHandler(
-            max_retry_count=SERVER_ERROR_RETRIES, interval_calculator=interval
-        ),
-        AsyncConnectionErrorRetryHandler(
-            max_retry_count=CONNECTION_RETRIES, interval_calculator=interval
-        ),
+        server(max_retry_count=SERVER_ERROR_RETRIES, interval_calculator=interval),
+        connection(max_retry_count=CONNECTION_RETRIES, interval_calculator=interval),
     ]
 
 
@@ -45,6 +73,7 @@ def build_web_client(
     *,
     token: str | None = None,
     session: aiohttp.ClientSession | None = None,
+    posts_retry: bool = True,
 ) -> AsyncWebClient:
     """Return an AsyncWebClient for the bot token (or ``token``) against SLACK_API_URL.
 
@@ -55,6 +84,6 @@ def build_web_client(
         token=token if token is not None else (slack.bot_token or None),
         base_url=slack.api_url,
         timeout=REQUEST_TIMEOUT_SECONDS,
-        retry_handlers=build_retry_handlers(),
+        retry_handlers=build_retry_handlers(posts_retry=posts_retry),
         session=session,
     )

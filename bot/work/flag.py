@@ -11,8 +11,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.replying.posts import post_metadata, post_once
 from bot.services import Services
 from bot.views.replies import flag_text, mentions_user
 from tuning.records import ChannelSettings, Interaction, Prediction
@@ -22,9 +24,19 @@ log = logging.getLogger(__name__)
 
 
 async def handle_message(
-    services: Services, client: AsyncWebClient | None, *, body: Mapping[str, Any], bot_user_id: str
+    services: Services,
+    client: AsyncWebClient | None,
+    *,
+    body: Mapping[str, Any],
+    bot_user_id: str,
+    post_id: str = "",
+    attempt: int = 1,
 ) -> None:
-    """Classify one channel message and flag it once if it looks sarcastic enough."""
+    """Classify one channel message and flag it once if it looks sarcastic enough.
+
+    ``post_id`` (the work item's) names the flag and its interaction; ``attempt`` > 1 means
+    an earlier delivery of the item may have flagged already.
+    """
     event: Mapping[str, Any] = body["event"]
     channel, ts, user = str(event.get("channel", "")), str(event["ts"]), str(event["user"])
     text = str(event.get("text", ""))
@@ -37,6 +49,9 @@ async def handle_message(
     ):
         return
     store = services.store
+    interaction_id = post_id or uuid.uuid4().hex
+    if post_id and await store.get_interaction(post_id) is not None:
+        return  # an earlier delivery of this work item finished it
     if await store.is_opted_out(user=user):
         return
     settings = await store.channel_settings(channel=channel)
@@ -45,10 +60,12 @@ async def handle_message(
     [prediction] = await services.models.classify([text])
     if prediction.probability < settings.threshold:
         return
-    reply_ts = await _flag(client, settings, ts=ts, prediction=prediction)
+    reply_ts = await _flag(
+        client, settings, ts=ts, prediction=prediction, post_id=interaction_id, again=attempt > 1
+    )
     await store.add_interaction(
         Interaction(
-            id=uuid.uuid4().hex,
+            id=interaction_id,
             team=str(body.get("team_id") or event.get("team") or ""),
             channel=channel,
             ts=ts,
@@ -66,12 +83,27 @@ async def handle_message(
 
 
 async def _flag(
-    client: AsyncWebClient, settings: ChannelSettings, *, ts: str, prediction: Prediction
+    client: AsyncWebClient,
+    settings: ChannelSettings,
+    *,
+    ts: str,
+    prediction: Prediction,
+    post_id: str,
+    again: bool,
 ) -> str | None:
     if settings.mode == "reply":
-        response = await client.chat_postMessage(
-            channel=settings.channel, thread_ts=ts, text=flag_text(prediction.probability)
+        return await post_once(
+            client,
+            channel=settings.channel,
+            thread_ts=ts,
+            metadata=post_metadata(post_id),
+            look_first=again,
+            text=flag_text(prediction.probability),
         )
-        return str(response["ts"])
-    await client.reactions_add(channel=settings.channel, timestamp=ts, name=settings.reaction)
+    try:
+        await client.reactions_add(channel=settings.channel, timestamp=ts, name=settings.reaction)
+    except SlackApiError as exc:
+        # A reaction is its own idempotency key: an earlier delivery already added it.
+        if exc.response.get("error") != "already_reacted":
+            raise
     return None

@@ -13,6 +13,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.replying.answer import Prompt, answer
+from bot.replying.posts import post_metadata, post_once
 from bot.services import Services
 from bot.views.replies import EMPTY_MENTION, strip_mentions
 
@@ -20,9 +21,19 @@ log = logging.getLogger(__name__)
 
 
 async def handle_mention(
-    services: Services, client: AsyncWebClient | None, *, body: Mapping[str, Any], bot_user_id: str
+    services: Services,
+    client: AsyncWebClient | None,
+    *,
+    body: Mapping[str, Any],
+    bot_user_id: str,
+    post_id: str = "",
+    attempt: int = 1,
 ) -> None:
-    """Answer one mention (or DM) once, however often and however many ways it was delivered."""
+    """Answer one mention (or DM) once, however often and however many ways it was delivered.
+
+    ``post_id`` (the work item's) names the reply and its interaction; ``attempt`` > 1 means
+    an earlier delivery of the item may have posted already.
+    """
     event = _event(body)
     channel, ts, user = str(event.get("channel", "")), str(event["ts"]), str(event["user"])
     if client is None or not channel:
@@ -34,15 +45,36 @@ async def handle_mention(
         text = strip_mentions(text, bot_user_id=bot_user_id)
     reply_in = thread_ts if isinstance(thread_ts, str) else ts
     if not text:
-        await client.chat_postMessage(channel=channel, thread_ts=reply_in, text=EMPTY_MENTION)
+        await post_once(
+            client,
+            channel=channel,
+            thread_ts=reply_in,
+            metadata=post_metadata(post_id or ts, part="empty"),
+            look_first=attempt > 1,
+            text=EMPTY_MENTION,
+        )
         return
     team = str(body.get("team_id") or event.get("team") or "")
-    prompt = Prompt(team=team, channel=channel, ts=ts, thread_ts=reply_in, user=user, text=text)
+    prompt = Prompt(
+        team=team,
+        channel=channel,
+        ts=ts,
+        thread_ts=reply_in,
+        user=user,
+        text=text,
+        id=post_id,
+        attempt=attempt,
+    )
     await answer(services, client, prompt)
 
 
 async def handle_try_again(
-    services: Services, client: AsyncWebClient | None, *, body: Mapping[str, Any]
+    services: Services,
+    client: AsyncWebClient | None,
+    *,
+    body: Mapping[str, Any],
+    post_id: str = "",
+    attempt: int = 1,
 ) -> None:
     """Regenerate a reply for the same prompt, linked to the interaction it retries."""
     actions = body.get("actions") or [{}]
@@ -60,6 +92,8 @@ async def handle_try_again(
         user=user,
         text=parent.input_text,
         parent_id=parent.id,
+        id=post_id,
+        attempt=attempt,
     )
     await answer(services, client, prompt)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -15,6 +16,8 @@ from bot.work.reaction import handle_reaction
 from bot.work.reaction_ratings import DEFAULT_FEEDBACK_MAP, FeedbackMap
 from tuning.queue.base import WorkItem
 
+# Where run_item passes the item's post id and delivery count to the handlers.
+WORK = "_work"
 Handler = Callable[[Services, AsyncWebClient, Mapping[str, Any]], Awaitable[None]]
 
 
@@ -24,10 +27,14 @@ def build_handlers(feedback_map: FeedbackMap = DEFAULT_FEEDBACK_MAP) -> dict[str
     async def mention(
         services: Services, client: AsyncWebClient, payload: Mapping[str, Any]
     ) -> None:
-        await handle_mention(services, client, body=_body(payload), bot_user_id=_bot(payload))
+        await handle_mention(
+            services, client, body=_body(payload), bot_user_id=_bot(payload), **_work(payload)
+        )
 
     async def flag(services: Services, client: AsyncWebClient, payload: Mapping[str, Any]) -> None:
-        await handle_message(services, client, body=_body(payload), bot_user_id=_bot(payload))
+        await handle_message(
+            services, client, body=_body(payload), bot_user_id=_bot(payload), **_work(payload)
+        )
 
     async def reaction(
         services: Services, client: AsyncWebClient, payload: Mapping[str, Any]
@@ -39,7 +46,7 @@ def build_handlers(feedback_map: FeedbackMap = DEFAULT_FEEDBACK_MAP) -> dict[str
     async def try_again(
         services: Services, client: AsyncWebClient, payload: Mapping[str, Any]
     ) -> None:
-        await handle_try_again(services, client, body=_body(payload))
+        await handle_try_again(services, client, body=_body(payload), **_work(payload))
 
     return {MENTION: mention, FLAG: flag, REACTION: reaction, TRY_AGAIN: try_again}
 
@@ -50,9 +57,23 @@ def work_payload(body: Mapping[str, Any], *, bot_user_id: str) -> dict[str, Any]
     return {"body": {k: v for k, v in body.items() if k != "token"}, "bot_user_id": bot_user_id}
 
 
-async def run_item(services: Services, item: WorkItem, handlers: Mapping[str, Handler]) -> None:
+async def run_item(
+    services: Services, item: WorkItem, handlers: Mapping[str, Handler], *, attempt: int = 1
+) -> None:
     """Do one work item with its kind's handler and a Web API client of this process."""
-    await handlers[item.kind](services, services.make_client(), item.payload)
+    make_client = services.make_work_client or services.make_client
+    payload = {**item.payload, WORK: {"post_id": post_id(item.key), "attempt": attempt}}
+    await handlers[item.kind](services, make_client(), payload)
+
+
+def post_id(key: str) -> str:
+    """Return the id of what the item of ``key`` posts and records: the same on every retry."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"sarcasm-bot:{key}").hex
+
+
+def _work(payload: Mapping[str, Any]) -> dict[str, Any]:
+    work = payload.get(WORK)
+    return dict(work) if isinstance(work, Mapping) else {}
 
 
 def _body(payload: Mapping[str, Any]) -> Mapping[str, Any]:

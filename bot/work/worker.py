@@ -141,7 +141,7 @@ class Worker:
     async def _do(self, lease: Lease) -> None:
         item = lease.item
         try:
-            await run_item(self._services, item, self._handlers)
+            await run_item(self._services, item, self._handlers, attempt=lease.attempt)
         except asyncio.CancelledError:
             raise  # stopping: the lease expires and the next process does the item
         except Exception:

@@ -172,11 +172,21 @@ class Workspace(WorkspaceCore):
         retry_after: int = 1,
         times: int = 1,
         error: str = "",
+        after_apply: bool = False,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` fail (429 with Retry-After, or a 5xx)."""
-        self._failures.setdefault(method, []).append(
-            webapi.Failure(status=status, retry_after=retry_after, times=times, error=error)
+        """Make the next ``times`` calls of ``method`` fail (429 with Retry-After, or a 5xx).
+
+        ``status=0`` resets the connection. ``after_apply`` fails the answer only: the call
+        took effect first, as when Slack posted the message and the response was lost.
+        """
+        failure = webapi.Failure(
+            status=status,
+            retry_after=retry_after,
+            times=times,
+            error=error,
+            after_apply=after_apply,
         )
+        self._failures.setdefault(method, []).append(failure)
 
     def clear_failures(self) -> None:
         """Forget every failure :meth:`fail_next` injected and that has not happened yet."""

@@ -107,3 +107,31 @@ async def test_a_failing_auth_test_at_cold_start_is_not_acked(harness, status, e
     await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
     await harness.idle()
     assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+
+
+@pytest.mark.parametrize("status", [0, 500])
+async def test_a_post_applied_before_its_answer_was_lost_is_not_posted_twice(harness, status):
+    ws = harness.ws
+    # Slack posts the reply, then the connection resets (0) or a 500 comes back.
+    ws.fail_next("chat.postMessage", status=status, times=1, after_apply=True)
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} twice?")
+    [reply] = await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts), timeout=10)
+    await harness.idle()
+    assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+    assert reply["metadata"]["event_type"] == "sarcasm_bot_reply"
+    [interaction] = await stored(harness.store, "generate")
+    assert reply["metadata"]["event_payload"]["interaction_id"] == interaction.id
+    assert interaction.ts == reply["ts"]
+    assert [c.method for c in ws.calls() if c.method.startswith("conv")] == [
+        "conversations.replies"
+    ]
+
+
+async def test_a_retried_item_finds_its_earlier_post_in_the_thread(harness):
+    ws = harness.ws
+    ws.fail_next("chat.postMessage", status=0, times=1, after_apply=True)
+    ws.fail_next("conversations.replies", status=500, times=3)  # the lookup fails too
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} lost?")
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts), timeout=10)
+    await harness.idle()  # the item is retried (attempt 2): it looks first, and finds the post
+    assert len(bot_replies(ws, "C_GENERAL", ts)) == 1

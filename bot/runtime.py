@@ -137,7 +137,7 @@ async def start_bot(
         return build_web_client(settings.slack, session=session)
 
     def make_work_client() -> AsyncWebClient:
-        return build_web_client(settings.slack, session=session, posts_retry=False)
+        return build_web_client(settings.slack, session=session, for_work=True)
 
     instance = uuid.uuid4().hex[:12]
     wakeups = Wakeups()

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.replying.hourglass import show_progress
 from bot.replying.posts import PostUncertain, post_metadata, post_once
 from bot.services import Services
-from bot.transports.slack_client import SLACK_ERRORS
+from bot.transports.slack_client import SLACK_ERRORS, retry_after
 from bot.views.replies import FRIENDLY_ERROR, build_reply_blocks, split_text
 from tuning.errors import SarcasmError
 from tuning.records import Candidate, Interaction
@@ -70,7 +70,9 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
         )
     except PostUncertain:
         raise  # the work item is retried, and looks in the thread first
-    except SLACK_ERRORS:
+    except SLACK_ERRORS as exc:
+        if prompt.id and retry_after(exc) is not None:
+            raise  # queued work: the worker hands it back for Retry-After
         log.exception("posting the reply failed", extra={"channel": prompt.channel})
         await post_friendly_error(
             client, channel=prompt.channel, thread_ts=prompt.thread_ts, post_id=post_id

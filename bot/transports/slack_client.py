@@ -48,24 +48,44 @@ def _is_post(request: HttpRequest) -> bool:
 
 
 def build_retry_handlers(
-    backoff: float = 0.25, *, posts_retry: bool = True
+    backoff: float = 0.25, *, for_work: bool = False
 ) -> list[AsyncRetryHandler]:
     """Return retry handlers for 429 (Retry-After), 500/503 and dropped connections.
 
-    Without ``posts_retry``, a chat.postMessage that failed uncertainly is not sent again
-    blindly: the worker's posts check the thread first (bot/replying/posts.py).
+    ``for_work`` (the queue worker's client): a 429 is raised at once, so the worker hands the
+    item back for Retry-After instead of sleeping in a slot other work needs; a chat.postMessage
+    that failed uncertainly is not sent again blindly (bot/replying/posts.py looks first).
     """
     interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
-    server, connection = (
-        (AsyncServerErrorRetryHandler, AsyncConnectionErrorRetryHandler)
-        if posts_retry
-        else (_ServerErrors, _ConnectionErrors)
-    )
+    if for_work:
+        return [
+            _ServerErrors(max_retry_count=SERVER_ERROR_RETRIES, interval_calculator=interval),
+            _ConnectionErrors(max_retry_count=CONNECTION_RETRIES, interval_calculator=interval),
+        ]
     return [
         AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-        server(max_retry_count=SERVER_ERROR_RETRIES, interval_calculator=interval),
-        connection(max_retry_count=CONNECTION_RETRIES, interval_calculator=interval),
+        AsyncServerErrorRetryHandler(
+            max_retry_count=SERVER_ERROR_RETRIES, interval_calculator=interval
+        ),
+        AsyncConnectionErrorRetryHandler(
+            max_retry_count=CONNECTION_RETRIES, interval_calculator=interval
+        ),
     ]
+
+
+def retry_after(error: BaseException | None) -> float | None:
+    """Return the Retry-After seconds of a rate-limited call's error (or its cause), else None."""
+    while error is not None:
+        if isinstance(error, SlackApiError) and error.response.status_code == 429:
+            headers = error.response.headers or {}
+            value = next((v for k, v in headers.items() if k.lower() == "retry-after"), "1")
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(raw))
+            except ValueError:
+                return 1.0
+        error = error.__cause__
+    return None
 
 
 def build_web_client(
@@ -73,7 +93,7 @@ def build_web_client(
     *,
     token: str | None = None,
     session: aiohttp.ClientSession | None = None,
-    posts_retry: bool = True,
+    for_work: bool = False,
 ) -> AsyncWebClient:
     """Return an AsyncWebClient for the bot token (or ``token``) against SLACK_API_URL.
 
@@ -84,6 +104,6 @@ def build_web_client(
         token=token if token is not None else (slack.bot_token or None),
         base_url=slack.api_url,
         timeout=REQUEST_TIMEOUT_SECONDS,
-        retry_handlers=build_retry_handlers(posts_retry=posts_retry),
+        retry_handlers=build_retry_handlers(for_work=for_work),
         session=session,
     )

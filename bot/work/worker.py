@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from bot.services import Services
+from bot.transports.slack_client import retry_after
 from bot.work.kinds import FLAG, MENTION, REACTION, TRY_AGAIN
 from bot.work.routes import Handler, run_item
 from tuning.errors import QueueError
@@ -144,7 +145,13 @@ class Worker:
             await run_item(self._services, item, self._handlers, attempt=lease.attempt)
         except asyncio.CancelledError:
             raise  # stopping: the lease expires and the next process does the item
-        except Exception:
+        except Exception as exc:
+            wait = retry_after(exc)
+            if wait is not None:
+                # Rate limited: the item waits in the queue, not in a slot other work needs.
+                log.info("rate limited; handing the item back", extra={"kind": item.kind})
+                await self._settle(lease, delay=timedelta(seconds=wait))
+                return
             log.exception("work failed", extra={"kind": item.kind, "attempt": lease.attempt})
             await self._settle(lease, delay=retry_delay(lease.attempt))
             return

@@ -135,3 +135,20 @@ async def test_a_retried_item_finds_its_earlier_post_in_the_thread(harness):
     await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts), timeout=10)
     await harness.idle()  # the item is retried (attempt 2): it looks first, and finds the post
     assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+
+
+async def test_a_long_retry_after_does_not_stall_other_replies(harness):
+    ws = harness.ws
+    ws.fail_next("chat.postMessage", status=429, retry_after=600, times=1)
+    slow = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} first")
+    await ws.wait_for(lambda: [c for c in ws.calls("chat.postMessage") if c.status == 429])
+    # The rate-limited item waits in the queue for 10 minutes; a second mention goes ahead.
+    fast = await ws.post_message(user=YOU, channel="C_RANDOM", text=f"{MENTION} second")
+    await ws.wait_for(lambda: bot_replies(ws, "C_RANDOM", fast), timeout=10)
+    assert bot_replies(ws, "C_GENERAL", slow) == []
+    [queue] = harness.queues
+    states = await queue.states()
+    assert states[f"mention:C_GENERAL:{slow}"] == "ready"
+    worker = harness.bot.worker
+    assert worker is not None
+    await ws.wait_for(lambda: worker.running == 0)  # nobody sleeps on the Retry-After

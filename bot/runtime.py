@@ -151,7 +151,9 @@ async def start_bot(
         tuning=build_tuning(settings, store, on_change=reporter.on_change),
         instance=instance,
         queue=queue,
-        make_work_client=make_work_client,
+        # Only queued work is retried by its worker; work run in memory keeps the sleeping
+        # retries of the ordinary client.
+        make_work_client=make_work_client if queue is not None else None,
         wake=wakeups.set,
     )
     kit = build_admin_kit(services, reporter=reporter)

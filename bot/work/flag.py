@@ -31,11 +31,13 @@ async def handle_message(
     bot_user_id: str,
     post_id: str = "",
     attempt: int = 1,
+    prediction: Prediction | None = None,
 ) -> None:
     """Classify one channel message and flag it once if it looks sarcastic enough.
 
     ``post_id`` (the work item's) names the flag and its interaction; ``attempt`` > 1 means
-    an earlier delivery of the item may have flagged already.
+    an earlier delivery of the item may have flagged already. ``prediction`` is the text's,
+    when its batch was classified together (bot/work/routes.py).
     """
     event: Mapping[str, Any] = body["event"]
     channel, ts, user = str(event.get("channel", "")), str(event["ts"]), str(event["user"])
@@ -57,7 +59,8 @@ async def handle_message(
     settings = await store.channel_settings(channel=channel)
     if settings.mode == "off":
         return
-    [prediction] = await services.models.classify([text])
+    if prediction is None:
+        [prediction] = await services.models.classify([text])
     if prediction.probability < settings.threshold:
         return
     reply_ts = await _flag(

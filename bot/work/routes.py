@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,6 +19,26 @@ from tuning.queue.base import WorkItem
 # Where run_item passes the item's post id and delivery count to the handlers.
 WORK = "_work"
 Handler = Callable[[Services, AsyncWebClient, Mapping[str, Any]], Awaitable[None]]
+# Work done once for a whole leased batch of one kind; returns extra handler arguments per key.
+Prepare = Callable[[Services, Sequence[WorkItem]], Awaitable[Mapping[str, Mapping[str, Any]]]]
+
+
+async def classify_batch(
+    services: Services, items: Sequence[WorkItem]
+) -> Mapping[str, Mapping[str, Any]]:
+    """Classify the texts of a leased batch of flag items in one model call.
+
+    The vectorizer is several times faster per text in a batch than one text at a time.
+    """
+    texts = {item.key: _text(item.payload) for item in items}
+    wanted = [key for key, text in texts.items() if text.strip()]
+    if not wanted:
+        return {}
+    predictions = await services.models.classify([texts[key] for key in wanted])
+    return {key: {"prediction": p} for key, p in zip(wanted, predictions, strict=True)}
+
+
+PREPARE: Mapping[str, Prepare] = {FLAG: classify_batch}
 
 
 def build_handlers(feedback_map: FeedbackMap = DEFAULT_FEEDBACK_MAP) -> dict[str, Handler]:
@@ -58,11 +78,20 @@ def work_payload(body: Mapping[str, Any], *, bot_user_id: str) -> dict[str, Any]
 
 
 async def run_item(
-    services: Services, item: WorkItem, handlers: Mapping[str, Handler], *, attempt: int = 1
+    services: Services,
+    item: WorkItem,
+    handlers: Mapping[str, Handler],
+    *,
+    attempt: int = 1,
+    prepared: Mapping[str, Any] | None = None,
 ) -> None:
-    """Do one work item with its kind's handler and a Web API client of this process."""
+    """Do one work item with its kind's handler and a Web API client of this process.
+
+    ``prepared`` holds what the batch's :data:`PREPARE` step computed for this item.
+    """
     make_client = services.make_work_client or services.make_client
-    payload = {**item.payload, WORK: {"post_id": post_id(item.key), "attempt": attempt}}
+    work = {"post_id": post_id(item.key), "attempt": attempt, **(prepared or {})}
+    payload = {**item.payload, WORK: work}
     await handlers[item.kind](services, make_client(), payload)
 
 
@@ -74,6 +103,12 @@ def post_id(key: str) -> str:
 def _work(payload: Mapping[str, Any]) -> dict[str, Any]:
     work = payload.get(WORK)
     return dict(work) if isinstance(work, Mapping) else {}
+
+
+def _text(payload: Mapping[str, Any]) -> str:
+    event = _body(payload).get("event")
+    text = event.get("text") if isinstance(event, Mapping) else None
+    return text if isinstance(text, str) else ""
 
 
 def _body(payload: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -12,11 +12,12 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from bot.services import Services
 from bot.transports.slack_client import retry_after
 from bot.work.kinds import FLAG, MENTION, REACTION, TRY_AGAIN
-from bot.work.routes import Handler, run_item
+from bot.work.routes import PREPARE, Handler, Prepare, run_item
 from tuning.errors import QueueError
 from tuning.queue.base import Lease, WorkQueue
 
@@ -24,7 +25,8 @@ log = logging.getLogger(__name__)
 
 # Model calls hold the GIL in local threads: two at a time keep both cores busy and the event
 # loop (and the acks) responsive. Reactions are store writes only.
-DEFAULT_LIMITS: Mapping[str, int] = {MENTION: 2, FLAG: 2, REACTION: 4, TRY_AGAIN: 1}
+# Flags are leased and classified in batches (one model call each), so their bound is a batch.
+DEFAULT_LIMITS: Mapping[str, int] = {MENTION: 2, FLAG: 32, REACTION: 4, TRY_AGAIN: 1}
 # Longer than any one item takes (a slow model, Slack retries); a crash costs this much delay.
 LEASE_TTL = timedelta(minutes=2)
 # How long an idle loop waits for a put in this process before asking the queue again (work
@@ -63,12 +65,13 @@ class Worker:
         handlers: Mapping[str, Handler],
         *,
         wakeups: Wakeups,
+        prepare: Mapping[str, Prepare] = PREPARE,
         limits: Mapping[str, int] = DEFAULT_LIMITS,
         ttl: timedelta = LEASE_TTL,
         poll_seconds: float = POLL_SECONDS,
     ) -> None:
         self._services, self._queue, self._handlers = services, queue, handlers
-        self._wakeups, self._limits = wakeups, limits
+        self._wakeups, self._limits, self._prepare = wakeups, limits, prepare
         self._ttl, self._poll = ttl, poll_seconds
         self._loops: list[asyncio.Task[None]] = []
         self._running: set[asyncio.Task[None]] = set()
@@ -130,8 +133,10 @@ class Worker:
                 log.warning("could not lease work", extra={"kind": kind}, exc_info=True)
                 await asyncio.sleep(QUEUE_DOWN_SECONDS)
                 continue
+            prepared = await self._prepared(kind, leases)
             for lease in leases:
-                task = asyncio.get_running_loop().create_task(self._do(lease), name=kind)
+                work = self._do(lease, prepared.get(lease.item.key))
+                task = asyncio.get_running_loop().create_task(work, name=kind)
                 for group in (mine, self._running):
                     group.add(task)
                     task.add_done_callback(group.discard)
@@ -139,10 +144,26 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self._poll)
 
-    async def _do(self, lease: Lease) -> None:
+    async def _prepared(self, kind: str, leases: list[Lease]) -> Mapping[str, Mapping[str, Any]]:
+        prepare = self._prepare.get(kind)
+        if prepare is None or not leases:
+            return {}
+        try:
+            return await prepare(self._services, [lease.item for lease in leases])
+        except Exception:  # each item then does its own part, and fails or not on its own
+            log.warning("batch step failed", extra={"kind": kind}, exc_info=True)
+            return {}
+
+    async def _do(self, lease: Lease, prepared: Mapping[str, Any] | None = None) -> None:
         item = lease.item
         try:
-            await run_item(self._services, item, self._handlers, attempt=lease.attempt)
+            await run_item(
+                self._services,
+                item,
+                self._handlers,
+                attempt=lease.attempt,
+                prepared=prepared,
+            )
         except asyncio.CancelledError:
             raise  # stopping: the lease expires and the next process does the item
         except Exception as exc:

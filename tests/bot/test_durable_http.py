@@ -5,6 +5,7 @@ bot stopped mid-reply and a new process on the same queue, a Web API 500 before 
 """
 
 import asyncio
+from typing import ClassVar
 
 import pytest
 
@@ -14,7 +15,7 @@ from bot.workspace import BOT_USER_ID, YOU
 from tests.harness import HOST, bot_replies, bot_settings, post_signed, stored
 from tests.queue_sqlite import TestSqliteQueue
 from tuning.models.serving import LiveModels
-from tuning.records import utcnow
+from tuning.records import ChannelSettings, utcnow
 
 MENTION = f"<@{BOT_USER_ID}>"
 
@@ -152,3 +153,37 @@ async def test_a_long_retry_after_does_not_stall_other_replies(harness):
     worker = harness.bot.worker
     assert worker is not None
     await ws.wait_for(lambda: worker.running == 0)  # nobody sleeps on the Retry-After
+
+
+class GatedModels(LiveModels):
+    """The real classifier, recording each call's batch size; the first call waits for a gate."""
+
+    batches: ClassVar[list[int]] = []
+    gate: ClassVar[asyncio.Event] = asyncio.Event()
+
+    async def classify(self, texts):
+        type(self).batches.append(len(texts))
+        if len(type(self).batches) == 1:
+            await type(self).gate.wait()
+        return await super().classify(texts)
+
+
+@pytest.mark.parametrize("harness", [GatedModels], indirect=True)
+async def test_waiting_messages_are_classified_in_one_batch(harness):
+    ws, store = harness.ws, harness.store
+    GatedModels.batches, GatedModels.gate = [], asyncio.Event()
+    await store.put_channel_settings(
+        ChannelSettings(channel="C_GENERAL", threshold=0.0, mode="reply")
+    )
+    first = await ws.post_message(user=YOU, channel="C_GENERAL", text="Oh great, a meeting.")
+    await ws.wait_for(lambda: GatedModels.batches == [1])  # the worker is in the model
+    burst = [
+        await ws.post_message(user=YOU, channel="C_GENERAL", text=f"Sure, love it #{i}.")
+        for i in range(9)
+    ]
+    GatedModels.gate.set()
+    await harness.idle()
+    assert GatedModels.batches == [1, 9]
+    for ts in [first, *burst]:
+        assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+    assert len(await stored(store, "classify")) == 10

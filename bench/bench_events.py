@@ -251,7 +251,7 @@ def serve_bare() -> None:
         return web.json_response({"ok": True})
 
     web_app = web.Application()
-    web_app.router.add_post("/slack/events", events_handler(app))
+    web_app.router.add_post("/slack/events", events_handler(app, signing_secret=SECRET))
     web_app.router.add_get("/healthz", healthz)
     web.run_app(web_app, host=HOST, port=int(os.environ["PORT"]), print=None, access_log=None)
 

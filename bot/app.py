@@ -7,38 +7,52 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.admin.kit import AdminKit
 from bot.listeners import actions, commands, corrections, home, mentions, messages, reactions
-from bot.listeners.noise import is_malformed, is_noise
+from bot.listeners.noise import is_noise
 from bot.services import Services
+from bot.transports.shapes import is_malformed, is_unknown
+from bot.work.intake import UNAVAILABLE
 from tuning.config import Settings
 
 log = logging.getLogger(__name__)
+# What Bolt answers (with a 200) when auth.test fails; SarcasmApp turns it into a 503.
+AUTHORIZE_FAILED = "sarcasm-bot could not authorize with Slack; please retry"
 
 
 class SarcasmApp(AsyncApp):
     """An AsyncApp that answers 400 to payloads Bolt would crash on (and answer 500)."""
 
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
-        """Refuse malformed payloads, then dispatch as Bolt does."""
+        """Refuse malformed payloads, ignore unknown ones, then dispatch as Bolt does."""
         if is_malformed(req.body):
             log.info("rejected a malformed payload")
             return BoltResponse(status=400, body="")
-        return await super().async_dispatch(req)
+        if is_unknown(req.body):
+            # A payload type Slack added later: acknowledged, so Slack does not retry it.
+            return BoltResponse(status=200, body="")
+        response = await super().async_dispatch(req)
+        if req.context.get(UNAVAILABLE) or response.body == AUTHORIZE_FAILED:
+            # The work was not kept (the queue refused it, or auth.test failed and Bolt
+            # answered 200 with its error line): a non-2xx makes Slack deliver it again.
+            return BoltResponse(status=503, body="")
+        return response
 
 
 def build_app(settings: Settings, services: Services, kit: AdminKit) -> AsyncApp:
-    """Return the AsyncApp with every listener registered; it acks before any model work."""
+    """Return the AsyncApp with every listener registered; it acks once the work is queued."""
     app = SarcasmApp(
         client=services.make_client(),
         signing_secret=settings.slack.signing_secret or None,
-        # Listeners only schedule work on services.tasks; Bolt acks events before running them.
-        process_before_response=False,
+        # Bolt answers Slack only after the listener returns: listeners put their work in the
+        # queue (fast), so the 2xx means the work is kept. Admin work still runs on services.tasks.
+        process_before_response=True,
         before_authorize=drop_noise,
+        user_facing_authorize_error_message=AUTHORIZE_FAILED,
         logger=logging.getLogger("slack_bolt"),
     )
     app.error(handle_error)
@@ -49,6 +63,8 @@ def build_app(settings: Settings, services: Services, kit: AdminKit) -> AsyncApp
     # Events nobody handles (mpim messages, member_joined_channel...) are acknowledged
     # quietly, so Slack does not retry them and Bolt does not log their bodies.
     app.event(re.compile(".*"))(_ignore)
+    # No menu loads external options; a block_suggestion still gets the empty list Slack expects.
+    app.options(re.compile(".*"))(_no_options)
     return app
 
 
@@ -78,3 +94,7 @@ async def handle_error(error: Exception, body: dict[str, Any]) -> None:
 
 async def _ignore() -> None:
     return None
+
+
+async def _no_options(ack: AsyncAck) -> None:
+    await ack(options=[])

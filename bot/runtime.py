@@ -21,12 +21,18 @@ from bot.services import Services
 from bot.transports.http import HttpTransport, build_web_app
 from bot.transports.slack_client import build_web_client
 from bot.transports.socket_mode import SocketModeTransport
+from bot.work.kinds import KINDS
+from bot.work.routes import build_handlers
+from bot.work.worker import Wakeups, Worker
 from tuning.config import Settings
+from tuning.errors import ConfigError
 from tuning.lifecycle.builder import build_tuning_service
 from tuning.lifecycle.job_log import OnChange
 from tuning.lifecycle.scheduler import run_periodically
 from tuning.lifecycle.service import TuningService
 from tuning.models.serving import LiveModels
+from tuning.queue import open_queue
+from tuning.queue.base import WorkQueue
 from tuning.store import open_store
 from tuning.store.base import Store
 
@@ -60,7 +66,9 @@ class RunningBot:
     poller: asyncio.Task[None]
     session: aiohttp.ClientSession
     owns_store: bool = True
+    owns_queue: bool = True
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    worker: Worker | None = None
 
     @property
     def port(self) -> int:
@@ -68,13 +76,19 @@ class RunningBot:
         return self.transport.port if isinstance(self.transport, HttpTransport) else 0
 
     async def stop(self, *, drain_seconds: float = DRAIN_SECONDS) -> int:
-        """Stop accepting, finish in-flight replies (bounded), close everything.
+        """Stop accepting, finish in-flight work (bounded), close everything.
 
-        Return how many unfinished tasks had to be cancelled.
+        Queued work this process did not finish stays in the queue (its leases expire) for the
+        next process. Return how many unfinished tasks had to be cancelled or abandoned.
         """
-        deadline = asyncio.get_running_loop().time() + drain_seconds + CLEANUP_SECONDS
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_seconds + CLEANUP_SECONDS
         await self.transport.stop_accepting()
-        cancelled = await self.services.tasks.drain(within=drain_seconds)
+        cancelled = 0
+        if self.worker is not None:
+            cancelled += await self.worker.stop(within=drain_seconds)
+        left = max(0.0, deadline - CLEANUP_SECONDS - loop.time())
+        cancelled += await self.services.tasks.drain(within=left)
         try:
             async with asyncio.timeout_at(deadline):
                 await self._close()
@@ -93,6 +107,8 @@ class RunningBot:
         if self.services.tuning is not None:
             await self.services.tuning.close()
         await self.services.models.close()
+        if self.owns_queue and self.services.queue is not None:
+            await self.services.queue.close()
         if self.owns_store:
             await self.services.store.close()
 
@@ -104,15 +120,23 @@ async def start_bot(
     port: int | None = None,
     store: Store | None = None,
     models: LiveModels | None = None,
+    queue: WorkQueue | None = None,
     build_tuning: BuildTuning = build_tuning_service,
 ) -> RunningBot:
     """Open the store, start the models, build the app and start the transport it calls for.
 
-    ``store`` and ``models`` are used as given (not closed by the store's owner) when passed.
+    ``store``, ``models`` and ``queue`` are used as given (and not closed here) when passed.
     ``build_tuning`` builds the tuning service (tests give it other backends).
     """
     owns_store = store is None
     store = store if store is not None else await open_store(settings.store_url)
+    owns_queue = queue is None
+    if queue is None:
+        queue = await open_queue(settings.queue_url, clock=store.clock, store=store, kinds=KINDS)
+    if queue.push:
+        # Push delivery runs each item inside a request to a route of this service, which is
+        # not built yet; pull delivery (?delivery=pull) works with the worker below.
+        raise ConfigError("QUEUE_URL", "push delivery is not supported yet; add ?delivery=pull")
     models = (
         models if models is not None else await LiveModels.start(settings=settings, store=store)
     )
@@ -122,7 +146,11 @@ async def start_bot(
     def make_client() -> AsyncWebClient:
         return build_web_client(settings.slack, session=session)
 
+    def make_work_client() -> AsyncWebClient:
+        return build_web_client(settings.slack, session=session, for_work=True)
+
     instance = uuid.uuid4().hex[:12]
+    wakeups = Wakeups()
     # The reporter comes first: the tuning service reports every job change to it from birth.
     reporter = ProgressReporter(store=store, make_client=make_client, instance=instance)
     services = Services(
@@ -132,6 +160,9 @@ async def start_bot(
         make_client=make_client,
         tuning=build_tuning(settings, store, on_change=reporter.on_change),
         instance=instance,
+        queue=queue,
+        make_work_client=make_work_client,
+        wake=wakeups.set,
     )
     kit = build_admin_kit(services, reporter=reporter)
     app = build_app(settings, services, kit)
@@ -141,9 +172,22 @@ async def start_bot(
     else:
         web_app = build_web_app(app, services)
         transport = HttpTransport(web_app, host=host, port=settings.port if port is None else port)
+    worker = Worker(services, queue, build_handlers(), wakeups=wakeups)
+    # Work left by an earlier process (expired leases) starts before new requests arrive.
+    worker.start()
     await transport.start()
     poller = asyncio.create_task(models.run_polling(), name="model-polling")
-    running = RunningBot(services, kit, app, transport, poller, session, owns_store=owns_store)
+    running = RunningBot(
+        services,
+        kit,
+        app,
+        transport,
+        poller,
+        session,
+        owns_store=owns_store,
+        owns_queue=owns_queue,
+        worker=worker,
+    )
     if services.tuning is not None:
         services.tasks.spawn(_resume_jobs(services.tuning), name="resume-tuning-jobs")
     if settings.tick_minutes and services.tuning is not None:

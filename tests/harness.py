@@ -22,10 +22,11 @@ import aiohttp
 from bot.runtime import BuildTuning, RunningBot, start_bot
 from bot.workspace import BOT_USER_ID, Workspace, sign
 from bot.workspace.launch import start_workspace
+from tests.queue_faults import FaultySqliteQueue
 from tuning.config import Settings
 from tuning.lifecycle.builder import build_tuning_service
 from tuning.models.serving import LiveModels
-from tuning.records import Feedback, Interaction
+from tuning.records import Clock, Feedback, Interaction, utcnow
 from tuning.store import open_store
 from tuning.store.base import Store
 from tuning.store.sqlite.store import SqliteStore
@@ -72,6 +73,7 @@ class Harness:
     build_tuning: BuildTuning = build_tuning_service
     bots: list[RunningBot] = field(default_factory=list)
     stores: list[Store] = field(default_factory=list)
+    queues: list[FaultySqliteQueue] = field(default_factory=list)
 
     @classmethod
     async def start(
@@ -101,13 +103,16 @@ class Harness:
         """Start what ``python -m bot`` runs without a Slack token: the workspace, then the bot."""
 
         async def start(bot_settings: Settings) -> RunningBot:
-            bot = await start_bot(bot_settings, host=HOST)
+            queue = await open_test_queue(settings.data_dir.parent)
+            queues.append(queue)
+            bot = await start_bot(bot_settings, host=HOST, queue=queue)
             bots.append(bot)
             return bot
 
         bots: list[RunningBot] = []
+        queues: list[FaultySqliteQueue] = []
         ws, _ = await start_workspace(settings, start, port=0)
-        return cls(ws=ws, root=settings.data_dir.parent, bots=bots)
+        return cls(ws=ws, root=settings.data_dir.parent, bots=bots, queues=queues)
 
     @property
     def bot(self) -> RunningBot:
@@ -141,12 +146,16 @@ class Harness:
             store = await open_store(settings.store_url)
             self.stores.append(store)
             models = await models_cls.start(settings=settings, store=store)
+        # Each bot has its own connection to the one queue file, as replicas would.
+        queue = await open_test_queue(self.root)
+        self.queues.append(queue)
         bot = await start_bot(
             settings,
             host=HOST,
             port=0,
             store=store,
             models=models,
+            queue=queue,
             build_tuning=self.build_tuning,
         )
         self.bots.append(bot)
@@ -158,6 +167,8 @@ class Harness:
             await self.ws.settle()
             for bot in self.bots:
                 await bot.services.tasks.join()
+                if bot.worker is not None:
+                    await bot.worker.idle()
 
     async def stop(self) -> None:
         """Stop every bot (finishing their work), the workspace, and the stores opened here."""
@@ -166,6 +177,15 @@ class Harness:
         await self.ws.stop()
         for store in self.stores:
             await store.close()
+        for queue in self.queues:
+            await queue.close()
+
+
+async def open_test_queue(root: Path, *, clock: Clock = utcnow) -> FaultySqliteQueue:
+    """Open a connection to the bots' work queue under ``root`` (one file for every bot)."""
+    queue = FaultySqliteQueue(root / "queue.db", clock=clock)
+    await queue.open()
+    return queue
 
 
 async def post_signed(

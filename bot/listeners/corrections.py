@@ -25,12 +25,11 @@ from bot.views.corrections import (
     THANKS,
     Target,
     build_correction_modal,
-    build_offer_blocks,
     correction_problem,
     decode_target,
     submitted_text,
 )
-from tuning.records import Correction, Interaction
+from tuning.records import Correction
 from tuning.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -56,20 +55,6 @@ def register(app: AsyncApp, services: Services) -> None:
 
     app.action(SUGGEST_ACTION)(on_suggest)
     app.view(CORRECTION_VIEW)(on_submit)
-
-
-async def offer_correction(client: AsyncWebClient, interaction: Interaction, *, user: str) -> None:
-    """Show ``user`` (who gave a 👎) a button to suggest a better reply; never raise."""
-    try:
-        await client.chat_postEphemeral(
-            channel=interaction.channel,
-            user=user,
-            thread_ts=interaction.thread_ts,
-            text="Suggest a better reply?",
-            blocks=build_offer_blocks(interaction.id),
-        )
-    except SLACK_ERRORS:
-        log.warning("could not offer a correction", extra={"interaction": interaction.id})
 
 
 async def handle_suggest(

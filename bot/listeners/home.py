@@ -18,7 +18,10 @@ def register(app: AsyncApp, services: Services, kit: AdminKit) -> None:
     """Register the app_home_opened listener."""
 
     async def handle_home(event: dict[str, Any], client: AsyncWebClient) -> None:
-        await handle_app_home_opened(kit, event=event, client=client)
+        # Published after the ack: Bolt answers Slack only once a listener returns.
+        services.tasks.spawn(
+            handle_app_home_opened(kit, event=event, client=client), name="app-home"
+        )
 
     app.event("app_home_opened")(handle_home)
 

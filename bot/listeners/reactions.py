@@ -1,101 +1,33 @@
 """Emoji reactions on the bot's replies and flags become feedback; removing one retracts it.
 
-The sarcastic reaction on any other message is a label (:mod:`bot.listeners.labels`).
+The listener only puts the work in the queue (bot/work/reaction.py stores it).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.listeners.corrections import offer_correction
-from bot.listeners.labels import handle_label
-from bot.listeners.reaction_ratings import DEFAULT_FEEDBACK_MAP, FeedbackMap, base_reaction
-from bot.replying.once import claim_event
 from bot.services import Services
+from bot.work.intake import enqueue
+from bot.work.kinds import REACTION, event_key
 
-log = logging.getLogger(__name__)
 
-
-def register(
-    app: AsyncApp, services: Services, *, feedback_map: FeedbackMap = DEFAULT_FEEDBACK_MAP
-) -> None:
+def register(app: AsyncApp, services: Services) -> None:
     """Store reaction_added as feedback and retract it on reaction_removed."""
 
     async def on_reaction(body: dict[str, Any], context: AsyncBoltContext) -> None:
-        services.tasks.spawn(
-            handle_reaction(
-                services,
-                context.client,
-                body=body,
-                bot_user_id=context.bot_user_id or "",
-                feedback_map=feedback_map,
-            ),
-            name="reaction",
+        event_id = body.get("event_id")
+        event = body["event"]
+        # Without an event id (Socket Mode replays, tests), the event's own fields are the key.
+        key = event_key(
+            str(event_id)
+            if event_id
+            else f"{event['type']}:{event.get('user')}:{event.get('reaction')}:"
+            f"{event.get('event_ts')}"
         )
+        await enqueue(services, context, kind=REACTION, key=key, body=body)
 
     app.event("reaction_added")(on_reaction)
     app.event("reaction_removed")(on_reaction)
-
-
-async def handle_reaction(
-    services: Services,
-    client: AsyncWebClient | None,
-    *,
-    body: Mapping[str, Any],
-    bot_user_id: str,
-    feedback_map: FeedbackMap,
-) -> None:
-    """Record or retract one reaction if it lands on an interaction and means a rating.
-
-    A 👎 on a bot reply also offers its giver a *Suggest a better reply* button.
-    """
-    event = body.get("event")
-    if not isinstance(event, Mapping):
-        return
-    item = event.get("item")
-    user, reaction = event.get("user"), event.get("reaction")
-    if not isinstance(item, Mapping) or item.get("type") != "message":
-        return
-    channel, ts = item.get("channel"), item.get("ts")
-    if not all(isinstance(v, str) and v for v in (user, reaction, channel, ts)):
-        return
-    assert isinstance(user, str)  # narrowed above, for mypy
-    assert isinstance(reaction, str)
-    if user == bot_user_id:  # the bot's own reactions (flags, hourglass) are never feedback
-        return
-    store = services.store
-    interaction = await store.find_interaction(channel=str(channel), ts=str(ts))
-    name = base_reaction(reaction)
-    if name == services.settings.sarcastic_reaction and (
-        interaction is None or interaction.kind == "classify"
-    ):
-        if await claim_event(
-            store, event_id=str(body.get("event_id", "")), holder=services.instance
-        ):
-            await handle_label(
-                services, client, event=event, interaction=interaction, reaction=name
-            )
-        return
-    if interaction is None:
-        return
-    rating = feedback_map.rating(interaction.kind, reaction)
-    if rating is None or await store.is_opted_out(user=user):
-        return
-    if not await claim_event(
-        store, event_id=str(body.get("event_id", "")), holder=services.instance
-    ):
-        return
-    if event.get("type") == "reaction_added":
-        await store.add_feedback(
-            interaction_id=interaction.id, user=user, reaction=name, rating=rating
-        )
-        if rating < 0 and interaction.kind == "generate" and client is not None:
-            await offer_correction(client, interaction, user=user)
-    else:
-        await store.retract_feedback(interaction_id=interaction.id, user=user, reaction=name)
-    log.info("feedback", extra={"interaction": interaction.id, "type": event.get("type")})

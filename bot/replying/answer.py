@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.replying.hourglass import show_progress
+from bot.replying.posts import PostUncertain, post_metadata, post_once
 from bot.services import Services
-from bot.transports.slack_client import SLACK_ERRORS
+from bot.transports.slack_client import SLACK_ERRORS, retry_after
 from bot.views.replies import FRIENDLY_ERROR, build_reply_blocks, split_text
 from tuning.errors import SarcasmError
 from tuning.records import Candidate, Interaction
@@ -35,6 +36,10 @@ class Prompt:
     text: str
     parent_id: str | None = None
     shown: tuple[str, ...] = ()
+    # The interaction id, fixed by the work item so a retried item finds its earlier post and
+    # record; "" picks a fresh one. ``attempt`` counts the item's deliveries from 1.
+    id: str = ""
+    attempt: int = 1
 
 
 async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> str | None:
@@ -42,6 +47,9 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
 
     On any failure the user gets one friendly line and the log gets the details.
     """
+    post_id = prompt.id or uuid.uuid4().hex
+    if prompt.id and await services.store.get_interaction(prompt.id) is not None:
+        return prompt.id  # an earlier delivery of this work item finished it
     record = not await services.store.is_opted_out(user=prompt.user)
     try:
         async with show_progress(client, channel=prompt.channel, ts=prompt.ts):
@@ -50,9 +58,11 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
             raise SarcasmError("the generator returned no candidates")
     except Exception:
         log.exception("reply generation failed", extra={"channel": prompt.channel})
-        await post_friendly_error(client, channel=prompt.channel, thread_ts=prompt.thread_ts)
+        await post_friendly_error(
+            client, channel=prompt.channel, thread_ts=prompt.thread_ts, post_id=post_id
+        )
         return None
-    interaction_id = uuid.uuid4().hex if record else None
+    interaction_id = post_id if record else None
     try:
         reply_ts = await post_chunks(
             client,
@@ -60,10 +70,18 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
             thread_ts=prompt.thread_ts,
             text=candidates[0].text,
             interaction_id=interaction_id,
+            post_id=post_id,
+            look_first=prompt.attempt > 1,
         )
-    except SLACK_ERRORS:
+    except PostUncertain:
+        raise  # the work item is retried, and looks in the thread first
+    except SLACK_ERRORS as exc:
+        if prompt.id and retry_after(exc) is not None:
+            raise  # queued work: the worker hands it back for Retry-After
         log.exception("posting the reply failed", extra={"channel": prompt.channel})
-        await post_friendly_error(client, channel=prompt.channel, thread_ts=prompt.thread_ts)
+        await post_friendly_error(
+            client, channel=prompt.channel, thread_ts=prompt.thread_ts, post_id=post_id
+        )
         return None
     if interaction_id is None:
         return None
@@ -100,27 +118,51 @@ async def _candidates(services: Services, prompt: Prompt) -> list[Candidate]:
 
 
 async def post_chunks(
-    client: AsyncWebClient, *, channel: str, thread_ts: str, text: str, interaction_id: str | None
+    client: AsyncWebClient,
+    *,
+    channel: str,
+    thread_ts: str,
+    text: str,
+    interaction_id: str | None,
+    post_id: str | None = None,
+    look_first: bool = False,
 ) -> str:
-    """Post ``text`` in Slack-sized messages, the button on the last; return the first ts."""
+    """Post ``text`` in Slack-sized messages, the button on the last; return the first ts.
+
+    Each message carries metadata naming ``post_id`` (default: the interaction) and its part,
+    so no part is posted twice (bot/replying/posts.py).
+    """
+    named = post_id or interaction_id or uuid.uuid4().hex
     chunks = split_text(text) or ["…"]
     first_ts = ""
     for index, chunk in enumerate(chunks):
         last = index == len(chunks) - 1
-        response = await client.chat_postMessage(
+        ts = await post_once(
+            client,
             channel=channel,
             thread_ts=thread_ts,
+            metadata=post_metadata(named, part=str(index)),
+            look_first=look_first,
             text=chunk,
             blocks=build_reply_blocks(chunk, interaction_id=interaction_id if last else None),
             unfurl_links=False,
         )
-        first_ts = first_ts or str(response["ts"])
+        first_ts = first_ts or ts
     return first_ts
 
 
-async def post_friendly_error(client: AsyncWebClient, *, channel: str, thread_ts: str) -> None:
+async def post_friendly_error(
+    client: AsyncWebClient, *, channel: str, thread_ts: str, post_id: str | None = None
+) -> None:
     """Tell the user, in one line, that no reply is coming; never raise."""
+    named = post_id or uuid.uuid4().hex
     try:
-        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=FRIENDLY_ERROR)
+        await post_once(
+            client,
+            channel=channel,
+            thread_ts=thread_ts,
+            metadata=post_metadata(named, part="error"),
+            text=FRIENDLY_ERROR,
+        )
     except Exception:
         log.exception("could not post the error line either", extra={"channel": channel})

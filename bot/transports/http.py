@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +15,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.services import Services
+from bot.transports.request_checks import body_is_parsable, is_signed
+from tuning.errors import QueueError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +29,8 @@ LIVE_PATH = "/live"
 # Slack's payloads are a few KB; a megabyte leaves room for big Block Kit views and no more.
 MAX_BODY_BYTES = 1024 * 1024
 HEALTH_TIMEOUT_SECONDS = 2.0
+# A claim that is expired as soon as it is taken: each probe rewrites the same row.
+HEALTH_PROBE_TTL = timedelta(0)
 
 
 def build_web_app(app: AsyncApp, services: Services) -> web.Application:
@@ -34,7 +40,8 @@ def build_web_app(app: AsyncApp, services: Services) -> web.Application:
         return await health_response(services)
 
     web_app = web.Application(client_max_size=MAX_BODY_BYTES)
-    web_app.router.add_post(EVENTS_PATH, events_handler(app))
+    secret = services.settings.slack.signing_secret
+    web_app.router.add_post(EVENTS_PATH, events_handler(app, signing_secret=secret))
     web_app.router.add_get(HEALTH_PATH, healthz)
     web_app.router.add_get(LIVE_PATH, live)
     return web_app
@@ -45,20 +52,34 @@ async def live(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """Return the aiohttp handler that passes Slack requests to ``app`` and answers Slack."""
+def events_handler(
+    app: AsyncApp, *, signing_secret: str
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Return the aiohttp handler that passes Slack requests to ``app`` and answers Slack.
+
+    The signature is checked first (401), then whether Bolt can parse the body (400); only then
+    does Bolt see the request. An empty ``signing_secret`` leaves signing to Bolt (tests).
+    """
 
     async def events(request: web.Request) -> web.StreamResponse:
+        raw = await request.read()  # aiohttp's own 413 for bodies over MAX_BODY_BYTES
+        signed = is_signed(raw, request.headers, signing_secret=signing_secret, now=time.time())
+        if signing_secret and not signed:
+            return web.json_response({"error": "invalid signature"}, status=401)
         try:
-            body = await request.text()
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            body = None
+        if body is None or not body_is_parsable(body, request.content_type):
+            # Invalid UTF-8, JSON or form encoding, or nesting too deep: Bolt would answer 500.
+            log.info("rejected a malformed request", extra={"bytes": len(raw)})
+            return web.json_response({"error": "malformed request"}, status=400)
+        try:
             bolt_request = AsyncBoltRequest(
                 body=body, query=request.query_string, headers=_headers(request)
             )
-        except web.HTTPException:
-            raise  # aiohttp's own 413 for bodies over MAX_BODY_BYTES
-        except (ValueError, TypeError, AttributeError, KeyError):
-            # Unparseable JSON, bad form encoding or invalid UTF-8: Bolt would answer 500.
-            log.info("rejected a malformed request", extra={"bytes": request.content_length})
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
+            log.info("rejected a malformed request", extra={"bytes": len(raw)})
             return web.json_response({"error": "malformed request"}, status=400)
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
@@ -66,19 +87,44 @@ def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.Strea
 
 
 async def health_response(services: Services) -> web.Response:
-    """Return 200 with the active model versions when the store answers, else 503."""
-    try:
-        store_ok = await asyncio.wait_for(services.store.ping(), HEALTH_TIMEOUT_SECONDS)
-    except Exception:  # a broken store is exactly what this endpoint reports
-        log.warning("health check: store did not answer", exc_info=True)
-        store_ok = False
+    """Return 200 when the store and the queue can take a write, else 503; with queue depth."""
+    store_ok = await _healthy(_store_takes_a_write(services), "store")
+    queue = services.queue
+    queue_ok = queue is None or await _healthy(queue.probe(), "queue")
+    depth: dict[str, int] = {}
+    if queue is not None and queue_ok:
+        # Depth is a metric; the probe above decides health. None: the queue cannot count.
+        try:
+            counted = await asyncio.wait_for(queue.depth(), HEALTH_TIMEOUT_SECONDS)
+        except (QueueError, TimeoutError) as exc:
+            log.warning("health check: queue depth unavailable (%s)", type(exc).__name__)
+            counted = None
+        depth = dict(counted or {})
+    ok = store_ok and queue_ok
     payload: dict[str, Any] = {
-        "ok": store_ok,
+        "ok": ok,
         "store": "ok" if store_ok else "unavailable",
+        "queue": "ok" if queue_ok else "unavailable",
+        "depth": depth,
         "models": dict(services.models.versions),
         "pending": services.tasks.pending,
     }
-    return web.json_response(payload, status=200 if store_ok else 503)
+    return web.json_response(payload, status=200 if ok else 503)
+
+
+async def _store_takes_a_write(services: Services) -> bool:
+    # A write, not a read: a full disk or a read-only store still answers SELECT 1.
+    return await services.store.claim(
+        f"health:{services.instance}", ttl=HEALTH_PROBE_TTL, holder=services.instance
+    )
+
+
+async def _healthy(check: Awaitable[bool], what: str) -> bool:
+    try:
+        return bool(await asyncio.wait_for(check, HEALTH_TIMEOUT_SECONDS))
+    except Exception:  # a broken store or queue is exactly what this endpoint reports
+        log.warning("health check: %s did not take a write", what, exc_info=True)
+        return False
 
 
 def _headers(request: web.Request) -> dict[str, str | Sequence[str]]:
@@ -92,9 +138,22 @@ class HttpTransport:
     """Serve the app on ``host``:``port`` until stopped; port 0 picks a free one."""
 
     def __init__(self, web_app: web.Application, *, host: str, port: int) -> None:
+        self.stopping = False
+        web_app.middlewares.append(self._refuse_when_stopping)
         self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
         self._host, self._port = host, port
         self._site: web.TCPSite | None = None
+
+    @web.middleware
+    async def _refuse_when_stopping(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        # Once stopping, nothing is acknowledged: Slack redelivers what gets a non-2xx.
+        if self.stopping and request.path != LIVE_PATH:
+            response = web.json_response({"error": "shutting down"}, status=503)
+            response.force_close()
+            return response
+        return await handler(request)
 
     @property
     def port(self) -> int:
@@ -108,12 +167,20 @@ class HttpTransport:
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self._host, self._port)
         await self._site.start()
+        self._port = self.port  # remembered: the socket goes at stop
         log.info("listening", extra={"host": self._host, "port": self.port})
 
     async def stop_accepting(self) -> None:
-        """Close the listening socket; requests already accepted still finish."""
+        """Answer 503 from now on, close idle keep-alive connections and the listening socket.
+
+        Requests already being handled still finish (and close their connection after).
+        """
+        self.stopping = True
+        if self._runner.server is not None:
+            self._runner.server.pre_shutdown()
         if self._site is not None:
-            await self._site.stop()
+            site, self._site = self._site, None
+            await site.stop()
 
     async def close(self) -> None:
         """Shut the server down completely."""

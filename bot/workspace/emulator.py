@@ -178,11 +178,25 @@ class Workspace(WorkspaceCore):
         retry_after: int = 1,
         times: int = 1,
         error: str = "",
+        after_apply: bool = False,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` fail (429 with Retry-After, or a 5xx)."""
-        self._failures.setdefault(method, []).append(
-            webapi.Failure(status=status, retry_after=retry_after, times=times, error=error)
+        """Make the next ``times`` calls of ``method`` fail (429 with Retry-After, or a 5xx).
+
+        ``status=0`` resets the connection. ``after_apply`` fails the answer only: the call
+        took effect first, as when Slack posted the message and the response was lost.
+        """
+        failure = webapi.Failure(
+            status=status,
+            retry_after=retry_after,
+            times=times,
+            error=error,
+            after_apply=after_apply,
         )
+        self._failures.setdefault(method, []).append(failure)
+
+    def clear_failures(self) -> None:
+        """Forget every failure :meth:`fail_next` injected and that has not happened yet."""
+        self._failures.clear()
 
     def deliveries(self, kind: str | None = None) -> list[Delivery]:
         """Return what was sent to the app (``events_api``, ``slash_commands``, ``interactive``)."""
@@ -230,13 +244,15 @@ class Workspace(WorkspaceCore):
     # -- seeing ----------------------------------------------------------------------------
     def messages(self, channel: str) -> list[JSON]:
         """Return a channel's top-level messages, oldest first, in the Web API's shape."""
-        return [self.state.message_json(m) for m in self.state.top_level(channel)]
+        return [self.state.message_json(m, metadata=True) for m in self.state.top_level(channel)]
 
     def replies(self, channel: str, ts: str) -> list[JSON]:
         """Return a thread's replies (not its parent), oldest first."""
         if ts not in self.state.messages.get(channel, {}):
             return []
-        return [self.state.message_json(m) for m in self.state.thread(channel, ts)[1:]]
+        return [
+            self.state.message_json(m, metadata=True) for m in self.state.thread(channel, ts)[1:]
+        ]
 
     def reactions(self, channel: str, ts: str) -> dict[str, list[str]]:
         """Return ``{emoji name: [user ids]}`` on a message (empty if it does not exist)."""

@@ -54,11 +54,24 @@ async def chat_post_message(ws: Workspace, p: Params) -> JSON:
     text, blocks = p.text("text", "") or "", p.blocks()
     if not text and not blocks and not p.structured("attachments"):
         raise ApiFailure("no_text")
+    metadata = p.metadata()
     if ME not in channel.members:
         raise ApiFailure("not_in_channel")
-    msg = ws.state.post(channel=channel, user=ME, text=text, blocks=blocks, thread_ts=thread_ts(p))
+    msg = ws.state.post(
+        channel=channel,
+        user=ME,
+        text=text,
+        blocks=blocks,
+        thread_ts=thread_ts(p),
+        metadata=metadata,
+    )
     ws.message_posted(msg)
-    return {"channel": channel.id, "ts": msg.ts, "message": ws.state.message_json(msg)}
+    # Slack echoes the posted message with its metadata.
+    return {
+        "channel": channel.id,
+        "ts": msg.ts,
+        "message": ws.state.message_json(msg, metadata=True),
+    }
 
 
 async def chat_post_ephemeral(ws: Workspace, p: Params) -> JSON:
@@ -198,7 +211,9 @@ async def conversations_history(ws: Workspace, p: Params) -> JSON:
     channel = resolve_channel(ws, p.required("channel", "channel_not_found"))
     if ME not in channel.members:
         raise ApiFailure("not_in_channel")
-    msgs = [ws.state.message_json(m) for m in reversed(ws.state.top_level(channel.id))]
+    meta = p.flag("include_all_metadata")
+    top = reversed(ws.state.top_level(channel.id))
+    msgs = [ws.state.message_json(m, metadata=meta) for m in top]
     return {**_page(p, _window(p, msgs)), "pin_count": 0, "channel_actions_count": 0}
 
 
@@ -210,7 +225,8 @@ async def conversations_replies(ws: Workspace, p: Params) -> JSON:
     ts = p.required("ts", "thread_not_found")
     if ts not in ws.state.messages[channel.id]:
         raise ApiFailure("thread_not_found")
-    msgs = [ws.state.message_json(m) for m in ws.state.thread(channel.id, ts)]
+    meta = p.flag("include_all_metadata")
+    msgs = [ws.state.message_json(m, metadata=meta) for m in ws.state.thread(channel.id, ts)]
     return _page(p, msgs)
 
 

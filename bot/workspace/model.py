@@ -165,6 +165,7 @@ class Message:
     reactions: dict[str, list[str]] = field(default_factory=dict)
     edited_ts: str | None = None
     client_msg_id: str | None = None
+    metadata: JSON | None = None
 
     @property
     def is_reply(self) -> bool:

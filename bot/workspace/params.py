@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aiohttp import web
 
 from bot.workspace.model import JSON
 from bot.workspace.state import ApiFailure
+
+# Slack's event_type: a short word of letters, digits, underscores and dots.
+EVENT_TYPE = re.compile(r"[A-Za-z0-9_.]{1,100}")
+MAX_METADATA_BYTES = 8 * 1024
 
 
 class Params:
@@ -85,6 +90,24 @@ class Params:
             except ValueError:
                 raise ApiFailure(code) from None
         return value
+
+    def metadata(self) -> JSON | None:
+        """Return the ``metadata`` argument, or raise as Slack does for a malformed one.
+
+        https://docs.slack.dev/messaging/message-metadata/: an object with a string
+        ``event_type`` and an object ``event_payload``.
+        """
+        metadata = self.structured("metadata", "invalid_metadata_format")
+        if metadata is None:
+            return None
+        if not isinstance(metadata, dict) or not isinstance(metadata.get("event_payload"), dict):
+            raise ApiFailure("invalid_metadata_format")
+        event_type = metadata.get("event_type")
+        if not isinstance(event_type, str) or not EVENT_TYPE.fullmatch(event_type):
+            raise ApiFailure("invalid_metadata_schema")
+        if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
+            raise ApiFailure("metadata_too_large")
+        return {"event_type": event_type, "event_payload": metadata["event_payload"]}
 
     def blocks(self) -> list[JSON] | None:
         """Return the ``blocks`` argument, or raise ``invalid_blocks``."""

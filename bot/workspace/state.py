@@ -117,6 +117,7 @@ class WorkspaceState:
         blocks: list[JSON] | None = None,
         thread_ts: str | None = None,
         files: list[str] | None = None,
+        metadata: JSON | None = None,
     ) -> Message:
         """Store a new message (a reply when ``thread_ts`` names a message in the channel)."""
         if len(text) > MAX_TEXT:
@@ -139,6 +140,7 @@ class WorkspaceState:
             bot_id=BOT_ID if is_bot else None,
             files=list(files or []),
             client_msg_id=None if is_bot else str(uuid.uuid4()),
+            metadata=metadata,
         )
         self.messages[channel.id][msg.ts] = msg
         if parent is not None:
@@ -225,9 +227,14 @@ class WorkspaceState:
         self.modal_errors.pop(user, None)
 
     # -- shapes ----------------------------------------------------------------------------
-    def message_json(self, msg: Message) -> JSON:
-        """Return the message as ``conversations.history`` and friends return it."""
+    def message_json(self, msg: Message, *, metadata: bool = False) -> JSON:
+        """Return the message as ``conversations.history`` and friends return it.
+
+        ``metadata`` (``include_all_metadata=true``) includes the message's metadata.
+        """
         out: JSON = {"type": "message", "user": msg.user, "text": msg.text, "ts": msg.ts}
+        if metadata and msg.metadata is not None:
+            out["metadata"] = msg.metadata
         out["team"] = TEAM_ID
         if msg.blocks:
             out["blocks"] = msg.blocks

@@ -81,6 +81,8 @@ class Failure:
     retry_after: int
     times: int
     error: str = field(default="")
+    # After the method took effect: Slack applied the call, and the answer was lost.
+    after_apply: bool = False
 
 
 def json_response(
@@ -108,10 +110,12 @@ async def handle_api(request: web.Request) -> web.Response:
         reader = await Params.read(request)
         params = reader.values
         injected = ws.take_failure(method)
-        if injected is not None:
-            return _injected(ws, method, params, injected)
+        if injected is not None and not injected.after_apply:
+            return _injected(ws, method, params, injected, request)
         _authenticate(ws, method, request, reader)
         body = await _handler(method)(ws, reader)
+        if injected is not None:
+            return _injected(ws, method, params, injected, request)
     except ApiFailure as failure:
         ws.record(Call(method, _safe(params), time.time(), 200, failure.code))
         return json_response({"ok": False, "error": failure.code, **failure.extra})
@@ -134,7 +138,14 @@ def _authenticate(ws: Workspace, method: str, request: web.Request, p: Params) -
         raise ApiFailure("not_allowed_token_type")
 
 
-def _injected(ws: Workspace, method: str, params: dict[str, Any], failure: Failure) -> web.Response:
+def _injected(
+    ws: Workspace, method: str, params: dict[str, Any], failure: Failure, request: web.Request
+) -> web.Response:
+    if failure.status == 0:  # the connection is reset: the caller gets no answer at all
+        ws.record(Call(method, _safe(params), time.time(), 0, "connection_reset"))
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)
     if failure.status == 429:
         ws.record(Call(method, _safe(params), time.time(), 429, "ratelimited"))
         return json_response(

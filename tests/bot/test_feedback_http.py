@@ -1,7 +1,7 @@
 """Reactions over real HTTP: feedback stored, retracted, and ignored where it means nothing."""
 
 from bot.workspace import ALEX, BOT_USER_ID, YOU
-from tests.harness import Harness, bot_replies, feedback, stored
+from tests.harness import Harness, bot_replies, feedback, post_signed, stored
 from tuning.records import ChannelSettings
 
 MENTION = f"<@{BOT_USER_ID}>"
@@ -95,3 +95,18 @@ async def test_flag_feedback_on_the_flagged_message_and_the_thread_reply(harness
     await harness.idle()
     ratings = {f.interaction_id: f.rating for f in await feedback(store)}
     assert ratings == {flags["C_GENERAL"].id: 1, flags["C_RANDOM"].id: -1}
+
+
+async def test_a_late_reaction_added_retry_cannot_undo_a_newer_removal(harness):
+    ws, store = harness.ws, harness.bot.services.store
+    _, reply_ts = await _reply(harness)
+    ws.event_url = None  # deliver by hand: the add's first delivery was lost
+    await ws.add_reaction(user=YOU, channel="C_GENERAL", ts=reply_ts, name="joy")
+    await ws.remove_reaction(user=YOU, channel="C_GENERAL", ts=reply_ts, name="joy")
+    added, removed = ws.events("reaction_added")[-1], ws.events("reaction_removed")[-1]
+    assert added["event"]["event_ts"] < removed["event"]["event_ts"]
+    assert (await post_signed(harness.url(), removed))[0] == 200
+    # Slack retries the add after the removal was applied.
+    assert (await post_signed(harness.url(), added, retry_num=1))[0] == 200
+    await harness.idle()
+    assert await feedback(store, include_retracted=False) == []

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.listeners.reaction_ratings import DEFAULT_FEEDBACK_MAP, FeedbackMap, base_reaction
+from bot.work.reaction_ratings import DEFAULT_FEEDBACK_MAP, FeedbackMap, base_reaction
 
 
 @pytest.mark.parametrize(

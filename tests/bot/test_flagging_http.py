@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from bot.listeners.exploration import draw
 from bot.views.replies import EXPLORE_REACTION
+from bot.work.exploration import draw
 from bot.workspace import ALEX, BOT_USER_ID, YOU
 from bot.workspace.payloads import build_envelope
 from tests.harness import Harness, bot_replies, post_signed, stored

@@ -6,9 +6,9 @@ import time
 import aiohttp
 
 from bot.transports.http import HEALTH_PATH, LIVE_PATH, MAX_BODY_BYTES
-from bot.workspace import BOT_USER_ID, YOU
+from bot.workspace import BOT_USER_ID, YOU, sign
 from bot.workspace.payloads import build_envelope
-from tests.harness import Harness, post_signed, stored
+from tests.harness import SECRET, Harness, post_signed, stored
 
 
 def _mention(ts: str = "1700000000.000100", event_id: str = "EvEDGE") -> dict:
@@ -99,3 +99,47 @@ async def test_liveness_stays_200_while_the_store_is_down(harness):
             assert resp.status == 503
         async with session.get(base + LIVE_PATH) as resp:
             assert resp.status == 200
+
+
+async def test_health_is_503_when_the_queue_cannot_take_a_write(harness):
+    url = f"http://127.0.0.1:{harness.bot.port}{HEALTH_PATH}"
+    [queue] = harness.queues
+    async with aiohttp.ClientSession() as session:
+        for _ in range(2):  # probing twice in a row is still healthy
+            async with session.get(url) as resp:
+                assert resp.status == 200
+                body = await resp.json()
+        assert (body["queue"], body["depth"]) == ("ok", {})
+        queue.broken = True  # a full disk
+        async with session.get(url) as resp:
+            assert resp.status == 503
+            assert (await resp.json())["queue"] == "unavailable"
+        queue.broken = False
+
+
+async def _post_on(session: aiohttp.ClientSession, url: str, payload: dict) -> int:
+    body = json.dumps(payload).encode()
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": sign(SECRET, stamp, body),
+    }
+    try:
+        async with session.post(url, data=body, headers=headers) as resp:
+            return resp.status
+    except aiohttp.ClientError:
+        return 0  # the connection was closed: no ack either
+
+
+async def test_after_stop_accepting_nothing_is_acknowledged(harness):
+    url = harness.url()
+    async with aiohttp.ClientSession() as session:  # one keep-alive connection
+        assert await _post_on(session, url, _mention(event_id="EvONE")) == 200
+        harness.bot.transport.stopping = True  # a request racing the SIGTERM handler
+        assert await _post_on(session, url, _mention(ts="1.2", event_id="EvTWO")) == 503
+        await harness.bot.transport.stop_accepting()  # SIGTERM
+        assert await _post_on(session, url, _mention(ts="1.3", event_id="EvTHREE")) in (0, 503)
+    await harness.idle()
+    [queue] = harness.queues
+    assert list(await queue.states()) == ["mention:C_GENERAL:1700000000.000100"]

@@ -2,7 +2,8 @@
 
 import pytest
 
-from bot.listeners.noise import is_malformed, is_noise
+from bot.listeners.noise import is_noise
+from bot.transports.shapes import is_malformed
 
 
 def _message(**extra):

@@ -173,6 +173,42 @@ async def test_retracting_feedback_never_given_returns_none(store: Store) -> Non
     assert [f async for f in store.iter_feedback(include_retracted=True)] == []
 
 
+async def test_a_late_add_cannot_undo_a_newer_retraction(store: Store) -> None:
+    key = {"interaction_id": "i1", "user": "U2", "reaction": "joy"}
+    await store.add_feedback(**key, rating=1, event_ts="1700000000.000100")
+    await store.retract_feedback(**key, event_ts="1700000000.000300")
+    late = await store.add_feedback(**key, rating=1, event_ts="1700000000.000200")
+    assert late.retracted
+    assert [f async for f in store.iter_feedback()] == []
+    # A newer add reinstates it; then an older retraction is ignored.
+    again = await store.add_feedback(**key, rating=-1, event_ts="1700000000.000400")
+    assert (again.retracted, again.rating) == (False, -1)
+    stale = await store.retract_feedback(**key, event_ts="1700000000.000350")
+    assert stale is not None
+    assert not stale.retracted
+    assert [f async for f in store.iter_feedback()] == [again]
+
+
+async def test_a_retraction_before_its_add_arrives_is_remembered(store: Store) -> None:
+    key = {"interaction_id": "i1", "user": "U2", "reaction": "joy"}
+    assert await store.retract_feedback(**key, event_ts="1700000000.000300") is None
+    late = await store.add_feedback(**key, rating=1, event_ts="1700000000.000200")
+    assert late.retracted
+    assert [f async for f in store.iter_feedback(include_retracted=True)] == []
+    assert await store.count_feedback() == 0
+    newer = await store.add_feedback(**key, rating=1, event_ts="1700000000.000400")
+    assert [f async for f in store.iter_feedback()] == [newer]
+
+
+async def test_the_same_event_applied_twice_changes_nothing(store: Store) -> None:
+    key = {"interaction_id": "i1", "user": "U2", "reaction": "joy"}
+    first = await store.add_feedback(**key, rating=1, event_ts="1700000000.000100")
+    await store.retract_feedback(**key)  # unordered writes still apply
+    replayed = await store.add_feedback(**key, rating=1, event_ts="1700000000.000100")
+    assert replayed.retracted
+    assert first.retracted is False
+
+
 async def test_iter_feedback_filters_by_interaction_and_since(
     store: Store, clock: ManualClock
 ) -> None:

@@ -237,3 +237,43 @@ async def test_form_encoded_and_json_bodies_are_equivalent(ws: Workspace) -> Non
     assert by_form["message"]["blocks"] == by_json["message"]["blocks"] == [{"type": "divider"}]
     assert unknown == {"ok": False, "error": "unknown_method"}
     assert [c.method for c in ws.calls()][-1] == "no.suchMethod"
+
+
+async def test_message_metadata_is_stored_and_returned_only_when_asked(
+    ws: Workspace, client: AsyncWebClient
+) -> None:
+    parent = await ws.post_message(user=YOU, channel="C_GENERAL", text="meta?")
+    meta = {"event_type": "sarcasm_bot_reply", "event_payload": {"interaction_id": "i1"}}
+    resp = await client.chat_postMessage(
+        channel="C_GENERAL", text="sure", thread_ts=parent, metadata=meta
+    )
+    assert resp["message"]["metadata"] == meta
+    plain = await client.conversations_replies(channel="C_GENERAL", ts=parent)
+    assert "metadata" not in plain["messages"][1]
+    full = await client.conversations_replies(
+        channel="C_GENERAL", ts=parent, include_all_metadata=True
+    )
+    assert full["messages"][1]["metadata"] == meta
+    history = await client.conversations_history(channel="C_GENERAL", include_all_metadata=True)
+    assert "metadata" not in history["messages"][0]  # the parent has none
+
+
+@pytest.mark.parametrize(
+    ("metadata", "error"),
+    [
+        ("{not json", "invalid_metadata_format"),
+        ('["a"]', "invalid_metadata_format"),
+        ('{"event_type": "x"}', "invalid_metadata_format"),
+        ('{"event_type": "x", "event_payload": "y"}', "invalid_metadata_format"),
+        ('{"event_payload": {}}', "invalid_metadata_schema"),
+        ('{"event_type": "has space", "event_payload": {}}', "invalid_metadata_schema"),
+        ('{"event_type": "x", "event_payload": {"p": "' + "a" * 9000 + '"}}', "metadata_too_large"),
+    ],
+)
+async def test_malformed_metadata_is_refused(
+    client: AsyncWebClient, metadata: str, error: str
+) -> None:
+    call = client.api_call(
+        "chat.postMessage", json={"channel": "C_GENERAL", "text": "x", "metadata": metadata}
+    )
+    assert await _error(call) == error

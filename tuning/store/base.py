@@ -82,18 +82,25 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def add_feedback(
-        self, *, interaction_id: str, user: str, reaction: str, rating: int
+        self, *, interaction_id: str, user: str, reaction: str, rating: int, event_ts: str = ""
     ) -> Feedback:
         """Record feedback once per (interaction, user, reaction) and return the stored record.
 
-        Adding it again is a no-op; adding it after a retraction reinstates it.
+        Adding it again is a no-op; adding it after a retraction reinstates it. With an
+        ``event_ts`` (the Slack event's), writes apply in event order: an add no newer than the
+        last add or retraction of the key is ignored (and returns the stored record, or a
+        retracted one if the key was only ever retracted).
         """
 
     @abc.abstractmethod
     async def retract_feedback(
-        self, *, interaction_id: str, user: str, reaction: str
+        self, *, interaction_id: str, user: str, reaction: str, event_ts: str = ""
     ) -> Feedback | None:
-        """Mark the feedback retracted (kept for audit) and return it, or None if never given."""
+        """Mark the feedback retracted (kept for audit) and return it, or None if never given.
+
+        With an ``event_ts``, a retraction no newer than the key's last write is ignored, and a
+        retraction of feedback never given is remembered, so a late add from before it is too.
+        """
 
     @abc.abstractmethod
     def iter_feedback(

@@ -8,6 +8,7 @@ converters take the datetime encoding as a function. Decoding a malformed record
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,26 @@ def decode_text(value: Any) -> datetime:
         raise TypeError(f"expected an ISO timestamp string, got {type(value).__name__}")
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo is UTC else to_utc(parsed)
+
+
+_SLACK_TS = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,9}))?")
+
+
+def event_order(event_ts: str) -> str:
+    """Return a text that sorts as Slack's ``event_ts`` does, or "" if it is not a Slack ts.
+
+    >>> event_order("1700000000.0001") == event_order("1700000000.000100")
+    True
+    >>> event_order("999.5") < event_order("1000.000001")
+    True
+    >>> event_order("abc")
+    ''
+    """
+    match = _SLACK_TS.fullmatch(event_ts)
+    if match is None:
+        return ""
+    seconds, fraction = match.group(1), match.group(2) or ""
+    return f"{int(seconds):015d}.{fraction.ljust(9, '0')}"
 
 
 def key_digest(*parts: str) -> str:

@@ -148,18 +148,39 @@ class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistr
 
     @translated
     async def add_feedback(
-        self, *, interaction_id: str, user: str, reaction: str, rating: int
+        self, *, interaction_id: str, user: str, reaction: str, rating: int, event_ts: str = ""
     ) -> Feedback:
         """Record feedback once per (interaction, user, reaction) and return the stored record.
 
         Adding it again is a no-op; adding it after a retraction reinstates it (with the new
         rating and ``updated_at``; ``retracted_at`` keeps the last retraction for the audit trail).
+        With an ``event_ts``, an add no newer than the key's last add or retraction is ignored.
         """
         ref = self._col("feedback").document(feedback_id(interaction_id, user, reaction))
         now = self.clock()
         fresh = Feedback(interaction_id, user, reaction, rating, created_at=now, updated_at=now)
         # The interaction's kind rides along so count_feedback(kind=...) needs no join.
         kind = {"kind": await self._interaction_kind(interaction_id)}
+        order = codec.event_order(event_ts)
+        if order:
+            order_ref = self._col("feedback_order").document(ref.id)
+
+            async def ordered_add(transaction: AsyncTransaction) -> Feedback:
+                stored, newer = await self._ordered(transaction, ref, order_ref, order)
+                if not newer:
+                    gone = replace(fresh, retracted=True, retracted_at=now)
+                    return stored if stored is not None else gone
+                transaction.set(order_ref, {"user": user, "event_order": order})
+                if stored is None:
+                    transaction.create(ref, {**codec.feedback_to_dict(fresh, enc), **kind})
+                    return fresh
+                if not stored.retracted:
+                    return stored
+                update = {"retracted": False, "rating": rating, "updated_at": now, **kind}
+                transaction.update(ref, update)
+                return replace(stored, retracted=False, rating=rating, updated_at=now)
+
+            return await self._transact(ref.path, ordered_add)
         try:
             await ref.create({**codec.feedback_to_dict(fresh, enc), **kind})
         except api_errors.AlreadyExists:
@@ -196,23 +217,49 @@ class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistr
 
     @translated
     async def retract_feedback(
-        self, *, interaction_id: str, user: str, reaction: str
+        self, *, interaction_id: str, user: str, reaction: str, event_ts: str = ""
     ) -> Feedback | None:
-        """Mark the feedback retracted (kept for audit) and return it, or None if never given."""
+        """Mark the feedback retracted (kept for audit) and return it, or None if never given.
+
+        With an ``event_ts``, a retraction no newer than the key's last write is ignored.
+        """
         ref = self._col("feedback").document(feedback_id(interaction_id, user, reaction))
+        order = codec.event_order(event_ts)
+        order_ref = self._col("feedback_order").document(ref.id)
 
         async def retract(transaction: AsyncTransaction) -> Feedback | None:
-            snapshot = await ref.get(transaction=transaction)
-            if not snapshot.exists:
-                return None
-            stored = codec.feedback_from_dict(snapshot.to_dict() or {}, dec)
-            if stored.retracted:
+            if order:
+                stored, newer = await self._ordered(transaction, ref, order_ref, order)
+                if not newer:
+                    return stored
+                transaction.set(order_ref, {"user": user, "event_order": order})
+            else:
+                snapshot = await ref.get(transaction=transaction)
+                stored = (
+                    codec.feedback_from_dict(snapshot.to_dict() or {}, dec)
+                    if snapshot.exists
+                    else None
+                )
+            if stored is None or stored.retracted:
                 return stored
             now = self.clock()
             transaction.update(ref, {"retracted": True, "retracted_at": now, "updated_at": now})
             return replace(stored, retracted=True, retracted_at=now, updated_at=now)
 
         return await self._transact(ref.path, retract)
+
+    @staticmethod
+    async def _ordered(
+        transaction: AsyncTransaction, ref: Any, order_ref: Any, order: str
+    ) -> tuple[Feedback | None, bool]:
+        """Read the feedback and its last event in ``transaction``; say if ``order`` is newer."""
+        last = await order_ref.get(transaction=transaction)
+        snapshot = await ref.get(transaction=transaction)
+        stored = (
+            codec.feedback_from_dict(snapshot.to_dict() or {}, dec) if snapshot.exists else None
+        )
+        previous = (last.to_dict() or {}).get("event_order", "") if last.exists else ""
+        return stored, order > str(previous)
 
     async def iter_feedback(
         self,
@@ -332,4 +379,8 @@ class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistr
             by_them = self._col(collection).where(filter=FieldFilter("user", "==", user))
             while snapshots := await by_them.limit(self.page_size).get():
                 deleted += await self._delete_all(s.reference for s in snapshots)
+        # Their event order markers hold ids only; they go too, uncounted.
+        markers = self._col("feedback_order").where(filter=FieldFilter("user", "==", user))
+        while snapshots := await markers.limit(self.page_size).get():
+            await self._delete_all(s.reference for s in snapshots)
         return deleted

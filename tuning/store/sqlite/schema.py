@@ -122,6 +122,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX interactions_parent ON interactions (parent_id) WHERE parent_id IS NOT NULL;
     ALTER TABLE channels ADD COLUMN explore REAL NOT NULL DEFAULT 0;
     """,
+    # 3: the last Slack event applied to each feedback key, so that a late reaction_added
+    # cannot undo a newer reaction_removed (kept apart: a retraction of feedback never given
+    # is remembered here without a feedback row).
+    """
+    CREATE TABLE feedback_order (
+        interaction_id TEXT NOT NULL,
+        user TEXT NOT NULL,
+        reaction TEXT NOT NULL,
+        event_order TEXT NOT NULL,
+        PRIMARY KEY (interaction_id, user, reaction)
+    );
+    CREATE INDEX feedback_order_user ON feedback_order (user);
+    """,
 )
 
 

@@ -130,58 +130,77 @@ class SqliteStore(SqliteCorrections, SqliteCounts, SqliteRegistry, Store):
     # -- feedback ------------------------------------------------------------------------------
 
     async def add_feedback(
-        self, *, interaction_id: str, user: str, reaction: str, rating: int
+        self, *, interaction_id: str, user: str, reaction: str, rating: int, event_ts: str = ""
     ) -> Feedback:
         """Record feedback once per (interaction, user, reaction) and return the stored record.
 
         Adding it again is a no-op; adding it after a retraction reinstates it (with the new
         rating and ``updated_at``; ``retracted_at`` keeps the last retraction for the audit trail).
+        With an ``event_ts``, an add no newer than the key's last add or retraction is ignored.
         """
         key = (interaction_id, user, reaction)
+        order = codec.event_order(event_ts)
+        now = self.clock()
 
-        def add(conn: sqlite3.Connection) -> Row:
-            now = enc(self.clock())
+        def add(conn: sqlite3.Connection) -> Row | None:
+            stamp = enc(now)
             with immediate(conn):
+                if order and not self._advance(conn, key, order):
+                    return self._feedback_row(conn, key)
                 conn.execute(
                     f"INSERT INTO feedback ({FEEDBACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, NULL) "
                     "ON CONFLICT (interaction_id, user, reaction) DO UPDATE SET retracted = 0, "
                     "rating = excluded.rating, updated_at = excluded.updated_at "
                     "WHERE retracted = 1",
-                    (*key, rating, now, now),
+                    (*key, rating, stamp, stamp),
                 )
                 return self._feedback_row(conn, key)
 
-        return decode_feedback(await self._run(add))
+        row = await self._run(add)
+        if row is None:  # only ever retracted, by a newer event: nothing to store
+            return Feedback(*key, rating, now, now, retracted=True, retracted_at=now)
+        return decode_feedback(row)
 
     async def retract_feedback(
-        self, *, interaction_id: str, user: str, reaction: str
+        self, *, interaction_id: str, user: str, reaction: str, event_ts: str = ""
     ) -> Feedback | None:
-        """Mark the feedback retracted (kept for audit) and return it, or None if never given."""
+        """Mark the feedback retracted (kept for audit) and return it, or None if never given.
+
+        With an ``event_ts``, a retraction no newer than the key's last write is ignored.
+        """
         key = (interaction_id, user, reaction)
+        order = codec.event_order(event_ts)
 
         def retract(conn: sqlite3.Connection) -> Row | None:
             now = enc(self.clock())
             with immediate(conn):
-                cursor = conn.execute(
+                if order and not self._advance(conn, key, order):
+                    return self._feedback_row(conn, key)
+                conn.execute(
                     "UPDATE feedback SET retracted = 1, retracted_at = ?, updated_at = ? "
                     "WHERE interaction_id = ? AND user = ? AND reaction = ? AND retracted = 0",
                     (now, now, *key),
                 )
-                if cursor.rowcount == 0 and not self._feedback_exists(conn, key):
-                    return None
                 return self._feedback_row(conn, key)
 
         row = await self._run(retract)
         return None if row is None else decode_feedback(row)
 
     @staticmethod
-    def _feedback_exists(conn: sqlite3.Connection, key: tuple[str, str, str]) -> bool:
-        sql = "SELECT 1 FROM feedback WHERE interaction_id = ? AND user = ? AND reaction = ?"
-        return conn.execute(sql, key).fetchone() is not None
+    def _advance(conn: sqlite3.Connection, key: tuple[str, str, str], order: str) -> bool:
+        """Record ``order`` as the key's last event; return False if a newer one came first."""
+        cursor = conn.execute(
+            "INSERT INTO feedback_order (interaction_id, user, reaction, event_order) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (interaction_id, user, reaction) "
+            "DO UPDATE SET event_order = excluded.event_order "
+            "WHERE excluded.event_order > feedback_order.event_order",
+            (*key, order),
+        )
+        return cursor.rowcount > 0
 
     @staticmethod
-    def _feedback_row(conn: sqlite3.Connection, key: tuple[str, str, str]) -> Row:
-        row: Row = conn.execute(
+    def _feedback_row(conn: sqlite3.Connection, key: tuple[str, str, str]) -> Row | None:
+        row: Row | None = conn.execute(
             f"SELECT {FEEDBACK_COLUMNS} FROM feedback "
             "WHERE interaction_id = ? AND user = ? AND reaction = ?",
             key,
@@ -274,6 +293,7 @@ class SqliteStore(SqliteCorrections, SqliteCounts, SqliteRegistry, Store):
                     "(SELECT id FROM interactions WHERE user = ?)",
                     (user, user),
                 ).rowcount
+                conn.execute("DELETE FROM feedback_order WHERE user = ?", (user,))
                 theirs = conn.execute("DELETE FROM interactions WHERE user = ?", (user,)).rowcount
             return int(on_theirs + by_them + corrected + theirs)
 

@@ -1,0 +1,180 @@
+"""Check the shape of every payload before Bolt reads it: what Slack never sends is refused.
+
+Bolt and the listeners read fields without checking their types (``body["actions"][0]``, a
+regex on ``action_id``, ``subtype in frozenset``), so a payload of the wrong shape would end in
+a 500. Shapes follow https://docs.slack.dev/reference/interaction-payloads/ and
+https://docs.slack.dev/apis/events-api/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from slack_bolt.request import payload_utils
+
+# Slack's deepest payloads (views with nested blocks) stay well below this; json.loads and
+# Bolt's copies recurse, so a body nested hundreds deep would raise RecursionError.
+MAX_DEPTH = 48
+
+# Interactivity payloads: each is sent with a "user" object that names the clicking user.
+INTERACTIONS = frozenset(
+    {
+        "block_actions",
+        "block_suggestion",
+        "view_submission",
+        "view_closed",
+        "shortcut",
+        "message_action",
+        "interactive_message",
+    }
+)
+KNOWN_TYPES = INTERACTIONS | {"event_callback", "url_verification", "app_rate_limited"}
+# The events the listeners read: their fields must be strings where Slack sends strings.
+HANDLED_EVENTS = frozenset(
+    {"message", "app_mention", "reaction_added", "reaction_removed", "app_home_opened"}
+)
+_EVENT_STRINGS: tuple[str, ...] = ("user", "ts", "text", "channel", "thread_ts", "subtype")
+_EVENT_STRINGS += ("channel_type", "event_ts", "reaction", "bot_id", "team", "tab", "item_user")
+_ENVELOPE_STRINGS = ("event_id", "team_id", "api_app_id", "enterprise_id", "token")
+_ACTION_STRINGS = ("action_id", "block_id", "value", "action_ts", "type")
+# Fields Bolt reads as objects or as ids, never as lists or numbers.
+_OBJECT_FIELDS = ("item", "user", "team", "channel", "enterprise", "container", "view")
+
+
+def parse_json(text: str) -> object | None:
+    """Return the parsed JSON of ``text``, or None if it is not JSON or is nested too deep."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return None if too_deep(value) else value
+
+
+def too_deep(value: object, *, limit: int = MAX_DEPTH) -> bool:
+    """Return True if ``value`` nests lists or objects more than ``limit`` deep (no recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children: Sequence[Any] = ()
+        if isinstance(node, Mapping):
+            children = list(node.values())
+        elif isinstance(node, list):
+            children = node
+        if children and depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def is_unknown(body: Mapping[str, Any]) -> bool:
+    """Return True for a payload type this app does not know: answered 200 and ignored.
+
+    >>> is_unknown({"type": "something_new"})
+    True
+    >>> is_unknown({"command": "/sarcasm"})
+    False
+    """
+    if "command" in body or "event" in body:
+        return False
+    kind = body.get("type")
+    return not isinstance(kind, str) or kind not in KNOWN_TYPES
+
+
+def is_malformed(body: object) -> bool:
+    """Return True for payloads whose shape Slack never sends (lists where objects belong...).
+
+    >>> is_malformed({"type": "event_callback", "event": []})
+    True
+    >>> is_malformed({"type": "event_callback", "event": {"type": "app_mention"}})
+    False
+    """
+    if not isinstance(body, Mapping) or too_deep(body) or not _bolt_can_read(body):
+        return True
+    if _bad_fields(body) or _not_strings(body, ("type", *_ENVELOPE_STRINGS)):
+        return True
+    if "event" in body or body.get("type") == "event_callback":
+        return _bad_event(body.get("event"))
+    if "command" in body:
+        return _not_strings(body, ("command", "text", "user_id", "channel_id", "team_id"))
+    if body.get("type") in INTERACTIONS:
+        return _bad_interaction(body)
+    return body.get("type") == "url_verification" and not isinstance(body.get("challenge"), str)
+
+
+def _bad_event(event: object) -> bool:
+    if not isinstance(event, Mapping) or not isinstance(event.get("type"), str):
+        return True
+    if _bad_fields(event):
+        return True
+    if event["type"] not in HANDLED_EVENTS:
+        return False
+    if _not_strings(event, _EVENT_STRINGS):
+        return True
+    item = event.get("item")
+    return item is not None and (
+        not isinstance(item, Mapping) or _not_strings(item, ("type", "channel", "ts"))
+    )
+
+
+def _bad_interaction(body: Mapping[str, Any]) -> bool:
+    kind = body["type"]
+    user = body.get("user")
+    if not isinstance(user, Mapping) or not isinstance(user.get("id"), str):
+        return True
+    for key in ("container", "view", "team", "channel"):
+        if body.get(key) is not None and not isinstance(body[key], Mapping):
+            return True
+    if kind in ("view_submission", "view_closed") and not isinstance(body.get("view"), Mapping):
+        return True
+    if kind == "block_suggestion":
+        return _not_strings(body, ("action_id", "block_id", "value"), required=True)
+    actions = body.get("actions")
+    if kind == "block_actions" or actions is not None:
+        if not isinstance(actions, list) or not actions:
+            return True
+        return not all(
+            isinstance(a, Mapping)
+            and isinstance(a.get("action_id"), str)
+            and not _not_strings(a, _ACTION_STRINGS)
+            for a in actions
+        )
+    return False
+
+
+def _not_strings(value: Mapping[str, Any], keys: Sequence[str], *, required: bool = False) -> bool:
+    if required:
+        return not all(isinstance(value.get(key), str) for key in keys)
+    return any(value.get(key) is not None and not isinstance(value[key], str) for key in keys)
+
+
+def _bad_fields(value: Mapping[str, Any]) -> bool:
+    return any(
+        value.get(key) is not None and not isinstance(value[key], Mapping | str)
+        for key in _OBJECT_FIELDS
+    )
+
+
+def _bolt_can_read(body: Mapping[str, Any]) -> bool:
+    # Bolt extracts every payload kind for argument injection before any middleware runs, and
+    # indexes into it unchecked (body["actions"][0]...): probe the same extractors first.
+    payload = dict(body)
+    try:
+        for extract in _BOLT_EXTRACTORS:
+            extract(payload)
+    except (TypeError, KeyError, IndexError, AttributeError):
+        return False
+    return True
+
+
+_BOLT_EXTRACTORS = (
+    payload_utils.to_options,
+    payload_utils.to_shortcut,
+    payload_utils.to_action,
+    payload_utils.to_view,
+    payload_utils.to_command,
+    payload_utils.to_event,
+    payload_utils.to_message,
+    payload_utils.to_step,
+)

@@ -1,0 +1,1 @@
+"""Durable work: what listeners put in the WorkQueue before the ack, and the worker doing it."""

@@ -1,0 +1,190 @@
+"""Lease work from the queue, do it, mark it done: bounded per kind, a crash leaves it to expire.
+
+Each kind has its own loop and its own concurrency bound, so a burst of one kind (flags) never
+takes the slots of another (mentions). Stopping cancels no lease into nothing: work still
+running when the drain ends is abandoned, its lease expires, and the next process does it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from bot.services import Services
+from bot.transports.slack_client import retry_after
+from bot.work.kinds import FLAG, MENTION, REACTION, TRY_AGAIN
+from bot.work.routes import PREPARE, Handler, Prepare, run_item
+from tuning.errors import QueueError
+from tuning.queue.base import Lease, WorkQueue
+
+log = logging.getLogger(__name__)
+
+# Model calls hold the GIL in local threads: two at a time keep both cores busy and the event
+# loop (and the acks) responsive. Reactions are store writes only.
+# Flags are leased and classified in batches (one model call each), so their bound is a batch.
+DEFAULT_LIMITS: Mapping[str, int] = {MENTION: 2, FLAG: 32, REACTION: 4, TRY_AGAIN: 1}
+# Longer than any one item takes (a slow model, Slack retries); a crash costs this much delay.
+LEASE_TTL = timedelta(minutes=2)
+# How long an idle loop waits for a put in this process before asking the queue again (work
+# put by another replica arrives no later than this).
+POLL_SECONDS = 0.25
+QUEUE_DOWN_SECONDS = 1.0
+
+
+class Wakeups:
+    """One event per kind, set when this process puts work of that kind."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+
+    def event(self, kind: str) -> asyncio.Event:
+        """Return the event of ``kind``."""
+        return self._events.setdefault(kind, asyncio.Event())
+
+    def set(self, kind: str) -> None:
+        """Wake the loop of ``kind``."""
+        self.event(kind).set()
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """Return how long a failed item waits before its next delivery (1 s, 2 s, 4 s... 60 s)."""
+    return timedelta(seconds=min(60, 2 ** max(0, attempt - 1)))
+
+
+class Worker:
+    """Lease and do the work of every kind in ``handlers``, at most ``limits[kind]`` at a time."""
+
+    def __init__(
+        self,
+        services: Services,
+        queue: WorkQueue,
+        handlers: Mapping[str, Handler],
+        *,
+        wakeups: Wakeups,
+        prepare: Mapping[str, Prepare] = PREPARE,
+        limits: Mapping[str, int] = DEFAULT_LIMITS,
+        ttl: timedelta = LEASE_TTL,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        self._services, self._queue, self._handlers = services, queue, handlers
+        self._wakeups, self._limits, self._prepare = wakeups, limits, prepare
+        self._ttl, self._poll = ttl, poll_seconds
+        self._loops: list[asyncio.Task[None]] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        """Start one leasing loop per kind."""
+        loop = asyncio.get_running_loop()
+        for kind in self._handlers:
+            self._loops.append(loop.create_task(self._lease_loop(kind), name=f"work-{kind}"))
+
+    @property
+    def running(self) -> int:
+        """Return how many items are being worked on now."""
+        return len(self._running)
+
+    async def stop(self, *, within: float) -> int:
+        """Lease nothing more, give running items ``within`` s, abandon the rest to expire.
+
+        Return how many items were abandoned (their leases expire; another process does them).
+        """
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if not self._running:
+            return 0
+        _, late = await asyncio.wait(set(self._running), timeout=within)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=1.0)
+            log.warning("left unfinished work to its leases", extra={"count": len(late)})
+        return len(late)
+
+    async def idle(self) -> None:
+        """Wait until nothing is running here and nothing waits in the queue (tests, benches)."""
+        # Polled: the depth also changes in other processes, so there is no event to wait on.
+        while self._running or any(((await self._queue.depth()) or {}).values()):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+    async def _lease_loop(self, kind: str) -> None:
+        limit = self._limits.get(kind, 1)
+        mine: set[asyncio.Task[None]] = set()
+        wake = self._wakeups.event(kind)
+        while True:
+            if len(mine) >= limit:
+                await asyncio.wait(set(mine), return_when=asyncio.FIRST_COMPLETED)
+                continue
+            wake.clear()
+            try:
+                leases = await self._queue.lease(
+                    kinds=[kind],
+                    limit=limit - len(mine),
+                    ttl=self._ttl,
+                    holder=self._services.instance,
+                )
+            except QueueError:
+                log.warning("could not lease work", extra={"kind": kind}, exc_info=True)
+                await asyncio.sleep(QUEUE_DOWN_SECONDS)
+                continue
+            prepared = await self._prepared(kind, leases)
+            for lease in leases:
+                work = self._do(lease, prepared.get(lease.item.key))
+                task = asyncio.get_running_loop().create_task(work, name=kind)
+                for group in (mine, self._running):
+                    group.add(task)
+                    task.add_done_callback(group.discard)
+            if not leases:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self._poll)
+
+    async def _prepared(self, kind: str, leases: list[Lease]) -> Mapping[str, Mapping[str, Any]]:
+        prepare = self._prepare.get(kind)
+        if prepare is None or not leases:
+            return {}
+        try:
+            return await prepare(self._services, [lease.item for lease in leases])
+        except Exception:  # each item then does its own part, and fails or not on its own
+            log.warning("batch step failed", extra={"kind": kind}, exc_info=True)
+            return {}
+
+    async def _do(self, lease: Lease, prepared: Mapping[str, Any] | None = None) -> None:
+        item = lease.item
+        try:
+            await run_item(
+                self._services,
+                item,
+                self._handlers,
+                attempt=lease.attempt,
+                prepared=prepared,
+            )
+        except asyncio.CancelledError:
+            raise  # stopping: the lease expires and the next process does the item
+        except Exception as exc:
+            wait = retry_after(exc)
+            if wait is not None:
+                # Rate limited: the item waits in the queue, not in a slot other work needs.
+                log.info("rate limited; handing the item back", extra={"kind": item.kind})
+                await self._settle(lease, delay=timedelta(seconds=wait))
+                return
+            log.exception("work failed", extra={"kind": item.kind, "attempt": lease.attempt})
+            await self._settle(lease, delay=retry_delay(lease.attempt))
+            return
+        await self._settle(lease, delay=None)
+
+    async def _settle(self, lease: Lease, *, delay: timedelta | None) -> None:
+        # A queue that cannot record the outcome leaves the lease to expire: the item is done
+        # again, and its effects are idempotent.
+        try:
+            if delay is None:
+                await self._queue.done(lease)
+            else:
+                await self._queue.retry(lease, delay=delay)
+        except QueueError:
+            log.warning("could not settle a work item", extra={"kind": lease.item.kind})

@@ -1,0 +1,191 @@
+"""Nothing acked is lost: the queue keeps the work before the 2xx, and a crash leaves it to lease.
+
+Faults over real signed HTTP against the emulated workspace: a queue that refuses writes, a
+bot stopped mid-reply and a new process on the same queue, a Web API 500 before the call.
+"""
+
+import asyncio
+from typing import ClassVar
+
+import pytest
+
+from bot.runtime import start_bot
+from bot.work.worker import LEASE_TTL
+from bot.workspace import BOT_USER_ID, YOU
+from tests.harness import HOST, bot_replies, bot_settings, post_signed, stored
+from tests.queue_faults import FaultySqliteQueue
+from tuning.models.serving import LiveModels
+from tuning.records import ChannelSettings, utcnow
+
+MENTION = f"<@{BOT_USER_ID}>"
+
+
+class StuckModels(LiveModels):
+    """A generator that never answers: the process is killed while the reply is in the model."""
+
+    async def reply(self, prompt, *, n=None):
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_queue_that_cannot_write_answers_503_then_the_redelivery_is_answered(harness):
+    ws = harness.ws
+    [queue] = harness.queues
+    ws.event_url = None  # deliver by hand, to see each answer
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} are you there?")
+    [event] = ws.events("app_mention")
+    queue.broken = True  # a full disk, a store outage
+    assert (await post_signed(harness.url(), event))[0] == 503  # not 200-and-drop
+    queue.broken = False
+    await harness.idle()
+    assert bot_replies(ws, "C_GENERAL", ts) == []
+    assert (await post_signed(harness.url(), event, retry_num=1))[0] == 200
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+
+
+@pytest.mark.parametrize("harness", [StuckModels], indirect=True)
+async def test_a_bot_stopped_mid_reply_leaves_the_mention_to_the_next_process(harness):
+    ws = harness.ws
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} still there?")
+    first = harness.bot
+    await ws.wait_for(lambda: first.worker is not None and first.worker.running == 1)
+    assert await first.stop(drain_seconds=0) == 1  # killed: the lease is abandoned, not done
+    harness.bots.remove(first)
+    assert bot_replies(ws, "C_GENERAL", ts) == []
+    # The next process sees the world after the lease expired (its queue's clock is ahead).
+    later = FaultySqliteQueue(harness.root / "queue.db", clock=lambda: utcnow() + 2 * LEASE_TTL)
+    await later.open()
+    harness.queues.append(later)
+    settings = bot_settings(ws, harness.root)
+    harness.bots.append(await start_bot(settings, host=HOST, port=0, queue=later))
+    ws.event_url = harness.url()
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts), timeout=10)
+    await harness.idle()
+    assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+    assert len(await stored(harness.store, "generate")) == 1
+    # Done: nothing waits or is leased, and nothing went to the dead letters.
+    assert not any((await later.depth()).values())
+    assert await later.dead_letters() == []
+
+
+async def test_the_queue_key_makes_every_delivery_one_item(harness):
+    ws = harness.ws
+    ws.event_url = None
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} once only")
+    envelopes = [e for e in ws.events() if e["event"].get("ts") == ts]
+    statuses = await asyncio.gather(
+        *[post_signed(harness.url(), e, retry_num=n) for e in envelopes for n in (None, 1, 2)]
+    )
+    assert {status for status, _, _ in statuses} == {200}
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    [queue] = harness.queues
+    assert sorted(await queue.states()) == [f"mention:C_GENERAL:{ts}"]
+    assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+
+
+async def test_a_500_before_the_call_is_retried_and_answered(harness):
+    ws = harness.ws
+    ws.fail_next("chat.postMessage", status=500, times=1)
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} try hard")
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    [reply] = bot_replies(ws, "C_GENERAL", ts)
+    assert reply["text"]
+
+
+@pytest.mark.parametrize(("status", "error"), [(500, ""), (200, "invalid_auth")])
+async def test_a_failing_auth_test_at_cold_start_is_not_acked(harness, status, error):
+    ws = harness.ws
+    assert ws.calls("auth.test") == []  # nothing asked Slack yet: a cold start
+    ws.event_url = None
+    ws.fail_next("auth.test", status=status, error=error, times=10)
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} wake up")
+    [event] = ws.events("app_mention")
+    assert (await post_signed(harness.url(), event))[0] == 503  # Slack will deliver it again
+    ws.clear_failures()  # Slack is back
+    assert (await post_signed(harness.url(), event, retry_num=1))[0] == 200
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+    await harness.idle()
+    assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+
+
+@pytest.mark.parametrize("status", [0, 500])
+async def test_a_post_applied_before_its_answer_was_lost_is_not_posted_twice(harness, status):
+    ws = harness.ws
+    # Slack posts the reply, then the connection resets (0) or a 500 comes back.
+    ws.fail_next("chat.postMessage", status=status, times=1, after_apply=True)
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} twice?")
+    [reply] = await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts), timeout=10)
+    await harness.idle()
+    assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+    assert reply["metadata"]["event_type"] == "sarcasm_bot_reply"
+    [interaction] = await stored(harness.store, "generate")
+    assert reply["metadata"]["event_payload"]["interaction_id"] == interaction.id
+    assert interaction.ts == reply["ts"]
+    assert [c.method for c in ws.calls() if c.method.startswith("conv")] == [
+        "conversations.replies"
+    ]
+
+
+async def test_a_retried_item_finds_its_earlier_post_in_the_thread(harness):
+    ws = harness.ws
+    ws.fail_next("chat.postMessage", status=0, times=1, after_apply=True)
+    ws.fail_next("conversations.replies", status=500, times=3)  # the lookup fails too
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} lost?")
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts), timeout=10)
+    await harness.idle()  # the item is retried (attempt 2): it looks first, and finds the post
+    assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+
+
+async def test_a_long_retry_after_does_not_stall_other_replies(harness):
+    ws = harness.ws
+    ws.fail_next("chat.postMessage", status=429, retry_after=600, times=1)
+    slow = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} first")
+    await ws.wait_for(lambda: [c for c in ws.calls("chat.postMessage") if c.status == 429])
+    # The rate-limited item waits in the queue for 10 minutes; a second mention goes ahead.
+    fast = await ws.post_message(user=YOU, channel="C_RANDOM", text=f"{MENTION} second")
+    await ws.wait_for(lambda: bot_replies(ws, "C_RANDOM", fast), timeout=10)
+    assert bot_replies(ws, "C_GENERAL", slow) == []
+    [queue] = harness.queues
+    states = await queue.states()
+    assert states[f"mention:C_GENERAL:{slow}"] == "ready"
+    worker = harness.bot.worker
+    assert worker is not None
+    await ws.wait_for(lambda: worker.running == 0)  # nobody sleeps on the Retry-After
+
+
+class GatedModels(LiveModels):
+    """The real classifier, recording each call's batch size; the first call waits for a gate."""
+
+    batches: ClassVar[list[int]] = []
+    gate: ClassVar[asyncio.Event] = asyncio.Event()
+
+    async def classify(self, texts):
+        type(self).batches.append(len(texts))
+        if len(type(self).batches) == 1:
+            await type(self).gate.wait()
+        return await super().classify(texts)
+
+
+@pytest.mark.parametrize("harness", [GatedModels], indirect=True)
+async def test_waiting_messages_are_classified_in_one_batch(harness):
+    ws, store = harness.ws, harness.store
+    GatedModels.batches, GatedModels.gate = [], asyncio.Event()
+    await store.put_channel_settings(
+        ChannelSettings(channel="C_GENERAL", threshold=0.0, mode="reply")
+    )
+    first = await ws.post_message(user=YOU, channel="C_GENERAL", text="Oh great, a meeting.")
+    await ws.wait_for(lambda: GatedModels.batches == [1])  # the worker is in the model
+    burst = [
+        await ws.post_message(user=YOU, channel="C_GENERAL", text=f"Sure, love it #{i}.")
+        for i in range(9)
+    ]
+    GatedModels.gate.set()
+    await harness.idle()
+    assert GatedModels.batches == [1, 9]
+    for ts in [first, *burst]:
+        assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+    assert len(await stored(store, "classify")) == 10

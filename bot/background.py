@@ -78,5 +78,5 @@ class BackgroundTasks:
                     await work
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception:  # a task must never crash the process: log what escapes it
             log.exception("background work failed", extra={"task": name})

@@ -40,6 +40,15 @@ def write_atomic(path: Path, data: bytes | str) -> Path:
     return path
 
 
+def _put_back(moved: list[tuple[Path, Path | None]]) -> None:
+    """Undo the replacements in ``moved``, newest first: each target gets its backup back."""
+    for target, backup in reversed(moved):
+        if target.is_file():
+            target.unlink()
+        if backup is not None:
+            os.replace(backup, target)
+
+
 def write_all_atomic(directory: Path, contents: Mapping[str, bytes]) -> None:
     """Put every file of ``contents`` in ``directory``, or none: on a failure, put back the old."""
     temps: dict[str, Path] = {}
@@ -57,11 +66,7 @@ def write_all_atomic(directory: Path, contents: Mapping[str, bytes]) -> None:
             moved.append((target, backup))
             os.replace(temp, target)
     except OSError:
-        for target, backup in reversed(moved):
-            if target.is_file():
-                target.unlink()
-            if backup is not None:
-                os.replace(backup, target)
+        _put_back(moved)
         raise
     finally:
         for leftover in temps.values():

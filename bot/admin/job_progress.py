@@ -55,7 +55,7 @@ class ProgressReporter:
         """Report a job's new state if it starts a stage nobody has reported yet; never raise."""
         try:
             await self._report(job)
-        except Exception:
+        except Exception:  # a report, whatever breaks it, must not fail the job
             # A failed report must never fail the job that triggered it.
             log.exception("progress report failed", extra={"job_id": job.id})
 

@@ -100,7 +100,7 @@ class AdminRunner:
             answer = await self._dispatch(command, caller, client)
         except SarcasmError as error:
             answer = Answer(f":warning: {error}")
-        except Exception:
+        except Exception:  # any bug: the admin gets one line, the log the traceback
             log.exception("admin command failed", extra={"subcommand": name})
             answer = Answer(SORRY)
         if name in c.ADMIN_SUBCOMMANDS and not answer.audited:

@@ -61,7 +61,7 @@ async def handle_admin_button(
         answer = await kit.runner.run(command, caller, client)
     except UsageError as error:
         answer = Answer(f":warning: {error}")
-    except Exception:
+    except Exception:  # any bug: the admin gets one line, the log the traceback
         log.exception("home button failed", extra={"user": user})
         answer = Answer(SORRY)
     await _republish(kit, client, user, answer.text)
@@ -74,7 +74,7 @@ async def handle_forget_me(
     user = str((body.get("user") or {}).get("id") or "")
     try:
         answer = await kit.runner.forget(Caller(user=user))
-    except Exception:
+    except Exception:  # any bug: the user gets one line, the log the traceback
         log.exception("forget-me failed", extra={"user": user})
         answer = Answer(SORRY)
     if (body.get("container") or {}).get("type") == "view" or "response_url" not in body:
@@ -82,12 +82,12 @@ async def handle_forget_me(
         return
     try:
         await respond(text=answer.text, replace_original=True, response_type="ephemeral")
-    except Exception:
+    except Exception:  # Slack refusing the answer must not hide the deletion
         log.exception("could not answer forget-me", extra={"user": user})
 
 
 async def _republish(kit: AdminKit, client: AsyncWebClient, user: str, notice: str) -> None:
     try:
         await kit.publish_home(client, user=user, notice=notice)
-    except Exception:
+    except Exception:  # Home is a view; failing to refresh it is only logged
         log.exception("could not re-publish App Home", extra={"user": user})

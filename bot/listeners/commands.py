@@ -79,10 +79,10 @@ async def _run(
         )
         answer = await kit.runner.run(parsed, caller, client)
         await respond(response_type="ephemeral", text=answer.text, blocks=answer.blocks)
-    except Exception:
+    except Exception:  # see below: the runner itself never raises
         # The runner never raises; this is Slack refusing the answer itself. Try one plain line.
         log.exception("could not answer /sarcasm", extra={"user": user})
         try:
             await respond(response_type="ephemeral", text=SORRY)
-        except Exception:
+        except Exception:  # the apology is best effort
             log.exception("could not send the apology either")

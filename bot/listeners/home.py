@@ -34,5 +34,5 @@ async def handle_app_home_opened(
         return
     try:
         await kit.publish_home(client, user=str(event["user"]))
-    except Exception:
+    except Exception:  # a listener's last line of defence: log, never crash Bolt
         log.exception("could not publish App Home", extra={"user": event.get("user")})

@@ -54,9 +54,7 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
     try:
         async with show_progress(client, channel=prompt.channel, ts=prompt.ts):
             candidates = await _candidates(services, prompt)
-        if not candidates:
-            raise SarcasmError("the generator returned no candidates")
-    except Exception:
+    except Exception:  # any model failure: one friendly line, the log the details
         log.exception("reply generation failed", extra={"channel": prompt.channel})
         await post_friendly_error(
             client, channel=prompt.channel, thread_ts=prompt.thread_ts, post_id=post_id
@@ -108,13 +106,19 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
 
 
 async def _candidates(services: Services, prompt: Prompt) -> list[Candidate]:
-    """Return the best replies not shown yet; a fresh sample once every reply has been shown."""
+    """Return the best replies not shown yet; a fresh sample once every reply has been shown.
+
+    Raise SarcasmError when the generator has nothing at all to say.
+    """
     if prompt.shown:
         unseen = await services.models.retry(prompt.text, shown=prompt.shown)
         if unseen:
             return unseen
         log.info("every reply was shown; sampling afresh", extra={"channel": prompt.channel})
-    return await services.models.reply(prompt.text)
+    candidates = await services.models.reply(prompt.text)
+    if not candidates:
+        raise SarcasmError("the generator returned no candidates")
+    return candidates
 
 
 async def post_chunks(
@@ -164,5 +168,5 @@ async def post_friendly_error(
             metadata=post_metadata(named, part="error"),
             text=FRIENDLY_ERROR,
         )
-    except Exception:
+    except Exception:  # the last resort of a failed reply; it must not raise
         log.exception("could not post the error line either", extra={"channel": channel})

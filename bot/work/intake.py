@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncBoltContext
 from bot.services import Services
 from bot.work.routes import work_payload
 from tuning.errors import QueueError
-from tuning.queue.base import WorkItem
+from tuning.queue.base import WorkItem, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +31,18 @@ async def enqueue(
     """Durably put the work of ``body`` under ``key`` (a repeated key is a no-op), or flag 503."""
     item = WorkItem(key=key, kind=kind, payload=work_payload(body, bot_user_id=_bot(context)))
     try:
-        if services.queue is None:  # start_bot always gives one; without it nothing is kept
-            raise QueueError("this bot process has no work queue")
-        await services.queue.put(item)
+        await _queue(services).put(item)
     except QueueError:
         log.warning("work queue refused an item; answering 503", extra={"kind": kind})
         context[UNAVAILABLE] = True
         return
     services.wake(kind)
+
+
+def _queue(services: Services) -> WorkQueue:
+    if services.queue is None:  # start_bot always gives one; without it nothing is kept
+        raise QueueError("this bot process has no work queue")
+    return services.queue
 
 
 def _bot(context: AsyncBoltContext) -> str:

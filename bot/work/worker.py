@@ -166,7 +166,7 @@ class Worker:
             )
         except asyncio.CancelledError:
             raise  # stopping: the lease expires and the next process does the item
-        except Exception as exc:
+        except Exception as exc:  # any failure: the item is retried or dead-lettered, never lost
             wait = retry_after(exc)
             if wait is not None:
                 # Rate limited: the item waits in the queue, not in a slot other work needs.

@@ -67,7 +67,7 @@ async def start_workspace(
     bot_port = free_port()
     try:
         bot = await start_bot(bot_settings_for(settings, ws, port=bot_port))
-    except BaseException:
+    except BaseException:  # even Ctrl-C while starting: stop the emulator, then go on
         await ws.stop()
         raise
     ws.event_url = f"http://{HOST}:{bot_port}/slack/events"

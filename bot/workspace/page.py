@@ -260,6 +260,8 @@ async def _stream(request: web.Request) -> web.StreamResponse:
         pass
     finally:
         ws.unlisten(queue)
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(
+            Exception
+        ):  # the browser left; its event stream has nothing to close
             await resp.write_eof()
     return resp

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import logging
 import signal
 
 from aiohttp import web
@@ -21,6 +21,8 @@ from tuning.logs import configure_logging
 from tuning.scoring.app import build_app
 from tuning.scoring.source import load_scorer
 from tuning.store import open_store
+
+log = logging.getLogger(__name__)
 
 HELP = "Serve the reward model as Vertex AI's Cloud Run reward scorer (POST / on PORT)."
 
@@ -52,6 +54,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         await runner.cleanup()
         closer = getattr(scorer.classifier, "aclose", None)
         if closer is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await closer()
+            except Exception as exc:  # noqa: BLE001 - exiting anyway; say so, type only
+                log.warning("could not close the classifier (%s)", type(exc).__name__)
     return 0

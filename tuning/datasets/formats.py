@@ -122,9 +122,14 @@ def validate_preference(line: Any) -> list[str]:
             problems += _turn(turn, f"contents[{index}]", expected)
         if len(contents) % 2 == 0:
             problems.append("contents: must end with a user turn")
-    completions = line.get("completions")
+    return problems + _completions(line.get("completions"))
+
+
+def _completions(completions: Any) -> list[str]:
+    """Return the problems of a preference line's two scored completions."""
     if not isinstance(completions, list) or len(completions) != 2:
-        return [*problems, "completions: must hold exactly 2 items"]
+        return ["completions: must hold exactly 2 items"]
+    problems: list[str] = []
     scores, texts = [], []
     for index, item in enumerate(completions):
         where = f"completions[{index}]"

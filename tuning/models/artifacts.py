@@ -38,14 +38,14 @@ def load_estimator(path: Path) -> Any:
 
     try:
         untrusted = sio.get_untrusted_types(file=path)
-    except Exception as exc:
+    except Exception as exc:  # skops raises zipfile, json, OSError and type errors alike
         raise ModelError(f"{path}: unreadable model file ({type(exc).__name__})") from exc
     refused = [name for name in untrusted if not name.startswith(TRUSTED_PREFIXES)]
     if refused:
         raise ModelError(f"{path}: refusing unexpected types {', '.join(refused[:3])}")
     try:
         return sio.load(path, trusted=untrusted)
-    except Exception as exc:
+    except Exception as exc:  # the same zoo of errors, from the load itself
         raise ModelError(f"{path}: unreadable model file ({type(exc).__name__})") from exc
 
 

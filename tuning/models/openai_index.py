@@ -54,9 +54,12 @@ class OpenAIIndex:
 def load_index(directory: Path) -> OpenAIIndex:
     """Read a version's index; raise ModelError if it is missing or unreadable."""
     data = read_json(directory / ARTIFACT_FILE)
+    if data.get("format") != FORMAT or data.get("task") not in ("classifier", "generator"):
+        raise ModelError(
+            f"{directory}: not a readable openai model version "
+            f"(format {data.get('format')!r}, task {data.get('task')!r})"
+        )
     try:
-        if data.get("format") != FORMAT or data["task"] not in ("classifier", "generator"):
-            raise ValueError(f"format {data.get('format')!r}, task {data.get('task')!r}")
         reward = data.get("reward")
         return OpenAIIndex(
             task=data["task"],

@@ -170,7 +170,10 @@ class RewardModel:
         weights = data.get("weights")
         n_pairs = data.get("n_pairs", 0)
         if not isinstance(weights, dict) or not isinstance(n_pairs, int):
-            raise ValueError("reward model data needs 'weights' (object) and 'n_pairs' (int)")
+            # ValueError, not TypeError: callers turn every malformed file into one ModelError.
+            raise ValueError(  # noqa: TRY004
+                "reward model data needs 'weights' (object) and 'n_pairs' (int)"
+            )
         named = {str(k): float(v) for k, v in weights.items()}
         version = data.get("format", 1)
         if version == 1:  # named weights only: the new named features start at 0
@@ -180,7 +183,9 @@ class RewardModel:
         if version != FORMAT or data.get("n_hashed") != size:
             raise ValueError(f"reward model format {version!r} with {data.get('n_hashed')} hashed")
         if not isinstance(hashed, dict) or not isinstance(n_ratings, int):
-            raise ValueError("reward model data needs 'hashed' (object) and 'n_ratings' (int)")
+            raise ValueError(  # noqa: TRY004 - as above
+                "reward model data needs 'hashed' (object) and 'n_ratings' (int)"
+            )
         vector = np.zeros(size)
         for key, value in hashed.items():
             vector[int(key)] = float(value)

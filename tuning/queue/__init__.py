@@ -43,7 +43,7 @@ async def open_queue(
         )
     try:
         await queue.open()
-    except BaseException:
+    except BaseException:  # even cancellation: close what was opened, then re-raise
         await queue.close()
         raise
     return queue

@@ -112,11 +112,12 @@ class QueueEngine:
         while True:
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
-                return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
+            else:
+                return
 
     async def close(self) -> None:
         """Close the connection and stop the worker thread."""

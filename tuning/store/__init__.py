@@ -36,7 +36,7 @@ async def open_store(url: str, *, clock: Clock = utcnow) -> Store:
         )
     try:
         await store.open()
-    except BaseException:
+    except BaseException:  # even cancellation: close what was opened, then re-raise
         await store.close()
         raise
     return store

@@ -39,7 +39,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from google.api_core import exceptions as api_errors
-from google.cloud.firestore import AsyncClient, AsyncTransaction, FieldFilter
+from google.cloud.firestore import (
+    AsyncClient,
+    AsyncDocumentReference,
+    AsyncTransaction,
+    FieldFilter,
+)
 
 from tuning.errors import ConfigError, ConflictError, NotFoundError, StoreError
 from tuning.records import Clock, Feedback, Interaction, Kind, utcnow
@@ -163,24 +168,38 @@ class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistr
         kind = {"kind": await self._interaction_kind(interaction_id)}
         order = codec.event_order(event_ts)
         if order:
-            order_ref = self._col("feedback_order").document(ref.id)
+            return await self._add_ordered(ref, fresh, kind, order)
+        return await self._add_unordered(ref, fresh, kind)
 
-            async def ordered_add(transaction: AsyncTransaction) -> Feedback:
-                stored, newer = await self._ordered(transaction, ref, order_ref, order)
-                if not newer:
-                    gone = replace(fresh, retracted=True, retracted_at=now)
-                    return stored if stored is not None else gone
-                transaction.set(order_ref, {"user": user, "event_order": order})
-                if stored is None:
-                    transaction.create(ref, {**codec.feedback_to_dict(fresh, enc), **kind})
-                    return fresh
-                if not stored.retracted:
-                    return stored
-                update = {"retracted": False, "rating": rating, "updated_at": now, **kind}
-                transaction.update(ref, update)
-                return replace(stored, retracted=False, rating=rating, updated_at=now)
+    async def _add_ordered(
+        self, ref: AsyncDocumentReference, fresh: Feedback, kind: dict[str, Any], order: str
+    ) -> Feedback:
+        """Add ``fresh`` unless the key saw a newer event than ``order`` (one transaction)."""
+        order_ref = self._col("feedback_order").document(ref.id)
+        user, rating, now = fresh.user, fresh.rating, fresh.created_at
 
-            return await self._transact(ref.path, ordered_add)
+        async def ordered_add(transaction: AsyncTransaction) -> Feedback:
+            stored, newer = await self._ordered(transaction, ref, order_ref, order)
+            if not newer:
+                gone = replace(fresh, retracted=True, retracted_at=now)
+                return stored if stored is not None else gone
+            transaction.set(order_ref, {"user": user, "event_order": order})
+            if stored is None:
+                transaction.create(ref, {**codec.feedback_to_dict(fresh, enc), **kind})
+                return fresh
+            if not stored.retracted:
+                return stored
+            update = {"retracted": False, "rating": rating, "updated_at": now, **kind}
+            transaction.update(ref, update)
+            return replace(stored, retracted=False, rating=rating, updated_at=now)
+
+        return await self._transact(ref.path, ordered_add)
+
+    async def _add_unordered(
+        self, ref: AsyncDocumentReference, fresh: Feedback, kind: dict[str, Any]
+    ) -> Feedback:
+        """Add ``fresh`` once: create it, or reinstate it if it was retracted."""
+        rating = fresh.rating
         try:
             await ref.create({**codec.feedback_to_dict(fresh, enc), **kind})
         except api_errors.AlreadyExists:

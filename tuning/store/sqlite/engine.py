@@ -52,7 +52,7 @@ def immediate(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
-    except BaseException:
+    except BaseException:  # even cancellation: roll back, then re-raise
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise

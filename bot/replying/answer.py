@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.replying.hourglass import show_progress
 from bot.replying.posts import PostUncertain, post_metadata, post_once
+from bot.replying.streaming import NothingStreamed, Target, find_streamed, stream_reply
 from bot.services import Services
 from bot.transports.slack_client import SLACK_ERRORS, retry_after
-from bot.views.replies import FRIENDLY_ERROR, build_reply_blocks, split_text
+from bot.views.replies import (
+    FRIENDLY_ERROR,
+    build_reply_actions,
+    build_reply_blocks,
+    split_text,
+)
 from tuning.errors import SarcasmError
 from tuning.records import Candidate, Interaction
 from tuning.redaction import redact
@@ -51,6 +58,13 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
     if prompt.id and await services.store.get_interaction(prompt.id) is not None:
         return prompt.id  # an earlier delivery of this work item finished it
     record = not await services.store.is_opted_out(user=prompt.user)
+    # One candidate, nothing to rerank: a generator that can stream writes into the thread live.
+    streaming = services.settings.candidates == 1 and not prompt.shown
+    pieces = services.models.stream(prompt.text) if streaming else None
+    if pieces is not None:
+        return await _answer_streamed(
+            services, client, prompt, pieces, post_id=post_id, record=record
+        )
     try:
         async with show_progress(client, channel=prompt.channel, ts=prompt.ts):
             candidates = await _candidates(services, prompt)
@@ -83,6 +97,16 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
         return None
     if interaction_id is None:
         return None
+    return await _record(services, prompt, interaction_id, reply_ts, candidates)
+
+
+async def _record(
+    services: Services,
+    prompt: Prompt,
+    interaction_id: str,
+    reply_ts: str,
+    candidates: list[Candidate],
+) -> str:
     interaction = Interaction(
         id=interaction_id,
         team=prompt.team,
@@ -103,6 +127,64 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
         extra={"channel": prompt.channel, "interaction": interaction_id, "n": len(candidates)},
     )
     return interaction_id
+
+
+async def _answer_streamed(
+    services: Services,
+    client: AsyncWebClient,
+    prompt: Prompt,
+    pieces: AsyncGenerator[str, None],
+    *,
+    post_id: str,
+    record: bool,
+) -> str | None:
+    """Stream the one reply (bot/replying/streaming.py) and record it once it is whole.
+
+    A model that fails before its first word gets the friendly line, and queued work is tried
+    again later (the line is not repeated); a reply that broke off was ended with a note.
+    """
+    interaction_id = post_id if record else None
+    target = Target(prompt.channel, prompt.thread_ts, prompt.team, prompt.user, prompt.ts)
+    metadata = post_metadata(post_id, part="0")
+    try:
+        found = (
+            await find_streamed(client, target, metadata=metadata) if prompt.attempt > 1 else None
+        )
+        streamed = found or await stream_reply(
+            client,
+            pieces,
+            target,
+            metadata=metadata,
+            blocks=build_reply_actions(interaction_id=interaction_id),
+            piece_seconds=services.settings.openai.timeout_seconds,
+        )
+    except NothingStreamed:
+        await pieces.aclose()
+        log.exception("reply generation failed", extra={"channel": prompt.channel})
+        await post_friendly_error(
+            client,
+            channel=prompt.channel,
+            thread_ts=prompt.thread_ts,
+            post_id=post_id,
+            look_first=prompt.attempt > 1,
+        )
+        if prompt.id:
+            raise  # queued work: the worker tries the item again; the reply is not lost
+        return None
+    except PostUncertain:
+        raise
+    except SLACK_ERRORS as exc:
+        if prompt.id and retry_after(exc) is not None:
+            raise
+        log.exception("streaming the reply failed", extra={"channel": prompt.channel})
+        await post_friendly_error(
+            client, channel=prompt.channel, thread_ts=prompt.thread_ts, post_id=post_id
+        )
+        return None
+    if not streamed.complete or interaction_id is None:
+        return None
+    candidates = [Candidate(streamed.text, 0.0)]
+    return await _record(services, prompt, interaction_id, streamed.ts, candidates)
 
 
 async def _candidates(services: Services, prompt: Prompt) -> list[Candidate]:
@@ -156,7 +238,12 @@ async def post_chunks(
 
 
 async def post_friendly_error(
-    client: AsyncWebClient, *, channel: str, thread_ts: str, post_id: str | None = None
+    client: AsyncWebClient,
+    *,
+    channel: str,
+    thread_ts: str,
+    post_id: str | None = None,
+    look_first: bool = False,
 ) -> None:
     """Tell the user, in one line, that no reply is coming; never raise."""
     named = post_id or uuid.uuid4().hex
@@ -166,6 +253,7 @@ async def post_friendly_error(
             channel=channel,
             thread_ts=thread_ts,
             metadata=post_metadata(named, part="error"),
+            look_first=look_first,
             text=FRIENDLY_ERROR,
         )
     except Exception:  # the last resort of a failed reply; it must not raise

@@ -88,12 +88,20 @@ async def find_post(
     client: AsyncWebClient, *, channel: str, thread_ts: str, metadata: dict[str, Any]
 ) -> str | None:
     """Return the ts of this app's post with ``metadata`` in the thread, or None."""
+    found = await find_message(client, channel=channel, thread_ts=thread_ts, metadata=metadata)
+    return None if found is None else str(found["ts"])
+
+
+async def find_message(
+    client: AsyncWebClient, *, channel: str, thread_ts: str, metadata: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Return this app's message with ``metadata`` in the thread, or None."""
     response = await client.conversations_replies(
         channel=channel, ts=thread_ts, include_all_metadata=True, limit=THREAD_PAGE
     )
     for message in response.get("messages") or []:
         if message.get("metadata") == metadata and message.get("bot_id"):
-            return str(message["ts"])
+            return dict(message)
     return None
 
 

@@ -30,7 +30,7 @@ SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
 
 
 class _ServerErrors(AsyncServerErrorRetryHandler):
-    """Retry 500/503, except for posts: bot.replying.posts looks before posting again."""
+    """Retry 500/503, except for posts (and streams): bot.replying.posts looks first."""
 
     async def _can_retry_async(self, **kwargs: Any) -> bool:
         return not _is_post(kwargs["request"]) and await super()._can_retry_async(**kwargs)
@@ -43,8 +43,13 @@ class _ConnectionErrors(AsyncConnectionErrorRetryHandler):
         return not _is_post(kwargs["request"]) and await super()._can_retry_async(**kwargs)
 
 
+# Calls that add to a thread: sent again after an applied call whose answer was lost, they would
+# show a reply (or a streamed piece of one) twice.
+POSTING_METHODS = ("chat.postMessage", "chat.startStream", "chat.appendStream", "chat.stopStream")
+
+
 def _is_post(request: HttpRequest) -> bool:
-    return request.url.endswith("/chat.postMessage")
+    return request.url.endswith(tuple(f"/{method}" for method in POSTING_METHODS))
 
 
 def build_retry_handlers(

@@ -63,24 +63,21 @@ def split_text(
 
 def build_reply_blocks(text: str, *, interaction_id: str | None) -> list[dict[str, Any]]:
     """Return a section with the reply and, when it was recorded, a "Try again" button."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
-    ]
-    if interaction_id:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": TRY_AGAIN_ACTION,
-                        "text": {"type": "plain_text", "text": "Try again", "emoji": True},
-                        "value": interaction_id,
-                    }
-                ],
-            }
-        )
-    return blocks
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
+    return [section, *build_reply_actions(interaction_id=interaction_id)]
+
+
+def build_reply_actions(*, interaction_id: str | None) -> list[dict[str, Any]]:
+    """Return the "Try again" button's block for a recorded reply; none when not recorded."""
+    if not interaction_id:
+        return []
+    button = {
+        "type": "button",
+        "action_id": TRY_AGAIN_ACTION,
+        "text": {"type": "plain_text", "text": "Try again", "emoji": True},
+        "value": interaction_id,
+    }
+    return [{"type": "actions", "elements": [button]}]
 
 
 def flag_text(probability: float) -> str:

@@ -57,7 +57,7 @@ class WorkspaceCore:
         self._triggers: dict[str, tuple[str, float]] = {}
         self._tickets: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._listeners: set[asyncio.Queue[str]] = set()
+        self._listeners: set[asyncio.Queue[JSON]] = set()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -113,7 +113,7 @@ class WorkspaceCore:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for queue in list(self._listeners):
-            queue.put_nowait("")  # wakes page streams so they end
+            queue.put_nowait({})  # wakes page streams so they end
         await self.deliverer.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -145,16 +145,20 @@ class WorkspaceCore:
 
     def changed(self, scope: str) -> None:
         """Tell open pages that ``scope`` (a channel id, ``home:U``...) changed."""
-        for queue in self._listeners:
-            queue.put_nowait(scope)
+        self.announce({"scope": scope})
 
-    def listen(self) -> asyncio.Queue[str]:
-        """Return a queue of change scopes for one page stream."""
-        queue: asyncio.Queue[str] = asyncio.Queue()
+    def announce(self, event: JSON) -> None:
+        """Send open pages one change: its ``scope``, and what changed where it says more."""
+        for queue in self._listeners:
+            queue.put_nowait(event)
+
+    def listen(self) -> asyncio.Queue[JSON]:
+        """Return a queue of changes for one page stream."""
+        queue: asyncio.Queue[JSON] = asyncio.Queue()
         self._listeners.add(queue)
         return queue
 
-    def unlisten(self, queue: asyncio.Queue[str]) -> None:
+    def unlisten(self, queue: asyncio.Queue[JSON]) -> None:
         """Stop feeding a page stream."""
         self._listeners.discard(queue)
 

@@ -166,6 +166,8 @@ class Message:
     edited_ts: str | None = None
     client_msg_id: str | None = None
     metadata: JSON | None = None
+    # Started with chat.startStream and not yet stopped: only its author may append to it.
+    streaming: bool = False
 
     @property
     def is_reply(self) -> bool:

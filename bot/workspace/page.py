@@ -249,13 +249,13 @@ async def _stream(request: web.Request) -> web.StreamResponse:
         await resp.write(b"retry: 1000\n\n")
         while True:
             try:
-                scope = await asyncio.wait_for(queue.get(), KEEPALIVE)
+                change = await asyncio.wait_for(queue.get(), KEEPALIVE)
             except TimeoutError:
                 await resp.write(b": keepalive\n\n")
                 continue
-            if not scope:
+            if not change:
                 break
-            await resp.write(f"data: {json.dumps({'scope': scope})}\n\n".encode())
+            await resp.write(f"data: {json.dumps(change)}\n\n".encode())
     except (ConnectionError, asyncio.CancelledError):
         pass
     finally:

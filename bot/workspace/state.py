@@ -28,6 +28,7 @@ from bot.workspace.model import (
 MAX_TEXT = 40_000  # chat.postMessage truncates beyond this; we refuse like msg_too_long
 MAX_BLOCKS = 50  # messages allow 50 blocks; App Home views allow 100
 MAX_VIEW_BLOCKS = 100
+MAX_MARKDOWN = 12_000  # markdown_text per chat.*Stream call
 
 
 class ApiFailure(Exception):
@@ -146,6 +147,29 @@ class WorkspaceState:
         if parent is not None:
             parent.thread_ts = parent.ts  # the parent becomes a thread root
         return msg
+
+    def grow_stream(
+        self, msg: Message, *, by: str, text: str, blocks: list[JSON] | None = None, stop: bool
+    ) -> None:
+        """Append ``text`` to a streaming message (``stop``: and finalize it with ``blocks``).
+
+        Refused as chat.appendStream and chat.stopStream refuse: another app's message
+        (``message_not_owned_by_app``), one no longer streaming
+        (``message_not_in_streaming_state``), or too much text at once (``msg_too_long``).
+        """
+        if msg.user != by:
+            raise ApiFailure("message_not_owned_by_app")
+        if not msg.streaming:
+            raise ApiFailure("message_not_in_streaming_state")
+        if len(text) > MAX_MARKDOWN or len(msg.text) + len(text) > MAX_TEXT:
+            raise ApiFailure("msg_too_long")
+        if blocks is not None and len(blocks) >= MAX_BLOCKS:
+            raise ApiFailure("invalid_blocks", response_metadata={"messages": ["too many blocks"]})
+        msg.text += text
+        if stop:
+            msg.streaming = False
+            # The streamed text becomes the message's first block; stopStream's blocks go below.
+            msg.blocks = [{"type": "markdown", "text": msg.text}, *(blocks or [])]
 
     def update(self, msg: Message, *, by: str, text: str | None, blocks: list[JSON] | None) -> None:
         """Edit a message its author owns, or raise ``cant_update_message``."""

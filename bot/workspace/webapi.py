@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.workspace import methods_chat as chat
 from bot.workspace import methods_misc as misc
+from bot.workspace import methods_stream as stream
 from bot.workspace.appkey import WORKSPACE
 from bot.workspace.model import JSON
 from bot.workspace.params import Params
@@ -36,6 +37,9 @@ METHODS: dict[str, Method] = {
     "chat.update": chat.chat_update,
     "chat.delete": chat.chat_delete,
     "chat.getPermalink": chat.chat_get_permalink,
+    "chat.startStream": stream.chat_start_stream,
+    "chat.appendStream": stream.chat_append_stream,
+    "chat.stopStream": stream.chat_stop_stream,
     "reactions.add": chat.reactions_add,
     "reactions.remove": chat.reactions_remove,
     "reactions.get": chat.reactions_get,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.replying.streaming import STREAM_SCOPES
 from bot.runtime import CLEANUP_SECONDS, DRAIN_SECONDS
 from bot.transports.http import EVENTS_PATH, HEALTH_PATH, LIVE_PATH
 from tuning.config import Settings
@@ -137,6 +138,11 @@ def _manifest_items(section: str) -> set[str]:
 )
 def test_manifest_lists_scopes_and_events(section, expected):
     assert _manifest_items(section) == expected
+
+
+def test_manifest_grants_what_streamed_replies_need():
+    # https://docs.slack.dev/reference/methods/chat.startStream (and appendStream, stopStream).
+    assert _manifest_items("bot") >= STREAM_SCOPES
 
 
 def test_manifest_modes_and_urls():

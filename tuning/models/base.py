@@ -5,7 +5,7 @@ Both are async; local implementations run their CPU-bound work off the event loo
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncGenerator, Collection, Sequence
 from typing import Protocol, runtime_checkable
 
 from tuning.records import Candidate, Prediction
@@ -42,4 +42,13 @@ class Generator(Protocol):
         ``exclude`` holds replies already shown for this prompt (*Try again*): an implementation
         should offer others, and may return fewer than ``n`` when it has nothing new.
         """
+        ...
+
+
+@runtime_checkable
+class StreamingGenerator(Generator, Protocol):
+    """A generator that can also write one reply as it goes (the OpenAI-compatible one)."""
+
+    def stream(self, prompt: str) -> AsyncGenerator[str, None]:
+        """Yield one reply piece by piece; raise ModelError if it breaks off."""
         ...

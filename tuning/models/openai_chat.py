@@ -24,7 +24,7 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncGenerator, Collection, Sequence
 from typing import Any
 
 import httpx2
@@ -138,7 +138,7 @@ class OpenAIGenerator(ChatModel):
         ordered = list(unique.values())[::-1]
         return [Candidate(text=text, score=0.0) for text in ordered[:n]]
 
-    async def stream(self, prompt: str) -> AsyncIterator[str]:
+    async def stream(self, prompt: str) -> AsyncGenerator[str, None]:
         """Yield one reply as it is written, piece by piece; raise ModelError if it breaks off."""
         stream = await self._create(
             self.messages(prompt),

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncGenerator, Collection, Sequence
 
 from tuning.config import Settings
 from tuning.errors import SarcasmError
-from tuning.models.base import Classifier, Generator
+from tuning.models.base import Classifier, Generator, StreamingGenerator
 from tuning.models.builders import ensure_active
 from tuning.models.loader import load_classifier, load_generator
 from tuning.models.ranking import best_replies
@@ -82,6 +82,15 @@ class LiveModels:
         count = n or self._settings.candidates
         generator, classifier = self._generator, self._classifier  # one consistent pair
         return await best_replies(generator, classifier, prompt, n=count, exclude=shown)
+
+    def stream(self, prompt: str) -> AsyncGenerator[str, None] | None:
+        """Return the active generator's one reply to ``prompt`` as it is written.
+
+        None when that generator cannot stream (local, Vertex): the caller asks :meth:`reply`.
+        Nothing is reranked: a streamed reply is the first and only candidate.
+        """
+        generator = self._generator
+        return generator.stream(prompt) if isinstance(generator, StreamingGenerator) else None
 
     async def refresh(self) -> bool:
         """Re-read the active versions and swap in any that changed; return whether one did.

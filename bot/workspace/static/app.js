@@ -150,7 +150,8 @@
   // -- rendering -----------------------------------------------------------------------------
   function renderMessage(msg, channel, opts) {
     const node = document.createElement("div");
-    node.className = "message" + (msg.ephemeral ? " ephemeral" : "");
+    const streaming = (streams[msg.ts] || {}).streaming;
+    node.className = "message" + (msg.ephemeral ? " ephemeral" : "") + (streaming ? " streaming" : "");
     node.dataset.ts = msg.ts;
     node.dataset.user = msg.user || "";
     node.append(avatar(msg.user));
@@ -582,9 +583,33 @@
     }, 50);
   }
 
+  // A streamed reply (chat.startStream/appendStream) grows in place, without a refetch; its stop
+  // refetches, so the final blocks (buttons) render.
+  const streams = {};
+  function patchStream(stream) {
+    streams[stream.ts] = stream;
+    if (!stream.streaming) return false;
+    const nodes = document.querySelectorAll(`.message[data-ts="${stream.ts}"]`);
+    for (const node of nodes) {
+      node.classList.add("streaming");
+      let text = node.querySelector(".message-body > .text");
+      if (!text) {
+        text = document.createElement("div");
+        text.className = "text";
+        node.querySelector(".message-body").append(text);
+      }
+      text.innerHTML = renderMrkdwn(stream.text, state.users);
+    }
+    return nodes.length > 0;
+  }
+
   function connect() {
     const source = new EventSource("/_ws/stream");
-    source.onmessage = (ev) => scheduleRefresh(JSON.parse(ev.data).scope);
+    source.onmessage = (ev) => {
+      const change = JSON.parse(ev.data);
+      if (change.stream && patchStream(change.stream)) return;
+      scheduleRefresh(change.scope);
+    };
     source.onopen = () => { document.body.dataset.live = "1"; };
   }
 

@@ -158,6 +158,8 @@
         node.append(image(block, ctx, "bk-image-img"));
         return node;
       }
+      case "markdown": // a streamed reply's text once stopped (chat.stopStream)
+        return el("div", "bk-markdown text", textHtml(block.text || "", ctx));
       case "rich_text":
         return richText(block, ctx);
       case "input":

@@ -156,8 +156,7 @@ class _Stream:
         try:
             while (piece := await _next(pieces, piece_seconds)) is not None:
                 self.waiting += piece
-                if self._clock() > self._deadline:
-                    raise TimeoutError("the reply outlived a Slack stream")
+                self._check_lifetime()
                 if self._clock() - self._flushed >= FLUSH_SECONDS:
                     await self._append()
         except (ModelError, TimeoutError) as exc:
@@ -170,6 +169,11 @@ class _Stream:
             await asyncio.shield(self._end(STOPPED))
             raise
         return await self._stop(metadata=metadata, blocks=blocks)
+
+    def _check_lifetime(self) -> None:
+        """Raise TimeoutError once the reply has outlived what a Slack stream allows."""
+        if self._clock() > self._deadline:
+            raise TimeoutError("the reply outlived a Slack stream")
 
     async def _append(self) -> None:
         text, self.waiting = self.waiting[:MAX_MARKDOWN], self.waiting[MAX_MARKDOWN:]

@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncBoltContext
 
 from bot.services import Services
+from bot.work.kinds import lane
 from bot.work.routes import work_payload
 from tuning.errors import QueueError
 from tuning.queue.base import WorkItem
@@ -28,7 +29,11 @@ async def enqueue(
     key: str,
     body: Mapping[str, Any],
 ) -> None:
-    """Durably put the work of ``body`` under ``key`` (a repeated key is a no-op), or flag 503."""
+    """Durably put the work of ``body`` under ``key`` (a repeated key is a no-op), or flag 503.
+
+    Mentions and messages with a long text go to the long lane of their kind.
+    """
+    kind = lane(kind, _text(body))
     item = WorkItem(key=key, kind=kind, payload=work_payload(body, bot_user_id=_bot(context)))
     try:
         if services.queue is None:  # start_bot always gives one; without it nothing is kept
@@ -39,6 +44,12 @@ async def enqueue(
         context[UNAVAILABLE] = True
         return
     services.wake(kind)
+
+
+def _text(body: Mapping[str, Any]) -> str:
+    event = body.get("event")
+    text = event.get("text") if isinstance(event, Mapping) else None
+    return text if isinstance(text, str) else ""
 
 
 def _bot(context: AsyncBoltContext) -> str:

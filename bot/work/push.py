@@ -21,7 +21,7 @@ from aiohttp import web
 from bot.services import Services
 from bot.transports.push_auth import PushAuthUnavailable, PushVerifier
 from bot.transports.slack_client import retry_after
-from bot.work.kinds import FLAG, MENTION, REACTION, TRY_AGAIN
+from bot.work.kinds import FLAG, FLAG_LONG, MENTION, MENTION_LONG, REACTION, TRY_AGAIN
 from bot.work.routes import Handler, run_item
 from tuning.errors import PushError
 from tuning.queue.push import decode_push
@@ -31,7 +31,14 @@ log = logging.getLogger(__name__)
 PUSH_PATH = "/pubsub/push"
 # Items of one kind running at once in this process; more wait inside their request (Cloud
 # Run's --concurrency bounds the requests). Model calls hold the GIL, store writes do not.
-PUSH_LIMITS: Mapping[str, int] = {MENTION: 2, FLAG: 4, REACTION: 8, TRY_AGAIN: 1}
+PUSH_LIMITS: Mapping[str, int] = {
+    MENTION: 2,
+    FLAG: 4,
+    REACTION: 8,
+    TRY_AGAIN: 1,
+    MENTION_LONG: 1,
+    FLAG_LONG: 1,
+}
 # Keys whose deliveries this process counted (bounded): see Deliveries.
 REMEMBERED_KEYS = 10_000
 

@@ -18,10 +18,12 @@ from bot.admin.job_progress import ProgressReporter
 from bot.admin.kit import AdminKit, build_admin_kit
 from bot.app import build_app
 from bot.services import Services
-from bot.transports.http import HttpTransport, build_web_app
+from bot.transports.http import HttpTransport, RequestHandler, build_web_app
+from bot.transports.push_auth import PushVerifier
 from bot.transports.slack_client import build_web_client
 from bot.transports.socket_mode import SocketModeTransport
 from bot.work.kinds import KINDS
+from bot.work.push import PUSH_PATH, push_handler
 from bot.work.routes import build_handlers
 from bot.work.worker import Wakeups, Worker
 from tuning.config import Settings
@@ -122,21 +124,23 @@ async def start_bot(
     models: LiveModels | None = None,
     queue: WorkQueue | None = None,
     build_tuning: BuildTuning = build_tuning_service,
+    push_verifier: PushVerifier | None = None,
 ) -> RunningBot:
     """Open the store, start the models, build the app and start the transport it calls for.
 
     ``store``, ``models`` and ``queue`` are used as given (and not closed here) when passed.
     ``build_tuning`` builds the tuning service (tests give it other backends).
+    ``push_verifier`` checks Pub/Sub push tokens (default: Google's certificates, from the
+    settings).
     """
     owns_store = store is None
     store = store if store is not None else await open_store(settings.store_url)
     owns_queue = queue is None
     if queue is None:
         queue = await open_queue(settings.queue_url, clock=store.clock, store=store, kinds=KINDS)
-    if queue.push:
-        # Push delivery runs each item inside a request to a route of this service, which is
-        # not built yet; pull delivery (?delivery=pull) works with the worker below.
-        raise ConfigError("QUEUE_URL", "push delivery is not supported yet; add ?delivery=pull")
+    if queue.push and settings.slack.socket_mode:
+        # Push delivery POSTs each item to this process: it needs the HTTP server.
+        raise ConfigError("QUEUE_URL", "push delivery needs HTTP mode; add ?delivery=pull")
     models = (
         models if models is not None else await LiveModels.start(settings=settings, store=store)
     )
@@ -166,15 +170,23 @@ async def start_bot(
     )
     kit = build_admin_kit(services, reporter=reporter)
     app = build_app(settings, services, kit)
+    handlers = build_handlers()
     transport: HttpTransport | SocketModeTransport
+    worker: Worker | None = None
     if settings.slack.socket_mode:
         transport = SocketModeTransport(app, app_token=settings.slack.app_token)
     else:
-        web_app = build_web_app(app, services)
+        posts: dict[str, RequestHandler] = {}
+        if queue.push:
+            verifier = push_verifier or _push_verifier(settings)
+            posts[PUSH_PATH] = push_handler(services, handlers, verifier=verifier)
+        web_app = build_web_app(app, services, posts=posts)
         transport = HttpTransport(web_app, host=host, port=settings.port if port is None else port)
-    worker = Worker(services, queue, build_handlers(), wakeups=wakeups)
-    # Work left by an earlier process (expired leases) starts before new requests arrive.
-    worker.start()
+    if not queue.push:
+        # Push delivery leases nothing: Pub/Sub brings each item to PUSH_PATH.
+        worker = Worker(services, queue, handlers, wakeups=wakeups)
+        # Work left by an earlier process (expired leases) starts before new requests arrive.
+        worker.start()
     await transport.start()
     poller = asyncio.create_task(models.run_polling(), name="model-polling")
     running = RunningBot(
@@ -200,6 +212,17 @@ async def start_bot(
         )
         running.background.append(asyncio.create_task(ticker, name="tuning-tick"))
     return running
+
+
+def _push_verifier(settings: Settings) -> PushVerifier | None:
+    push = settings.push
+    if push.unauthenticated:
+        log.warning("taking Pub/Sub pushes without a token: PUBSUB_EMULATOR_HOST is set")
+        return None
+    if not push.audience or not push.service_account:
+        # Settings.from_env refuses this; a hand-built Settings must not open the route either.
+        raise ConfigError("PUBSUB_PUSH_AUDIENCE", "push delivery needs the audience and account")
+    return PushVerifier(audience=push.audience, service_account=push.service_account)
 
 
 async def _resume_jobs(tuning: TuningService) -> None:

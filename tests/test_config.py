@@ -12,6 +12,10 @@ from tuning.config import DEFAULT_STORE_URL, QueueTarget, Settings, parse_queue_
 from tuning.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
+PUSH_AUTH = {
+    "PUBSUB_PUSH_AUDIENCE": "https://bot.example.run.app/pubsub/push",
+    "PUBSUB_PUSH_SERVICE_ACCOUNT": "pubsub-push@proj.iam.gserviceaccount.com",
+}
 
 
 class RecordingEnv(Mapping[str, str]):
@@ -103,6 +107,16 @@ def test_admin_ids_accept_spaces_and_commas() -> None:
         ({"QUEUE_URL": "pubsub:///work"}, "QUEUE_URL", "not pubsub://PROJECT/TOPIC"),
         ({"QUEUE_URL": "pubsub://proj/work?delivery=mail"}, "QUEUE_URL", "delivery=push or pull"),
         ({"QUEUE_URL": "pubsub://proj/work?batch=1"}, "QUEUE_URL", "delivery=push or pull"),
+        ({"QUEUE_URL": "pubsub://proj/work"}, "PUBSUB_PUSH_AUDIENCE", "push"),
+        (
+            {
+                "QUEUE_URL": "pubsub://proj/work",
+                "PUBSUB_PUSH_AUDIENCE": PUSH_AUTH["PUBSUB_PUSH_AUDIENCE"],
+            },
+            "PUBSUB_PUSH_SERVICE_ACCOUNT",
+            "push",
+        ),
+        ({"PUBSUB_PUSH_AUDIENCE": "bot.run.app/pubsub/push"}, "PUBSUB_PUSH_AUDIENCE", "http(s)"),
     ],
 )
 def test_bad_values_name_the_variable_in_one_line(
@@ -130,7 +144,7 @@ def test_slack_api_url_gets_a_trailing_slash() -> None:
         ({"STORE_URL": "sqlite:////srv/bot.db"}, "sqlite:////srv/bot.db"),
         ({"STORE_URL": "firestore://p", "DATA_DIR": "/data"}, "sqlite:////data/queue.db"),
         ({"QUEUE_URL": "sqlite:///q.db"}, "sqlite:///q.db"),
-        ({"QUEUE_URL": "pubsub://proj/work"}, "pubsub://proj/work"),
+        ({"QUEUE_URL": "pubsub://proj/work", **PUSH_AUTH}, "pubsub://proj/work"),
         ({"QUEUE_URL": "pubsub://proj/work?delivery=pull"}, "pubsub://proj/work?delivery=pull"),
     ],
 )
@@ -140,6 +154,20 @@ def test_queue_url_defaults_to_the_store_file_and_is_always_concrete(
     settings = Settings.from_env(env)
     assert settings.queue_url == queue_url
     parse_queue_url(settings.queue_url)  # what open_queue accepts
+
+
+def test_push_tokens_are_checked_unless_the_emulator_pushes() -> None:
+    real = Settings.from_env({"QUEUE_URL": "pubsub://proj/work", **PUSH_AUTH})
+    assert real.push.audience == "https://bot.example.run.app/pubsub/push"  # no slash added
+    assert not real.push.unauthenticated
+    emulated = Settings.from_env(
+        {"QUEUE_URL": "pubsub://proj/work", "PUBSUB_EMULATOR_HOST": "127.0.0.1:8085"}
+    )
+    assert emulated.push.unauthenticated
+    # An audience given beside the emulator is still checked.
+    both = Settings.from_env({"PUBSUB_EMULATOR_HOST": "127.0.0.1:8085", **PUSH_AUTH})
+    assert not both.push.unauthenticated
+    assert not Settings.from_env({}).push.unauthenticated
 
 
 def test_pubsub_queue_url_is_push_unless_pull_is_asked_for() -> None:

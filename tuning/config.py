@@ -72,6 +72,25 @@ def parse_queue_url(url: str) -> QueueTarget:
 
 
 @dataclass(frozen=True)
+class PushSettings:
+    """Who may deliver Pub/Sub push requests to the bot (QUEUE_URL=pubsub://... by push).
+
+    Pub/Sub signs each push with a Google OIDC token for ``service_account`` whose audience is
+    ``audience`` (the push endpoint's URL). ``emulator`` is set when PUBSUB_EMULATOR_HOST is:
+    the emulator pushes without a token, so only then may both be empty.
+    """
+
+    audience: str = ""
+    service_account: str = ""
+    emulator: bool = False
+
+    @property
+    def unauthenticated(self) -> bool:
+        """Return whether push requests are taken without a token (the emulator only)."""
+        return self.emulator and not self.audience
+
+
+@dataclass(frozen=True)
 class SlackSettings:
     """How to reach Slack; all empty means the local emulated workspace."""
 
@@ -172,6 +191,7 @@ class Settings:
     store_url: str = DEFAULT_STORE_URL
     # Always concrete: sqlite:///PATH or pubsub://PROJECT/TOPIC[?delivery=pull].
     queue_url: str = DEFAULT_STORE_URL
+    push: PushSettings = field(default_factory=PushSettings)
     model_backend: str = "local"
     vertex: VertexSettings = field(default_factory=VertexSettings)
     openai: OpenAISettings = field(default_factory=OpenAISettings)
@@ -275,6 +295,7 @@ class Settings:
             port=int(reader.number("PORT", 3000, low=1, high=65535, integer=True)),
             store_url=store_url,
             queue_url=queue_url,
+            push=_push_settings(reader, queue_url),
             model_backend=backend,
             vertex=vertex,
             openai=openai,
@@ -376,6 +397,28 @@ def _queue_url(url: str, store_url: str, data_dir: Path) -> str:
         return f"sqlite:///{data_dir / 'queue.db'}"
     parse_queue_url(url)
     return url
+
+
+def _push_settings(reader: _Reader, queue_url: str) -> PushSettings:
+    push = PushSettings(
+        audience=reader.text("PUBSUB_PUSH_AUDIENCE", ""),
+        service_account=reader.text("PUBSUB_PUSH_SERVICE_ACCOUNT", ""),
+        emulator=bool(reader.text("PUBSUB_EMULATOR_HOST", "")),
+    )
+    parsed = urlparse(push.audience)
+    if push.audience and (parsed.scheme not in ("http", "https") or not parsed.netloc):
+        # Pub/Sub signs the URL as given (--push-auth-token-audience or the endpoint itself).
+        raise ConfigError("PUBSUB_PUSH_AUDIENCE", f"{push.audience!r} is not an http(s) URL")
+    if not parse_queue_url(queue_url).push or push.unauthenticated:
+        return push
+    # Without both, nobody could be told from an attacker: the route runs work for its caller.
+    for name, value in (
+        ("PUBSUB_PUSH_AUDIENCE", push.audience),
+        ("PUBSUB_PUSH_SERVICE_ACCOUNT", push.service_account),
+    ):
+        if not value:
+            raise ConfigError(name, "required when QUEUE_URL delivers by Pub/Sub push")
+    return push
 
 
 def _check_slack(slack: SlackSettings) -> None:

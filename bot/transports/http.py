@@ -1,11 +1,14 @@
-"""HTTP mode on aiohttp: POST /slack/events (Slack), GET /healthz (readiness) and /live."""
+"""HTTP mode on aiohttp: POST /slack/events (Slack), GET /healthz (readiness) and /live.
+
+The runtime may add more POST routes (Pub/Sub push delivery, bot/work/push.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -33,8 +36,13 @@ HEALTH_TIMEOUT_SECONDS = 2.0
 HEALTH_PROBE_TTL = timedelta(0)
 
 
-def build_web_app(app: AsyncApp, services: Services) -> web.Application:
-    """Return the aiohttp application serving Slack requests and the health check."""
+RequestHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def build_web_app(
+    app: AsyncApp, services: Services, *, posts: Mapping[str, RequestHandler] | None = None
+) -> web.Application:
+    """Return the aiohttp application serving Slack requests, the health check and ``posts``."""
 
     async def healthz(request: web.Request) -> web.StreamResponse:
         return await health_response(services)
@@ -44,6 +52,8 @@ def build_web_app(app: AsyncApp, services: Services) -> web.Application:
     web_app.router.add_post(EVENTS_PATH, events_handler(app, signing_secret=secret))
     web_app.router.add_get(HEALTH_PATH, healthz)
     web_app.router.add_get(LIVE_PATH, live)
+    for path, handler in (posts or {}).items():
+        web_app.router.add_post(path, handler)
     return web_app
 
 

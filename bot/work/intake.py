@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncBoltContext
 
 from bot.services import Services
+from bot.work.kinds import lane
 from bot.work.routes import work_payload
 from tuning.errors import QueueError
 from tuning.queue.base import WorkItem, WorkQueue
@@ -28,7 +29,11 @@ async def enqueue(
     key: str,
     body: Mapping[str, Any],
 ) -> None:
-    """Durably put the work of ``body`` under ``key`` (a repeated key is a no-op), or flag 503."""
+    """Durably put the work of ``body`` under ``key`` (a repeated key is a no-op), or flag 503.
+
+    Mentions and messages with a long text go to the long lane of their kind.
+    """
+    kind = lane(kind, _text(body))
     item = WorkItem(key=key, kind=kind, payload=work_payload(body, bot_user_id=_bot(context)))
     try:
         await _queue(services).put(item)
@@ -43,6 +48,12 @@ def _queue(services: Services) -> WorkQueue:
     if services.queue is None:  # start_bot always gives one; without it nothing is kept
         raise QueueError("this bot process has no work queue")
     return services.queue
+
+
+def _text(body: Mapping[str, Any]) -> str:
+    event = body.get("event")
+    text = event.get("text") if isinstance(event, Mapping) else None
+    return text if isinstance(text, str) else ""
 
 
 def _bot(context: AsyncBoltContext) -> str:

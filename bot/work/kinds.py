@@ -6,7 +6,23 @@ MENTION = "mention"
 FLAG = "flag"
 REACTION = "reaction"
 TRY_AGAIN = "try_again"
-KINDS = (MENTION, FLAG, REACTION, TRY_AGAIN)
+# Long texts (up to Slack's 40,000 characters) cost the models many times a short one: they get
+# lanes of their own, so that a burst of them never holds the slots a small new mention needs.
+MENTION_LONG = "mention_long"
+FLAG_LONG = "flag_long"
+KINDS = (MENTION, FLAG, REACTION, TRY_AGAIN, MENTION_LONG, FLAG_LONG)
+LONG_LANES = {MENTION: MENTION_LONG, FLAG: FLAG_LONG}
+# A few paragraphs; the texts people usually write are far below it.
+LONG_TEXT = 2_000
+
+
+def lane(kind: str, text: str) -> str:
+    """Return the kind an item of ``kind`` about ``text`` is queued as: its long lane, or itself.
+
+    >>> lane(MENTION, "short"), lane(MENTION, "x" * 40_000), lane(REACTION, "x" * 40_000)
+    ('mention', 'mention_long', 'reaction')
+    """
+    return LONG_LANES.get(kind, kind) if len(text) > LONG_TEXT else kind
 
 
 def mention_key(*, channel: str, ts: str) -> str:

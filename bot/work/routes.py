@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
 from bot.work.flag import handle_message
-from bot.work.kinds import FLAG, MENTION, REACTION, TRY_AGAIN
+from bot.work.kinds import FLAG, FLAG_LONG, MENTION, MENTION_LONG, REACTION, TRY_AGAIN
 from bot.work.mention import handle_mention, handle_try_again
 from bot.work.reaction import handle_reaction
 from bot.work.reaction_ratings import DEFAULT_FEEDBACK_MAP, FeedbackMap
@@ -38,7 +38,7 @@ async def classify_batch(
     return {key: {"prediction": p} for key, p in zip(wanted, predictions, strict=True)}
 
 
-PREPARE: Mapping[str, Prepare] = {FLAG: classify_batch}
+PREPARE: Mapping[str, Prepare] = {FLAG: classify_batch, FLAG_LONG: classify_batch}
 
 
 def build_handlers(feedback_map: FeedbackMap = DEFAULT_FEEDBACK_MAP) -> dict[str, Handler]:
@@ -72,7 +72,15 @@ def build_handlers(feedback_map: FeedbackMap = DEFAULT_FEEDBACK_MAP) -> dict[str
     ) -> None:
         await handle_try_again(services, client, body=_body(payload), **_work(payload))
 
-    return {MENTION: mention, FLAG: flag, REACTION: reaction, TRY_AGAIN: try_again}
+    return {
+        MENTION: mention,
+        FLAG: flag,
+        REACTION: reaction,
+        TRY_AGAIN: try_again,
+        # The long lanes: the same work, with slots of their own (bot/work/kinds.py).
+        MENTION_LONG: mention,
+        FLAG_LONG: flag,
+    }
 
 
 def work_payload(body: Mapping[str, Any], *, bot_user_id: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.services import Services
 from bot.transports.slack_client import retry_after
-from bot.work.kinds import FLAG, MENTION, REACTION, TRY_AGAIN
+from bot.work.kinds import FLAG, FLAG_LONG, MENTION, MENTION_LONG, REACTION, TRY_AGAIN
 from bot.work.routes import PREPARE, Handler, Prepare, run_item
 from tuning.errors import QueueError
 from tuning.queue.base import Lease, WorkQueue
@@ -26,7 +26,15 @@ log = logging.getLogger(__name__)
 # Model calls hold the GIL in local threads: two at a time keep both cores busy and the event
 # loop (and the acks) responsive. Reactions are store writes only.
 # Flags are leased and classified in batches (one model call each), so their bound is a batch.
-DEFAULT_LIMITS: Mapping[str, int] = {MENTION: 2, FLAG: 32, REACTION: 4, TRY_AGAIN: 1}
+# Long texts get one slot (a batch of 4 for flags) beside the short ones' own.
+DEFAULT_LIMITS: Mapping[str, int] = {
+    MENTION: 2,
+    FLAG: 32,
+    REACTION: 4,
+    TRY_AGAIN: 1,
+    MENTION_LONG: 1,
+    FLAG_LONG: 4,
+}
 # Longer than any one item takes (a slow model, Slack retries); a crash costs this much delay.
 LEASE_TTL = timedelta(minutes=2)
 # How long an idle loop waits for a put in this process before asking the queue again (work

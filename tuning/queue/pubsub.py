@@ -146,6 +146,32 @@ class PubSubQueue(WorkQueue):
             ),
         )
 
+    def push_spec(
+        self, kind: str, *, endpoint: str, service_account: str = ""
+    ) -> types.Subscription:
+        """Return the push subscription of ``kind`` to ``endpoint``, as the README's gcloud does.
+
+        ``service_account`` signs each push with an OIDC token whose audience is ``endpoint``.
+        """
+        spec = self._pull_spec(kind)
+        spec.enable_exactly_once_delivery = False  # a pull feature; push gets no such promise
+        spec.ack_deadline_seconds = 600  # how long a push request may run
+        oidc = types.PushConfig.OidcToken(service_account_email=service_account, audience=endpoint)
+        spec.push_config = types.PushConfig(
+            push_endpoint=endpoint, oidc_token=oidc if service_account else None
+        )
+        return spec
+
+    async def subscribe_push(self, *, endpoint: str, service_account: str = "") -> None:
+        """Create each kind's push subscription to ``endpoint`` that is missing (tests, setup).
+
+        Production makes them with gcloud (see the README); this makes the same ones.
+        """
+        _, subscriber = self._clients()
+        for kind in self.kinds:
+            spec = self.push_spec(kind, endpoint=endpoint, service_account=service_account)
+            await self._ensure(subscriber.create_subscription(request=spec))
+
     async def _ensure(self, creating: Awaitable[object]) -> None:
         try:
             await creating

@@ -171,6 +171,8 @@ GCLOUD_COMMANDS = (
     ("secrets", "add-iam-policy-binding"),
     ("firestore", "indexes", "composite", "create"),
     ("firestore", "fields", "ttls", "update"),
+    ("pubsub", "topics", "create"),
+    ("pubsub", "subscriptions", "create"),
 )
 
 

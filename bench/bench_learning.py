@@ -307,7 +307,7 @@ async def run(args: argparse.Namespace) -> list[Curve]:
     plan = QUICK if args.quick else FULL
     curves = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.tastes.split(","):
+        for name in filter(None, args.tastes.split(",")):  # --tastes '': the classifier only
             started = time.perf_counter()
             curves.append(await generator_experiment(TASTES[name], plan, Path(tmp) / name))
             _progress(f"taste {name}: {time.perf_counter() - started:.0f}s")

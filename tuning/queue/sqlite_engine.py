@@ -1,6 +1,6 @@
 """The SQLite queue's engine room: one worker thread, one connection, WAL, its own tables.
 
-It follows the store's engine (:mod:`tuning.store.sqlite.engine`): every sqlite3 call runs on one
+It runs on :class:`tuning.sqlite_thread.SqliteThread`, as the store does: every sqlite3 call runs on one
 dedicated worker thread (never on the event loop), and atomic operations run inside
 ``BEGIN IMMEDIATE`` with a busy timeout, so several processes can share the file. The queue's
 tables live beside the store's in the same file; they are created with ``IF NOT EXISTS`` and
@@ -9,16 +9,13 @@ do not touch the store's schema version.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from tuning.errors import QueueError
+from tuning.sqlite_thread import SqliteThread
 from tuning.store.sqlite.engine import dict_row, immediate
 
 T = TypeVar("T")
@@ -48,87 +45,33 @@ SCHEMA = (
 )
 
 
-class QueueEngine:
+class QueueEngine(SqliteThread):
     """The connection and worker thread that every SQLite queue method runs through."""
 
+    error = QueueError
+    what = "sqlite queue"
+
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 15.0) -> None:
-        self.path = Path(path)
-        self._busy_timeout = busy_timeout
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-queue")
-        self._conn: sqlite3.Connection | None = None
-        self._closed = False
+        super().__init__(path, busy_timeout=busy_timeout, thread="sqlite-queue")
 
     async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``operation`` on the worker thread; raise QueueError for any sqlite3 failure."""
-        if self._closed:
-            raise QueueError(f"sqlite queue {self.path} is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, operation)
+        return await self._run_on_thread(operation)
 
-    def _call(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        try:
-            conn = self._connection()
-            return operation(conn)
-        except sqlite3.Error as exc:
-            raise QueueError(f"sqlite queue {self.path}: {exc}") from exc
-        except UnicodeEncodeError as exc:
-            raise QueueError(f"work item cannot be stored (not valid unicode): {exc}") from exc
-
-    def _connection(self) -> sqlite3.Connection:
-        # Runs on the worker thread only, so the connection never crosses threads.
-        if self._conn is None:
-            self._conn = self._connect()
-        return self._conn
-
-    def _connect(self) -> sqlite3.Connection:
+    def _prepare_path(self) -> bool:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise QueueError(
                 f"QUEUE_URL: cannot create the directory of {self.path} ({exc.strerror})"
             ) from exc
-        try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self._busy_timeout,
-                isolation_level=None,  # autocommit; transactions are explicit BEGIN IMMEDIATE
-                check_same_thread=False,
-            )
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            self._enable_wal(conn)
-            conn.execute("PRAGMA synchronous = NORMAL")  # durable across a crash with WAL
-            with immediate(conn):
-                for statement in SCHEMA:
-                    conn.execute(statement)
-            conn.row_factory = dict_row
-        except sqlite3.Error as exc:
-            raise QueueError(f"QUEUE_URL: cannot open sqlite queue at {self.path} ({exc})") from exc
-        return conn
+        return False
 
-    def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        # As in the store: a new file's switch to WAL reports "locked" at once when two processes
-        # race for it, without SQLite's busy handler; the mode persists, so retry until one won.
-        deadline = time.monotonic() + self._busy_timeout
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-            else:
-                return
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        with immediate(conn):
+            for statement in SCHEMA:
+                conn.execute(statement)
+        conn.row_factory = dict_row
 
-    async def close(self) -> None:
-        """Close the connection and stop the worker thread."""
-        if self._closed:
-            return
-
-        def shut(conn: sqlite3.Connection) -> None:
-            conn.close()
-            self._conn = None
-
-        if self._conn is not None:
-            await self.run(shut)
-        self._closed = True
-        self._executor.shutdown(wait=False)
+    def _open_failed(self, exc: sqlite3.Error) -> NoReturn:
+        raise QueueError(f"QUEUE_URL: cannot open sqlite queue at {self.path} ({exc})") from exc

@@ -12,16 +12,14 @@ import asyncio
 import json
 import os
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from tuning.errors import StoreError
 from tuning.records import Clock, Feedback, Interaction, JobRecord, ModelVersion, utcnow
+from tuning.sqlite_thread import SqliteThread
 from tuning.store import codec
 from tuning.store.codec import decode_text as dec
 from tuning.store.sqlite.schema import migrate
@@ -88,8 +86,11 @@ def decode_job(row: Row) -> JobRecord:
     return codec.job_from_dict(body, dec)
 
 
-class SqliteEngine:
+class SqliteEngine(SqliteThread):
     """The connection, worker thread and paging that every SQLite store method runs through."""
+
+    error = StoreError
+    what = "sqlite store"
 
     def __init__(
         self,
@@ -99,91 +100,30 @@ class SqliteEngine:
         page_size: int = 1000,
         clock: Clock = utcnow,
     ) -> None:
-        self.path = Path(path)
+        super().__init__(path, busy_timeout=busy_timeout, thread="sqlite-store")
         self.clock = clock
         self.page_size = page_size
-        self._busy_timeout = busy_timeout
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-        self._conn: sqlite3.Connection | None = None
-        self._closed = False
 
     async def _run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        if self._closed:
-            raise StoreError(f"sqlite store {self.path} is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, operation)
+        return await self._run_on_thread(operation)
 
-    def _call(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._connection()
-        try:
-            return operation(conn)
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite store {self.path}: {exc}") from exc
-        except UnicodeEncodeError as exc:
-            raise StoreError(f"text cannot be stored (not valid unicode): {exc.reason}") from exc
+    def _prepare_path(self) -> bool:
+        return prepare_path(self.path)
 
-    def _connection(self) -> sqlite3.Connection:
-        # Runs on the worker thread only, so the connection never crosses threads.
-        if self._conn is None:
-            self._conn = self._connect()
-        return self._conn
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        migrate(conn)
+        conn.row_factory = dict_row
 
-    def _connect(self) -> sqlite3.Connection:
-        created = prepare_path(self.path)
-        try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self._busy_timeout,
-                isolation_level=None,  # autocommit; transactions are explicit BEGIN IMMEDIATE
-                check_same_thread=False,
-            )
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            self._enable_wal(conn)
-            conn.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
-            migrate(conn)
-            conn.row_factory = dict_row
-        except sqlite3.Error as exc:
-            if created:
-                self.path.unlink(missing_ok=True)
-            # OperationalError: locked, read-only, I/O; anything else: not a usable database.
-            verb = "write" if isinstance(exc, sqlite3.OperationalError) else "open"
-            raise StoreError(
-                f"STORE_URL: cannot {verb} sqlite database at {self.path} ({exc})"
-            ) from exc
-        return conn
-
-    def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        # Switching a new file to WAL needs an exclusive lock, and SQLite reports "database is
-        # locked" at once, without its busy handler, when two processes (two replicas starting
-        # together) try it at the same moment. The mode persists, so retry until one has won.
-        deadline = time.monotonic() + self._busy_timeout
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-            else:
-                return
+    def _open_failed(self, exc: sqlite3.Error) -> NoReturn:
+        # OperationalError: locked, read-only, I/O; anything else: not a usable database.
+        verb = "write" if isinstance(exc, sqlite3.OperationalError) else "open"
+        raise StoreError(
+            f"STORE_URL: cannot {verb} sqlite database at {self.path} ({exc})"
+        ) from exc
 
     async def open(self) -> None:
         """Create the directory, database and schema when missing; idempotent."""
         await self._run(lambda conn: None)
-
-    async def close(self) -> None:
-        """Close the connection and stop the worker thread."""
-        if self._closed:
-            return
-
-        def shut(conn: sqlite3.Connection) -> None:
-            conn.close()
-            self._conn = None
-
-        if self._conn is not None:
-            await self._run(shut)
-        self._closed = True
-        self._executor.shutdown(wait=False)
 
     async def ping(self) -> bool:
         """Return True when the database answers ``SELECT 1``."""

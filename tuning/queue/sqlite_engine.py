@@ -1,7 +1,7 @@
 """The SQLite queue's engine room: one worker thread, one connection, WAL, its own tables.
 
-It runs on :class:`tuning.sqlite_thread.SqliteThread`, as the store does: every sqlite3 call runs on one
-dedicated worker thread (never on the event loop), and atomic operations run inside
+It runs on :class:`tuning.sqlite_thread.SqliteThread`, as the store does: every sqlite3 call
+runs on one dedicated worker thread (never on the event loop), and atomic operations run inside
 ``BEGIN IMMEDIATE`` with a busy timeout, so several processes can share the file. The queue's
 tables live beside the store's in the same file; they are created with ``IF NOT EXISTS`` and
 do not touch the store's schema version.

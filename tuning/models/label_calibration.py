@@ -15,11 +15,14 @@ small or one-sided split never gives 0 or 1.
 
 from __future__ import annotations
 
+import abc
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tuning.prompts import LABEL_WORDS
-from tuning.records import Label
+from tuning.records import Label, Prediction
 
 # The model-version metric keys; defined here once, read by serving and written by evaluation.
 P_IF_SARCASTIC = "p_sarcastic_if_answered_sarcastic"
@@ -68,3 +71,47 @@ def label_probability(label: Label, metrics: Mapping[str, float], *, fallback: f
     if key in metrics:
         return float(metrics[key])
     return fallback if label == "sarcastic" else 1.0 - fallback
+
+
+class LabelWordClassifier(abc.ABC):
+    """A classifier that asks a model for one label word per text, a few texts at a time.
+
+    Subclasses ask (``_answer``) and say where the version's calibration lives
+    (``_calibration``); the probability is the label token's logprob when the model gave one,
+    else the calibrated per-label constant.
+    """
+
+    concurrency = 8  # model calls in flight at once
+
+    async def classify(self, texts: Sequence[str]) -> list[Prediction]:
+        """Return one prediction per text, in input order, ``concurrency`` calls at once."""
+        answers = await self.answer(texts)
+        return [self._prediction(text, a) for text, a in zip(texts, answers, strict=True)]
+
+    async def answer(self, texts: Sequence[str]) -> list[Answer]:
+        """Return what the model answered for each text, in input order."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(text: str) -> Answer:
+            async with gate:
+                return await self._answer(text)
+
+        return list(await asyncio.gather(*(one(text) for text in texts)))
+
+    def _prediction(self, text: str, answer: Answer) -> Prediction:
+        if answer.label is None:
+            # An off-format answer is not an outage: report "don't know" below any threshold.
+            return Prediction(text=text, label="not_sarcastic", probability=0.5)
+        probability = answer.logprob_probability
+        if probability is None:
+            metrics, fallback = self._calibration()
+            probability = label_probability(answer.label, metrics, fallback=fallback)
+        return Prediction(text=text, label=answer.label, probability=probability)
+
+    @abc.abstractmethod
+    async def _answer(self, text: str) -> Answer:
+        """Ask the model about one text."""
+
+    @abc.abstractmethod
+    def _calibration(self) -> tuple[Mapping[str, Any], float]:
+        """Return the version's metrics (holding its calibration) and the uncalibrated fallback."""

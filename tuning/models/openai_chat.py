@@ -24,7 +24,7 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import AsyncGenerator, Collection, Sequence
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from typing import Any
 
 import httpx2
@@ -34,18 +34,17 @@ from openai.types.chat import ChatCompletionMessageParam
 from tuning.config import OpenAISettings
 from tuning.errors import ModelError
 from tuning.models.few_shot import Exemplar, LabelledExample, select
-from tuning.models.label_calibration import LOGPROBS, Answer, label_probability, parse_label
+from tuning.models.label_calibration import LOGPROBS, Answer, LabelWordClassifier, parse_label
 from tuning.models.openai_client import build_client, model_error
 from tuning.models.reward import RewardModel
 from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT, LABEL_WORDS
-from tuning.records import Candidate, Label, Prediction
+from tuning.records import Candidate, Label
 from tuning.text import normalize
 
 log = logging.getLogger(__name__)
 GENERATOR_MAX_TOKENS = 120
 CLASSIFIER_MAX_TOKENS = 5
 TOP_LOGPROBS = 5
-CONCURRENCY = 8
 SINGLE_CANDIDATE_CONCURRENCY = 4
 # What a broken stream raises, besides the SDK's own errors: a cut connection, a bad chunk.
 STREAM_ERRORS = (openai.OpenAIError, httpx2.HTTPError, ValueError)
@@ -207,7 +206,7 @@ class OpenAIGenerator(ChatModel):
         )
 
 
-class OpenAIClassifier(ChatModel):
+class OpenAIClassifier(ChatModel, LabelWordClassifier):
     """Label texts with few-shot labelled examples from channel feedback."""
 
     def __init__(
@@ -242,29 +241,8 @@ class OpenAIClassifier(ChatModel):
         turns.append({"role": "user", "content": text})
         return turns
 
-    async def classify(self, texts: Sequence[str]) -> list[Prediction]:
-        """Return one prediction per text, in input order, at most CONCURRENCY calls at once."""
-        answers = await self.answer(texts)
-        return [self._prediction(text, a) for text, a in zip(texts, answers, strict=True)]
-
-    async def answer(self, texts: Sequence[str]) -> list[Answer]:
-        """Return what the model answered for each text, in input order."""
-        gate = asyncio.Semaphore(CONCURRENCY)
-
-        async def one(text: str) -> Answer:
-            async with gate:
-                return await self._answer(text)
-
-        return list(await asyncio.gather(*(one(text) for text in texts)))
-
-    def _prediction(self, text: str, answer: Answer) -> Prediction:
-        if answer.label is None:
-            # An off-format answer is not an outage: report "don't know" below any threshold.
-            return Prediction(text=text, label="not_sarcastic", probability=0.5)
-        probability = answer.logprob_probability
-        if probability is None:
-            probability = label_probability(answer.label, self._metrics, fallback=0.9)
-        return Prediction(text=text, label=answer.label, probability=probability)
+    def _calibration(self) -> tuple[Mapping[str, Any], float]:
+        return self._metrics, 0.9
 
     async def _answer(self, text: str) -> Answer:
         asked = self._logprobs

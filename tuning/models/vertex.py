@@ -18,16 +18,16 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from google.genai import types
 
 from tuning.cloud.vertex_client import CALL_ERRORS, backend_error, build_client, refused
 from tuning.errors import ModelError
-from tuning.models.label_calibration import LOGPROBS, Answer, label_probability, parse_label
+from tuning.models.label_calibration import LOGPROBS, Answer, LabelWordClassifier, parse_label
 from tuning.prompts import CLASSIFIER_SYSTEM_PROMPT, GENERATOR_SYSTEM_PROMPT, LABEL_WORDS
-from tuning.records import Candidate, Label, ModelVersion, Prediction
+from tuning.records import Candidate, Label, ModelVersion
 
 if TYPE_CHECKING:
     from google import genai
@@ -42,7 +42,6 @@ CLASSIFIER_MAX_TOKENS = 16
 GENERATOR_MAX_TOKENS = 256
 MAX_CANDIDATES_PER_CALL = 8  # Vertex AI's candidateCount limit
 TOP_LOGPROBS = 5
-CONCURRENCY = 8
 SINGLE_CANDIDATE_CONCURRENCY = 4  # calls in flight for one reply when each gives one candidate
 # What Vertex's 400 says when a model refuses a feature (tests/fakes/SOURCES.md).
 LOGPROBS_REFUSAL = "logprobs is not supported"
@@ -121,7 +120,7 @@ class TunedEndpoint:
             raise ModelError(str(error)) from exc
 
 
-class VertexClassifier(TunedEndpoint):
+class VertexClassifier(TunedEndpoint, LabelWordClassifier):
     """Label texts with a tuned Gemini endpoint."""
 
     def __init__(
@@ -136,30 +135,8 @@ class VertexClassifier(TunedEndpoint):
         """Whether this version is asked for logprobs (False once it refused them)."""
         return self._logprobs
 
-    async def classify(self, texts: Sequence[str]) -> list[Prediction]:
-        """Return one prediction per text, in input order, at most CONCURRENCY calls at once."""
-        answers = await self.answer(texts)
-        return [self._prediction(text, a) for text, a in zip(texts, answers, strict=True)]
-
-    async def answer(self, texts: Sequence[str]) -> list[Answer]:
-        """Return what the model answered for each text, in input order."""
-        gate = asyncio.Semaphore(CONCURRENCY)
-
-        async def one(text: str) -> Answer:
-            async with gate:
-                return await self._answer(text)
-
-        return list(await asyncio.gather(*(one(text) for text in texts)))
-
-    def _prediction(self, text: str, answer: Answer) -> Prediction:
-        if answer.label is None:
-            # An off-format answer is not an outage: report "don't know" below any threshold.
-            return Prediction(text=text, label="not_sarcastic", probability=0.5)
-        probability = answer.logprob_probability
-        if probability is None:
-            fallback = self._vertex.label_confidence
-            probability = label_probability(answer.label, self._model.metrics, fallback=fallback)
-        return Prediction(text=text, label=answer.label, probability=probability)
+    def _calibration(self) -> tuple[Mapping[str, Any], float]:
+        return self._model.metrics, self._vertex.label_confidence
 
     async def _answer(self, text: str) -> Answer:
         asked = self._logprobs

@@ -2,6 +2,7 @@
 
 The fault is injected in the queue's engine (the one place every operation runs through), so
 the bot sees exactly the QueueError a broken disk produces; ``states()`` shows each key's state.
+``FaultySqliteStore`` is the real SqliteStore with the same switch, for a store outage.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tuning.errors import QueueError
+from tuning.errors import QueueError, StoreError
 from tuning.queue.sqlite import SqliteQueue
 from tuning.queue.sqlite_engine import QueueEngine
+from tuning.store.sqlite.store import SqliteStore
 
 T = TypeVar("T")
 
@@ -52,3 +54,14 @@ class FaultySqliteQueue(SqliteQueue):
             lambda conn: conn.execute("SELECT key, state FROM queue_items").fetchall()
         )
         return {str(row["key"]): str(row["state"]) for row in rows}
+
+
+class FaultySqliteStore(SqliteStore):
+    """A SqliteStore that fails every operation while ``broken`` is set, as an unwritable file."""
+
+    broken = False
+
+    async def _run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        if self.broken:
+            raise StoreError(f"sqlite store {self.path}: disk I/O error (test fault)")
+        return await super()._run(operation)

@@ -1,8 +1,9 @@
 """A 👎 can come with a better reply: the offer, the *Suggest a better reply* modal, its submission.
 
 The modal must open within 3 seconds of the click (the trigger_id expires), so the button's
-listener opens it right after the ack; the submission is checked before the ack, so a bad one
-gets its inline error, and stored after it.
+listener opens it right after the ack. The submission is checked and stored before the ack (a
+store write is fast), so a bad one gets its inline error, a store that cannot take it leaves the
+modal open with an error, and nothing acked is lost; only the ephemeral note comes after the ack.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bot.views.corrections import (
     CORRECTION_BLOCK,
     CORRECTION_VIEW,
     GONE,
+    NOT_SAVED,
     OPTED_OUT,
     SUGGEST_ACTION,
     THANKS,
@@ -29,6 +31,7 @@ from bot.views.corrections import (
     decode_target,
     submitted_text,
 )
+from tuning.errors import StoreError
 from tuning.records import Correction
 from tuning.redaction import redact
 
@@ -48,10 +51,18 @@ def register(app: AsyncApp, services: Services) -> None:
         if problem is not None:
             await ack(response_action="errors", errors={CORRECTION_BLOCK: problem})
             return
+        try:
+            found = await store_correction(services, body=body)
+        except StoreError:
+            log.exception("could not store a correction")
+            await ack(response_action="errors", errors={CORRECTION_BLOCK: NOT_SAVED})
+            return
         await ack()
-        services.tasks.spawn(
-            handle_correction(services, client, body=body), name="correction", limited=True
-        )
+        if found is not None:
+            target, user, text = found
+            services.tasks.spawn(
+                _tell(client, target, user=user, text=text), name="correction", limited=True
+            )
 
     app.action(SUGGEST_ACTION)(on_suggest)
     app.view(CORRECTION_VIEW)(on_submit)
@@ -82,30 +93,32 @@ async def handle_suggest(
         log.exception("could not open the correction modal", extra=extra)
 
 
-async def handle_correction(
-    services: Services, client: AsyncWebClient, *, body: Mapping[str, Any]
-) -> None:
-    """Store a submitted better reply, redacted, unless its writer opted out; tell them which."""
+async def store_correction(
+    services: Services, *, body: Mapping[str, Any]
+) -> tuple[Target, str, str] | None:
+    """Store a submitted better reply, redacted, unless its writer opted out.
+
+    Return where to tell whom what happened (thanks, opted out, gone), or None for a
+    malformed submission; a store that cannot take it raises StoreError.
+    """
     user = str((body.get("user") or {}).get("id") or "")
     view = body.get("view") or {}
     target = decode_target(str(view.get("private_metadata") or ""))
     text = submitted_text(view)
     if target is None or not user or correction_problem(text) is not None:
         log.warning("ignored a malformed correction submission", extra={"user": user})
-        return
+        return None
     store = services.store
     if await store.is_opted_out(user=user):
         log.info("correction from an opted-out user; nothing stored")
-        await _tell(client, target, user=user, text=OPTED_OUT)
-        return
+        return target, user, OPTED_OUT
     if await store.get_interaction(target.interaction_id) is None:
         log.info("correction for a missing reply", extra={"interaction": target.interaction_id})
-        await _tell(client, target, user=user, text=GONE)
-        return
+        return target, user, GONE
     correction = Correction(interaction_id=target.interaction_id, user=user, text=redact(text))
     await store.add_correction(correction)
     log.info("correction stored", extra={"interaction": target.interaction_id})
-    await _tell(client, target, user=user, text=THANKS)
+    return target, user, THANKS
 
 
 async def _tell(client: AsyncWebClient, target: Target, *, user: str, text: str) -> None:

@@ -28,6 +28,8 @@ OPTED_OUT = (
 )
 GONE = "That reply no longer exists (it was deleted or forgotten), so there is nothing to improve."
 EMPTY = "Write the reply you would have liked to see."
+# Shown on the modal when the store cannot take the reply: the modal stays open to submit again.
+NOT_SAVED = "I could not save this just now. Please submit it again in a moment."
 
 
 @dataclass(frozen=True)

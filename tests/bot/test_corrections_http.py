@@ -4,6 +4,7 @@ import logging
 
 import pytest
 
+from bot.runtime import start_bot
 from bot.views.corrections import (
     CORRECTION_BLOCK,
     CORRECTION_INPUT,
@@ -11,12 +12,14 @@ from bot.views.corrections import (
     EMPTY,
     GONE,
     MAX_CORRECTION_CHARS,
+    NOT_SAVED,
     OPTED_OUT,
     SUGGEST_ACTION,
     THANKS,
 )
 from bot.workspace import ALEX, BOT_USER_ID, YOU
-from tests.harness import Harness, bot_replies, feedback, stored
+from tests.harness import HOST, Harness, bot_replies, bot_settings, feedback, stored
+from tests.queue_faults import FaultySqliteStore
 from tuning.records import Correction
 
 MENTION = f"<@{BOT_USER_ID}>"
@@ -180,3 +183,31 @@ async def test_an_expired_trigger_opens_no_modal_and_is_logged(harness, caplog):
     assert ws.modal(ALEX) is None
     assert [c.status for c in ws.calls("views.open")] == [200]
     assert "could not open the correction modal" in caplog.text
+
+
+async def test_a_submission_the_store_cannot_take_keeps_the_modal_open_with_an_error(harness):
+    """Stored before the ack: a store outage answers with an inline error, never a lost ack."""
+    ws = harness.ws
+    await _thumbs_down(harness)
+    await _open_modal(harness)
+    # Another process on the same store file, whose store is down when the modal is submitted.
+    store = FaultySqliteStore(harness.root / "store.db")
+    await store.open()
+    harness.stores.append(store)
+    bot = await start_bot(bot_settings(ws, harness.root), host=HOST, port=0, store=store)
+    harness.bots.append(bot)
+    ws.event_url = harness.url(1)
+    store.broken = True
+    answer = await ws.submit_view(user=ALEX, values=_values("Oh joy, a meeting."))
+    assert answer.status == 200
+    assert ws.modal(ALEX) is not None  # still open, to submit again
+    assert ws.modal_errors(ALEX) == {CORRECTION_BLOCK: NOT_SAVED}
+    store.broken = False
+    assert await _corrections(harness) == []
+    answer = await ws.submit_view(user=ALEX, values=_values("Oh joy, a meeting."))
+    assert answer.status == 200
+    await harness.idle()
+    assert ws.modal(ALEX) is None
+    [correction] = await _corrections(harness)
+    assert correction.text == "Oh joy, a meeting."
+    assert ws.ephemerals(user=ALEX, channel="C_GENERAL")[-1].text == THANKS

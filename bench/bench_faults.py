@@ -44,6 +44,11 @@ from bot.runtime import RunningBot, start_bot
 from bot.workspace import BOT_USER_ID, YOU, Workspace
 from bot.workspace.delivery import Delivery
 from bot.workspace.launch import free_port
+
+if __package__ in (None, ""):
+    # `python bench/bench_faults.py` (how `make bench` runs scripts) puts bench/ on the path,
+    # not the repo root that `tests.*` lives in.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.harness import HOST, SECRET, bot_settings, train_template
 from tests.queue_faults import FaultySqliteQueue, FaultySqliteStore
 from tuning.records import utcnow

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.replying.hourglass import show_progress
-from bot.replying.posts import PostUncertain, post_metadata, post_once
+from bot.replying.posts import PostUncertain, is_uncertain, post_metadata, post_once
 from bot.replying.streaming import NothingStreamed, Target, find_streamed, stream_reply
 from bot.services import Services
 from bot.transports.slack_client import SLACK_ERRORS, retry_after
@@ -21,6 +21,7 @@ from bot.views.replies import (
     split_text,
 )
 from tuning.errors import SarcasmError
+from tuning.queue.base import MAX_ATTEMPTS
 from tuning.records import Candidate, Interaction
 from tuning.redaction import redact
 
@@ -88,8 +89,11 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
     except PostUncertain:
         raise  # the work item is retried, and looks in the thread first
     except SLACK_ERRORS as exc:
-        if prompt.id and retry_after(exc) is not None:
-            raise  # queued work: the worker hands it back for Retry-After
+        transient = retry_after(exc) is not None or is_uncertain(exc)
+        if prompt.id and transient and prompt.attempt < MAX_ATTEMPTS:
+            # Queued work: the worker hands it back (after Retry-After, or with backoff) and the
+            # next attempt looks in the thread first; only the last attempt apologises.
+            raise
         log.exception("posting the reply failed", extra={"channel": prompt.channel})
         await post_friendly_error(
             client, channel=prompt.channel, thread_ts=prompt.thread_ts, post_id=post_id

@@ -70,7 +70,7 @@ async def post_once(
             )
             return str(response["ts"])
         except (aiohttp.ClientError, TimeoutError, SlackApiError) as exc:
-            if not _uncertain(exc):
+            if not is_uncertain(exc):
                 raise
             failure = exc
         try:
@@ -105,7 +105,8 @@ async def find_message(
     return None
 
 
-def _uncertain(exc: Exception) -> bool:
+def is_uncertain(exc: Exception) -> bool:
+    """Return whether Slack may have applied the failed call (retrying may be worth it)."""
     # Slack may have applied the call: a dropped connection, a timeout, or a server error.
     if isinstance(exc, SlackApiError):
         return bool(exc.response.status_code >= 500)

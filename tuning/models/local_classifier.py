@@ -34,6 +34,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from tuning.errors import DatasetError, ModelError
 from tuning.models import artifacts
+from tuning.models.linear_scorer import build_scorer
 from tuning.models.thresholds import best_threshold
 from tuning.records import Label, Prediction
 from tuning.text import MAX_TEXT_CHARS
@@ -152,6 +153,8 @@ class LocalClassifier:
 
     def __init__(self, pipeline: Any, *, version: str, threshold: float = 0.5) -> None:
         self._pipeline = pipeline
+        # The same probabilities without sklearn's per-n-gram Python work; None: use the pipeline.
+        self._scorer = build_scorer(pipeline)
         self._version = version
         self.threshold = threshold
 
@@ -166,6 +169,8 @@ class LocalClassifier:
             return []
         # Past the limit, more text changes nothing but the cost: score the first 4,000 chars.
         clipped = [text[:MAX_TEXT_CHARS] for text in texts]
+        if self._scorer is not None:
+            return [float(p) for p in self._scorer.probabilities(clipped)]
         return [float(p) for p in self._pipeline.predict_proba(clipped)[:, 1]]
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:

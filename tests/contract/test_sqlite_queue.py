@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.clock import ManualClock
+from tests.contract.racing import race
 from tuning.errors import QueueError
 from tuning.queue import open_queue
 from tuning.queue.base import MAX_ATTEMPTS, WorkItem
@@ -76,23 +73,7 @@ async def fill(path: Path, count: int) -> None:
 def test_two_processes_lease_each_item_exactly_once(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     asyncio.run(fill(path, 200))
-    start = time.time() + 2.0
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(path), str(start), name],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("a", "b")
-    ]
-    try:
-        outputs = [worker.communicate(timeout=120)[0] for worker in workers]
-    finally:
-        for worker in workers:  # never leave a process behind for a later test to trip on
-            worker.kill()
-            worker.wait()
-    assert all(worker.returncode == 0 for worker in workers)
-    results = [json.loads(output) for output in outputs]
+    results = race(WORKER, path)
     everything = results[0] + results[1]
     assert len(everything) == len(set(everything)), "an item was leased by both processes"
     assert sorted(everything) == [f"e{n:03}" for n in range(200)]

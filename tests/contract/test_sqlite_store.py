@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.clock import ManualClock
+from tests.contract.racing import race
 from tuning.errors import ConfigError, StoreError
 from tuning.records import Interaction
 from tuning.store import open_store
@@ -53,23 +53,7 @@ CLAIMER = textwrap.dedent(
 
 def test_two_processes_claiming_the_same_keys_win_each_exactly_once(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
-    start = time.time() + 2.0
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", CLAIMER, str(path), str(start), name],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("a", "b")
-    ]
-    try:
-        outputs = [worker.communicate(timeout=120)[0] for worker in workers]
-    finally:
-        for worker in workers:  # never leave a process behind for a later test to trip on
-            worker.kill()
-            worker.wait()
-    assert all(worker.returncode == 0 for worker in workers)
-    results = [json.loads(output) for output in outputs]
+    results = race(CLAIMER, path)
     assert sorted(results[0] + results[1]) == list(range(200))
     assert results[0], "process b won every key: they never overlapped"
     assert results[1], "process a won every key: they never overlapped"

@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+async def cancel_late(tasks: Iterable[asyncio.Task[Any]], *, within: float, why: str) -> int:
+    """Wait up to ``within`` s for ``tasks``, cancel the ones still running; return how many.
+
+    The cancelled get a second to unwind, and ``why`` is logged with their count.
+    """
+    running = set(tasks)
+    if not running:
+        return 0
+    _, late = await asyncio.wait(running, timeout=within)
+    for task in late:
+        task.cancel()
+    if late:
+        await asyncio.wait(late, timeout=1.0)
+        log.warning(why, extra={"count": len(late)})
+    return len(late)
 
 
 class BackgroundTasks:
@@ -50,15 +67,7 @@ class BackgroundTasks:
         Return how many tasks had to be cancelled.
         """
         self._closed = True
-        if not self._tasks:
-            return 0
-        _, late = await asyncio.wait(set(self._tasks), timeout=within)
-        for task in late:
-            task.cancel()
-        if late:
-            await asyncio.wait(late, timeout=1.0)
-            log.warning("cancelled unfinished work at shutdown", extra={"count": len(late)})
-        return len(late)
+        return await cancel_late(self._tasks, within=within, why="cancelled unfinished work")
 
     async def join(self) -> None:
         """Wait until no task is running (tests and benchmarks use this)."""

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from bot.background import cancel_late
 from bot.services import Services
 from bot.transports.slack_client import retry_after
 from bot.work.kinds import FLAG, FLAG_LONG, MENTION, MENTION_LONG, REACTION, TRY_AGAIN
@@ -105,15 +106,7 @@ class Worker:
         for task in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if not self._running:
-            return 0
-        _, late = await asyncio.wait(set(self._running), timeout=within)
-        for task in late:
-            task.cancel()
-        if late:
-            await asyncio.wait(late, timeout=1.0)
-            log.warning("left unfinished work to its leases", extra={"count": len(late)})
-        return len(late)
+        return await cancel_late(self._running, within=within, why="left unfinished work to leases")
 
     async def idle(self) -> None:
         """Wait until nothing is running here and nothing waits in the queue (tests, benches)."""

@@ -29,7 +29,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.dev-installed
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/bench_*.py bench/cv_f1.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .sarcasm .pytest_cache .mypy_cache .ruff_cache

@@ -34,6 +34,11 @@ from openai.types.chat import ChatCompletionMessageParam
 from bot.runtime import RunningBot, start_bot
 from bot.workspace import BOT_USER_ID, YOU, Workspace
 from bot.workspace.launch import BotHandle, start_workspace
+
+if __package__ in (None, ""):
+    # `python bench/bench_llm.py` (how `make bench` runs scripts) puts bench/ on the path,
+    # not the repo root that `tests.*` lives in.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.fakes.openai_server import FakeOpenAI, JsonDict, start_fake_openai
 from tuning.config import Settings
 

@@ -28,6 +28,25 @@ if TYPE_CHECKING:  # imported lazily: google.cloud.firestore is slow to import
 FIRESTORE_TEST_PROJECT = "sarcasm-bot-test"
 
 
+def _emulator(emulator: FirestoreEmulator, name: str, variable: str) -> Iterator[str]:
+    """Start ``emulator`` for the session with ``variable`` set to its host; stop it after.
+
+    Skips only where gcloud is absent: if gcloud is there and it does not start, tests fail.
+    """
+    if not gcloud_available():
+        pytest.skip(f"gcloud (with Java) is not on PATH, so the {name} emulator cannot run")
+    try:
+        host = emulator.start()
+    except EmulatorError as exc:
+        pytest.fail(f"gcloud is installed but the {name} emulator did not start: {exc}")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(variable, host)
+        try:
+            yield host
+        finally:
+            emulator.__exit__(None, None, None)
+
+
 @pytest.fixture(scope="session")
 def firestore_emulator() -> Iterator[str]:
     """Run the real Firestore emulator for the session; yield ``host:port``.
@@ -35,19 +54,7 @@ def firestore_emulator() -> Iterator[str]:
     Also sets FIRESTORE_EMULATOR_HOST for the session. Skips only where gcloud is absent: if
     gcloud is there and the emulator does not start, the test fails.
     """
-    if not gcloud_available():
-        pytest.skip("gcloud (with Java) is not on PATH, so the Firestore emulator cannot run")
-    emulator = FirestoreEmulator()
-    try:
-        host = emulator.start()
-    except EmulatorError as exc:
-        pytest.fail(f"gcloud is installed but the Firestore emulator did not start: {exc}")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FIRESTORE_EMULATOR_HOST", host)
-        try:
-            yield host
-        finally:
-            emulator.__exit__(None, None, None)
+    yield from _emulator(FirestoreEmulator(), "Firestore", "FIRESTORE_EMULATOR_HOST")
 
 
 @pytest.fixture
@@ -113,19 +120,7 @@ def pubsub_emulator() -> Iterator[str]:
     Also sets PUBSUB_EMULATOR_HOST, which the SDK's clients honour. Skips only where gcloud is
     absent: if gcloud is there and the emulator does not start, the test fails.
     """
-    if not gcloud_available():
-        pytest.skip("gcloud (with Java) is not on PATH, so the Pub/Sub emulator cannot run")
-    emulator = PubSubEmulator()
-    try:
-        host = emulator.start()
-    except EmulatorError as exc:
-        pytest.fail(f"gcloud is installed but the Pub/Sub emulator did not start: {exc}")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PUBSUB_EMULATOR_HOST", host)
-        try:
-            yield host
-        finally:
-            emulator.__exit__(None, None, None)
+    yield from _emulator(PubSubEmulator(), "Pub/Sub", "PUBSUB_EMULATOR_HOST")
 
 
 # -- the bot end to end (WIRING helper): tests/harness.py ----------------------------------------

@@ -6,6 +6,7 @@ Timestamps are timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,8 +71,11 @@ class Interaction:
 
     ``ts`` is the message reactions land on: the bot's reply for ``generate``, the flagged
     message for ``classify``. ``reply_ts`` is the bot's own thread reply for a flag in ``reply``
-    mode. ``user`` wrote ``input_text`` (already redacted); ``parent_id`` links a "try again"
-    reply to the interaction it retried.
+    mode. ``author`` wrote ``input_text`` (already redacted); ``user`` is the actor whose action
+    stored it (who mentioned the bot, pressed *Try again*, or reacted to label a message), and
+    an empty ``author`` means the actor wrote it. Forget-me deletes by author, and clears the
+    actor of what it does not delete. ``parent_id`` links a "try again" reply to the interaction
+    it retried.
     """
 
     id: str
@@ -89,6 +93,11 @@ class Interaction:
     candidates: tuple[Candidate, ...] = ()
     parent_id: str | None = None
     created_at: datetime = field(default_factory=utcnow)
+    author: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.author:  # the actor wrote it: every stored text names its author
+            object.__setattr__(self, "author", self.user)
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,64 @@ class Correction:
     user: str
     text: str
     created_at: datetime = field(default_factory=utcnow)
+
+
+def correction_id(*, interaction_id: str, user: str) -> str:
+    """Return the record id a manifest lists a correction under (it names no user).
+
+    >>> correction_id(interaction_id="i1", user="U1")
+    'correction:381d7af1be84169f'
+    """
+    digest = hashlib.blake2b(f"{interaction_id}\x00{user}".encode(), digest_size=8).hexdigest()
+    return f"correction:{digest}"
+
+
+ManifestKind = Literal["dataset", "model"]
+# Why a manifest's files or model hold data that must go: a user asked to be forgotten, or its
+# oldest record is past the retention window. "" means clean.
+Affected = Literal["", "forgotten", "expired"]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Which stored records a dataset or a model version was built from: ids, never text.
+
+    ``id`` is ``dataset:<name>`` or ``model:<task>:<version>``. ``record_ids`` are interaction
+    ids and :func:`correction_id` ids. ``locations`` are the local paths and ``gs://`` URIs that
+    hold copies of the records (dataset files, exports, uploads, model artifacts): what
+    forget-me and retention delete. ``oldest`` is when its oldest record was created.
+    ``affected`` says why it must be deleted or rebuilt, and ``pending`` lists locations that
+    could not be deleted yet (retried by ``tick``), each as ``location\treason``.
+    """
+
+    id: str
+    kind: ManifestKind
+    task: Task
+    record_ids: frozenset[str] = frozenset()
+    locations: tuple[str, ...] = ()
+    oldest: datetime | None = None
+    affected: Affected = ""
+    pending: tuple[str, ...] = ()
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What a forget-me or a retention purge deleted from the store: counts and record ids.
+
+    ``record_ids`` (interaction and correction ids, no text) find the manifests that held them.
+    """
+
+    interactions: int = 0
+    feedback: int = 0
+    corrections: int = 0
+    record_ids: frozenset[str] = frozenset()
+
+    @property
+    def total(self) -> int:
+        """Return how many records were deleted in all."""
+        return self.interactions + self.feedback + self.corrections
 
 
 @dataclass(frozen=True)

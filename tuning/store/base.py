@@ -19,10 +19,12 @@ from tuning.records import (
     ChannelSettings,
     Clock,
     Correction,
+    Erased,
     Feedback,
     Interaction,
     JobRecord,
     Kind,
+    Manifest,
     ModelVersion,
     Task,
 )
@@ -238,12 +240,42 @@ class Store(abc.ABC):
     async def list_audit(self, *, limit: int = 50) -> list[AuditEntry]:
         """Return the most recent audit entries, newest first."""
 
-    @abc.abstractmethod
-    async def forget_user(self, *, user: str) -> int:
-        """Delete the user's interactions, feedback and corrections; return the count.
+    # -- privacy: forget-me, retention, manifests ---------------------------------------------
 
-        Feedback and corrections on the user's interactions go with them.
+    @abc.abstractmethod
+    async def forget_user(self, *, user: str) -> Erased:
+        """Delete every record of the user's text and feedback; return what went.
+
+        Deletes the interactions the user authored (``Interaction.author``), the feedback and
+        corrections on them, and the feedback and corrections the user gave. Interactions the
+        user only caused (``Interaction.user``, the actor) but did not author are kept with the
+        actor cleared to ``""``. The opt-out record and the admin audit log are kept. An empty
+        ``user`` forgets nothing.
         """
+
+    @abc.abstractmethod
+    async def purge_before(self, cutoff: datetime) -> Erased:
+        """Delete interactions, feedback and corrections created before ``cutoff``.
+
+        Feedback and corrections on a deleted interaction go with it. This is retention's exact
+        purge (``tick``); Firestore's TTL on ``expires_at`` is its backstop.
+        """
+
+    @abc.abstractmethod
+    async def put_manifest(self, manifest: Manifest) -> None:
+        """Insert or replace a manifest (by id)."""
+
+    @abc.abstractmethod
+    async def get_manifest(self, manifest_id: str) -> Manifest | None:
+        """Return one manifest, or None."""
+
+    @abc.abstractmethod
+    async def list_manifests(self) -> list[Manifest]:
+        """Return every manifest, newest first (there is one per dataset and model version)."""
+
+    @abc.abstractmethod
+    async def delete_manifest(self, manifest_id: str) -> None:
+        """Delete a manifest; deleting a missing one is a no-op."""
 
     # -- derived -------------------------------------------------------------------------------
 

@@ -11,8 +11,9 @@ decides. Each experiment starts from a fresh store with the seed models:
   asked in training) by an opted-out person, so measuring stores nothing: the share of replies
   that match the taste, paired against the start;
 * the classifier: real labelled tweets (iSarcasmEval, ``../shared/data``) split in halves. One
-  half is posted to #random and labelled by their authors (✅/❌ on flags, the flag reaction on
-  sarcastic messages the bot missed); the other half is held out and scored with
+  half is posted to #random, which explores (``/sarcasm explore 0.2``: a share of near misses
+  gets a "sarcastic?" marker), and labelled by their authors (✅/❌ on flags and markers, the
+  flag reaction on sarcastic messages the bot missed); the other half is held out and scored with
   ``python -m tuning classify``: F1 of the flags at the channel's threshold, F1 of the CLI's
   ``label``, and ROC AUC, each with a paired bootstrap against the start.
 
@@ -21,7 +22,8 @@ use; flag F1 on held-out channel messages up >= 0.03 after 300 labelled reaction
 interval above 0; no promotion that made its model worse beyond noise (95% interval below 0).
 
 Run: ``.venv/bin/python -m bench.bench_learning [--quick] [--json] [--png docs/learning_curves.png]
-[--data PATH]``. Seeds are fixed; the numbers are those of today's code, targets met or not.
+[--data PATH] [--explore SHARE]``. Seeds are fixed; the numbers are those of today's code,
+targets met or not.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.views.replies import EXPLORE_REACTION
 from bot.workspace import ALEX, YOU
 from tuning.evaluation.metrics import roc_auc
 from tuning.records import ChannelSettings
@@ -77,6 +80,9 @@ SEED = 10
 RATER, MEASURER = ALEX, YOU  # the measurer opts out, so measuring stores nothing
 THRESHOLD = ChannelSettings(channel=RANDOM).threshold  # #random keeps the default threshold
 POST_BATCH = 25
+# #random's /sarcasm explore share: people see, and so label, only what the bot marks; marking
+# some near misses "sarcastic?" lets ✅/❌ reach borderline messages the flags never show.
+EXPLORE = 0.2
 
 
 @dataclass(frozen=True)
@@ -214,9 +220,14 @@ async def score(session: Session, texts: list[str]) -> tuple[list[float], list[f
     ]
 
 
-async def classifier_experiment(plan: Plan, root: Path, data: Path) -> Curve:
+async def classifier_experiment(
+    plan: Plan, root: Path, data: Path, *, explore: float = EXPLORE
+) -> Curve:
     """Run the classifier experiment and return its curve of held-out flag F1."""
-    curve = Curve(name="classifier", metric=f"flag F1 at the channel threshold {THRESHOLD}")
+    curve = Curve(
+        name="classifier",
+        metric=f"flag F1 at the channel threshold {THRESHOLD} (explore {explore:g})",
+    )
     if not await asyncio.to_thread(data.is_file):
         curve.note = f"skipped: {data} not found (it lives in ../shared/data, not in the repo)"
         return curve
@@ -228,12 +239,14 @@ async def classifier_experiment(plan: Plan, root: Path, data: Path) -> Curve:
     rng = random.Random(SEED)
     session = await Session.start(root)
     try:
+        if explore:
+            await session.command(user=MEASURER, channel=RANDOM, text=f"explore {explore:g}")
         start, start_labels = await score(session, texts)
         previous = start
         curve.points.append(
             Point(0, flag_f1(labels, start), extra=_scores(labels, start, start_labels))
         )
-        labelled = posted = flags = 0
+        labelled = posted = flags = explored = 0
         flag_reaction: str | None = None  # people learn it from the bot's flags
         for checkpoint in plan.label_checkpoints:
             while labelled < checkpoint and posted < len(train):
@@ -243,7 +256,10 @@ async def classifier_experiment(plan: Plan, root: Path, data: Path) -> Curve:
                 await session.idle()
                 for ts, (_, sarcastic) in zip(stamps, batch, strict=True):
                     flag = session.bot_reaction(RANDOM, ts)
-                    flag_reaction, flags = flag or flag_reaction, flags + bool(flag)
+                    if flag == EXPLORE_REACTION:  # "sarcastic?": answered like a flag
+                        explored += 1
+                    elif flag is not None:
+                        flag_reaction, flags = flag, flags + 1
                     label = label_message(
                         sarcastic=bool(sarcastic),
                         flagged=flag is not None,
@@ -260,6 +276,7 @@ async def classifier_experiment(plan: Plan, root: Path, data: Path) -> Curve:
             extra.update(
                 posted=posted,
                 flag_rate_in_training=flags / posted,
+                explored_in_training=explored / posted,
                 auc_vs_start=asdict(paired_bootstrap(labels, start, now, roc_auc, seed=SEED)),
                 label_f1_vs_start=asdict(
                     paired_bootstrap(labels, start_labels, now_labels, label_f1, seed=SEED)
@@ -299,6 +316,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--png", type=Path, metavar="PATH", help="save the curves as a PNG")
     parser.add_argument("--data", type=Path, default=DATA, help="iSarcasmEval train.En.csv")
     parser.add_argument("--tastes", default=",".join(TASTES), help="comma-separated taste names")
+    parser.add_argument(
+        "--explore",
+        type=float,
+        default=EXPLORE,
+        help="#random's /sarcasm explore share (0: people label only flags and misses)",
+    )
     return parser.parse_args(argv)
 
 
@@ -312,7 +335,11 @@ async def run(args: argparse.Namespace) -> list[Curve]:
             curves.append(await generator_experiment(TASTES[name], plan, Path(tmp) / name))
             _progress(f"taste {name}: {time.perf_counter() - started:.0f}s")
         started = time.perf_counter()
-        curves.append(await classifier_experiment(plan, Path(tmp) / "classifier", args.data))
+        curves.append(
+            await classifier_experiment(
+                plan, Path(tmp) / "classifier", args.data, explore=args.explore
+            )
+        )
         _progress(f"classifier: {time.perf_counter() - started:.0f}s")
     return curves
 

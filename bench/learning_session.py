@@ -108,9 +108,9 @@ class Session:
             await self.bot.services.tasks.join()
 
     # -- what people do ----------------------------------------------------------------------
-    async def command(self, *, user: str, text: str) -> None:
-        """Run ``/sarcasm text`` as ``user``."""
-        await self.ws.slash_command(user=user, channel=GENERAL, text=text)
+    async def command(self, *, user: str, text: str, channel: str = GENERAL) -> None:
+        """Run ``/sarcasm text`` as ``user`` in ``channel``."""
+        await self.ws.slash_command(user=user, channel=channel, text=text)
         await self.idle()
 
     async def mention(self, *, user: str, text: str) -> Shown:

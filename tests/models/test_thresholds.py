@@ -94,3 +94,27 @@ def test_calibrates_on_channel_feedback_when_there_is_enough() -> None:
     assert ours != pytest.approx(theirs)  # a different Platt fit
     # The channel is 1/8 sarcastic; calibrated on it, its mean probability says so.
     assert float(np.mean(ours)) == pytest.approx(10 / 80, abs=0.05)
+
+
+def test_a_backwards_channel_fit_falls_back_to_every_row() -> None:
+    # Channel labels that contradict the seed data: on them a higher score means less sarcastic,
+    # so a channel-only Platt fit would have a negative slope and invert the model.
+    seed = load_seed_messages()
+    sarcastic = [m.text for m in seed if m.label == 1][:30]
+    sincere = [m.text for m in seed if m.label == 0][:30]
+    channel = [LabelledMessage(f"{t} (in #general)", 0) for t in sarcastic]
+    channel += [LabelledMessage(f"{t} (in #general)", 1) for t in sincere]
+    messages = [*seed, *channel]
+    marks = [False] * len(seed) + [True] * len(channel)
+    texts, labels = [m.text for m in messages], [m.label for m in messages]
+    assert calibration_rows(labels, marks).tolist() == marks  # enough channel rows to try
+
+    pipeline, metrics = train_classifier(texts, labels, cv_folds=0, channel=marks)
+
+    assert metrics["calibrated_on_channel"] == 0.0
+    model = LocalClassifier(pipeline, version="v")
+    held = [m for m in seed[len(seed) // 2 :] if m.text not in sarcastic + sincere]
+    p = model.probabilities([m.text for m in held])
+    on_sarcastic = np.mean([x for x, m in zip(p, held, strict=True) if m.label == 1])
+    on_sincere = np.mean([x for x, m in zip(p, held, strict=True) if m.label == 0])
+    assert on_sarcastic > on_sincere  # still ranks the seed data the right way round

@@ -66,8 +66,13 @@ async def test_classifier_flag_rates_are_at_the_channels_threshold(
     )
 
     assert comparison.active is not None
-    assert comparison.decided_by == "f1"
-    assert comparison.interval.n == comparison.candidate["n"]
+    # Decided on the held-out channel labels at the channel's threshold, not on base rows.
+    assert comparison.decided_by == CHANNEL_F1
+    assert comparison.interval.n == len(held) < comparison.candidate["n"]
+    assert comparison.active[CHANNEL_COUNT] == len(held)
+    assert comparison.interval.estimate == pytest.approx(
+        comparison.candidate[CHANNEL_F1] - comparison.active[CHANNEL_F1]
+    )
     for model, metrics in ((candidate, comparison.candidate), (active, comparison.active)):
         assert metrics[CHANNEL_COUNT] == len(held)
         assert 0.0 <= metrics[CHANNEL_F1] <= 1.0

@@ -87,6 +87,14 @@ def evidence(
             "not enough held-out feedback yet: 19 items, need 20",
         ),
         (evidence(Interval(0.3, 0.2, 0.4, 20), task="generator"), True, False, True, "better"),
+        # No held-out channel labels at all (so no channel F1): too few, not "not measurable".
+        (
+            evidence(Interval(NAN, NAN, NAN, 0), ours=NAN),
+            True,
+            False,
+            False,
+            "not enough held-out feedback yet: 0 items, need 30",
+        ),
         # A candidate that would silence a channel is refused, even when better overall.
         (
             evidence(Interval(0.1, 0.05, 0.2, 60), silenced=("C1",)),

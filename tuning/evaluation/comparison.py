@@ -6,8 +6,10 @@ validation split (base rows and held-out channel labels), the same rows for both
 seen in training (models built from base data keep to its train split, see
 :mod:`tuning.models.builders`). Besides: F1 and precision on the held-out channel labels at
 each message's channel threshold, the same on the base rows, and per channel the share of its
-held-out messages each model would flag at that channel's threshold. The paired F1 difference
-and its bootstrap interval decide (:mod:`tuning.evaluation.decision`).
+held-out messages each model would flag at that channel's threshold. What decides
+(:mod:`tuning.evaluation.decision`) is the paired difference in F1 on the held-out channel labels
+at their channel's threshold (``channel_f1``), with its bootstrap interval: what users of a
+channel see is its flags, not the model's own threshold on seed chat.
 
 **Generator.** Each model's best reply to every validation prompt (validation lines and held-out
 feedback), ranked as serving ranks (:func:`tuning.models.ranking.best_replies`, with the active
@@ -198,11 +200,7 @@ class ModelEvaluator:
             return Comparison(key=PRIMARY_METRIC["classifier"], candidate=ours, active=None)
         theirs_p = await self._probabilities(active, rows.texts)
         theirs = _classifier_report(rows, theirs_p, _threshold(active))
-        interval = f1_difference(
-            rows.labels,
-            flags(ours_p, _threshold(candidate)),
-            flags(theirs_p, _threshold(active)),
-        )
+        interval = _channel_f1_difference(rows, ours_p, theirs_p)
         counts = {c: rows.channels.count(c) for c in thresholds}
         silenced = silenced_channels(_rates(ours), _rates(theirs), counts)
         return Comparison(
@@ -275,6 +273,23 @@ class ModelEvaluator:
             decided_by=DECISION_METRIC["generator"],
             interval=interval,
         )
+
+
+def _channel_f1_difference(
+    rows: _Rows, candidate: Sequence[float], active: Sequence[float]
+) -> Interval:
+    """Return the paired F1 difference on the held-out channel labels, flagged as channels flag.
+
+    Both models flag a message when its probability reaches its channel's threshold, as the bot
+    does; base rows are left out (they are not what the channel sees).
+    """
+    on_channel = [i for i, c in enumerate(rows.channels) if c is not None]
+    cuts = [rows.thresholds[rows.channels[i] or ""] for i in on_channel]
+    return f1_difference(
+        [rows.labels[i] for i in on_channel],
+        flags([candidate[i] for i in on_channel], cuts),
+        flags([active[i] for i in on_channel], cuts),
+    )
 
 
 def _threshold(model: ModelVersion) -> float:

@@ -1,7 +1,7 @@
 """Metric keys: the name every metric is stored under, and the ones that decide promotion.
 
 Every other module (reports, chart, CLI, Slack views, tests) imports these names, so the number
-a chart or a status line shows is the number :func:`~tuning.evaluation.metrics.decide` used.
+a chart or a status line shows is the number :func:`~tuning.evaluation.decision.decide` used.
 
 >>> from tuning.records import ModelVersion
 >>> model = ModelVersion(task="generator", version="g1", backend="local", artifact="/tmp/g1",
@@ -59,10 +59,12 @@ HUMAN_FEEDBACK = "n_feedback"
 
 # The metric each task is judged, charted and shown by; higher is better for both.
 PRIMARY_METRIC: dict[Task, str] = {"classifier": F1, "generator": QUALITY}
-# The paired statistic promotion is decided on (:func:`~tuning.evaluation.metrics.decide`):
-# per validation item, so its uncertainty can be bootstrapped. For the generator that is
-# agreement with held-out human feedback, not a score the active stack gives.
-DECISION_METRIC: dict[Task, str] = {"classifier": F1, "generator": HUMAN_AGREEMENT}
+# The paired statistic promotion is decided on (:func:`~tuning.evaluation.decision.decide`):
+# per validation item, so its uncertainty can be bootstrapped. Both are measured on held-out
+# human feedback, not on base data nor a score the active stack gives: for the classifier F1 on
+# held-out channel labels at the channel's threshold, for the generator agreement with held-out
+# ratings and pairs.
+DECISION_METRIC: dict[Task, str] = {"classifier": CHANNEL_F1, "generator": HUMAN_AGREEMENT}
 
 
 def flag_rate_key(channel: str) -> str:

@@ -13,9 +13,10 @@ own weights: the saved model is still one plain logistic regression, as fast as 
 
 When enough of the training rows are channel feedback (``channel``), Platt scaling is fitted on
 those rows' out-of-fold scores only, so "flag at p >= 0.8" means what it says on the channel's
-own messages. The same out-of-fold probabilities choose the model's decision threshold (best
-F1 on the sarcastic class, :func:`~tuning.models.thresholds.best_threshold`), which it stores
-and ``label`` uses.
+own messages; unless the fit there runs backwards (a slope <= 0: channel labels exist only for
+what was flagged or marked, so they can rank the other way), then on every row. The same
+out-of-fold probabilities choose the model's decision threshold (best F1 on the sarcastic class,
+:func:`~tuning.models.thresholds.best_threshold`), which it stores and ``label`` uses.
 """
 
 from __future__ import annotations
@@ -138,14 +139,25 @@ def calibrate(
         build_pipeline(), list(texts), list(labels), cv=splitter, method="decision_function"
     )
     rows = calibration_rows(labels, channel)
+    platt = _platt(scores, labels, rows)
+    if platt.coef_[0, 0] <= 0 and not rows.all():
+        # Channel labels are chosen by what was flagged, so on them a higher score can mean
+        # "less often sarcastic"; a backwards slope would invert the model. Use every row.
+        rows = np.ones(len(labels), dtype=bool)
+        platt = _platt(scores, labels, rows)
     y = np.asarray(labels, dtype=int)[rows]
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(np.reshape(scores[rows], (-1, 1)), y)
     slope, offset = float(platt.coef_[0, 0]), float(platt.intercept_[0])
     model = pipeline.named_steps["model"]
     model.coef_ = model.coef_ * slope
     model.intercept_ = model.intercept_ * slope + offset
     probabilities = platt.predict_proba(np.reshape(scores[rows], (-1, 1)))[:, 1]
     return best_threshold(y.tolist(), probabilities.tolist()), not bool(rows.all())
+
+
+def _platt(scores: np.ndarray, labels: Sequence[int], rows: np.ndarray) -> LogisticRegression:
+    """Return Platt scaling (a logistic regression on the score) fitted on ``rows``."""
+    y = np.asarray(labels, dtype=int)[rows]
+    return LogisticRegression(C=1e6, max_iter=1000).fit(np.reshape(scores[rows], (-1, 1)), y)
 
 
 class LocalClassifier:

@@ -17,12 +17,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.admin.job_progress import ProgressReporter
 from bot.admin.kit import AdminKit, build_admin_kit
 from bot.app import build_app
+from bot.listeners.actions import forget_handler
 from bot.services import Services
 from bot.transports.http import HttpTransport, RequestHandler, build_web_app
 from bot.transports.push_auth import PushVerifier
 from bot.transports.slack_client import build_web_client
 from bot.transports.socket_mode import SocketModeTransport
-from bot.work.kinds import KINDS
+from bot.work.kinds import FORGET, KINDS
 from bot.work.push import PUSH_PATH, push_handler
 from bot.work.routes import build_handlers
 from bot.work.worker import Wakeups, Worker
@@ -174,7 +175,7 @@ async def start_bot(
     )
     kit = build_admin_kit(services, reporter=reporter)
     app = build_app(settings, services, kit)
-    handlers = build_handlers()
+    handlers = build_handlers(extra={FORGET: forget_handler(kit)})
     transport: HttpTransport | SocketModeTransport
     worker: Worker | None = None
     if settings.slack.socket_mode:

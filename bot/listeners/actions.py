@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.admin.commands import UsageError, parse_command
 from bot.admin.kit import AdminKit
@@ -19,6 +21,9 @@ from bot.admin.runner import SORRY, Answer, Caller
 from bot.services import Services
 from bot.views.home import PROMOTE_ACTION, RETRAIN_ACTION, ROLLBACK_ACTION
 from bot.views.messages import FORGET_ME_ACTION
+from bot.work.intake import enqueue
+from bot.work.kinds import FORGET, forget_key
+from bot.work.routes import Handler
 
 log = logging.getLogger(__name__)
 _VERBS = {RETRAIN_ACTION: "retrain", PROMOTE_ACTION: "promote", ROLLBACK_ACTION: "rollback"}
@@ -36,13 +41,12 @@ def register(app: AsyncApp, services: Services, kit: AdminKit) -> None:
             handle_admin_button(kit, body=body, action=action, client=client), name="home-button"
         )
 
-    async def handle_forget(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
+    async def handle_forget(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        # Durable before the ack: a crash after it must not lose the deletion (bot/work/).
+        user = str((body.get("user") or {}).get("id") or "")
+        key = forget_key(user=user, body=body)
+        await enqueue(services, context, kind=FORGET, key=key, body=body)
         await ack()
-        kit.services.tasks.spawn(
-            handle_forget_me(kit, body=body, client=client, respond=respond), name="forget-me"
-        )
 
     app.action(HOME_ACTIONS)(handle_home_button)
     app.action(FORGET_ME_ACTION)(handle_forget)
@@ -67,22 +71,36 @@ async def handle_admin_button(
     await _republish(kit, client, user, answer.text)
 
 
+def forget_handler(kit: AdminKit) -> Handler:
+    """Return the work handler that deletes the clicking user's data and tells them what went."""
+
+    async def forget(
+        services: Services, client: AsyncWebClient, payload: Mapping[str, Any]
+    ) -> None:
+        body = payload.get("body")
+        await handle_forget_me(kit, body=body if isinstance(body, Mapping) else {}, client=client)
+
+    return forget
+
+
 async def handle_forget_me(
-    kit: AdminKit, *, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    kit: AdminKit, *, body: Mapping[str, Any], client: AsyncWebClient
 ) -> None:
-    """Delete the clicking user's data; answer in the message, or on Home when clicked there."""
+    """Delete the clicking user's data; answer in the message, or on Home when clicked there.
+
+    A failure to delete raises, so the work item is tried again; only the answer is best-effort.
+    """
     user = str((body.get("user") or {}).get("id") or "")
-    try:
-        answer = await kit.runner.forget(Caller(user=user))
-    except Exception:  # any bug: the user gets one line, the log the traceback
-        log.exception("forget-me failed", extra={"user": user})
-        answer = Answer(SORRY)
-    if (body.get("container") or {}).get("type") == "view" or "response_url" not in body:
+    answer = await kit.runner.forget(Caller(user=user))
+    url = body.get("response_url")
+    if (body.get("container") or {}).get("type") == "view" or not isinstance(url, str):
         await _republish(kit, client, user, answer.text)
         return
     try:
-        await respond(text=answer.text, replace_original=True, response_type="ephemeral")
-    except Exception:  # Slack refusing the answer must not hide the deletion
+        await AsyncWebhookClient(url).send(
+            text=answer.text, replace_original=True, response_type="ephemeral"
+        )
+    except Exception:  # Slack refusing the answer must not hide (or redo) the deletion
         log.exception("could not answer forget-me", extra={"user": user})
 
 

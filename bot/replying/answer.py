@@ -33,7 +33,8 @@ class Prompt:
     """What to answer and where: ``text`` is the raw prompt, ``ts`` the message to mark.
 
     A *Try again* prompt links to the first reply (``parent_id``) and lists the replies already
-    ``shown`` for it, so the next one is new.
+    ``shown`` for it, so the next one is new. ``user`` asked (mentioned, pressed *Try again*);
+    ``author`` wrote ``text`` ("" means ``user`` did).
     """
 
     team: str
@@ -44,6 +45,7 @@ class Prompt:
     text: str
     parent_id: str | None = None
     shown: tuple[str, ...] = ()
+    author: str = ""
     # The interaction id, fixed by the work item so a retried item finds its earlier post and
     # record; "" picks a fresh one. ``attempt`` counts the item's deliveries from 1.
     id: str = ""
@@ -58,7 +60,7 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
     post_id = prompt.id or uuid.uuid4().hex
     if prompt.id and await services.store.get_interaction(prompt.id) is not None:
         return prompt.id  # an earlier delivery of this work item finished it
-    record = not await services.store.is_opted_out(user=prompt.user)
+    record = not await _anyone_opted_out(services, prompt)
     # One candidate, nothing to rerank: a generator that can stream writes into the thread live.
     streaming = services.settings.candidates == 1 and not prompt.shown
     pieces = services.models.stream(prompt.text) if streaming else None
@@ -104,6 +106,15 @@ async def answer(services: Services, client: AsyncWebClient, prompt: Prompt) -> 
     return await _record(services, prompt, interaction_id, reply_ts, candidates)
 
 
+async def _anyone_opted_out(services: Services, prompt: Prompt) -> bool:
+    """Return whether the asker or the prompt's writer opted out: then nothing is stored."""
+    people = {prompt.user, prompt.author or prompt.user} - {""}
+    for person in people:
+        if await services.store.is_opted_out(user=person):
+            return True
+    return False
+
+
 async def _record(
     services: Services,
     prompt: Prompt,
@@ -121,6 +132,7 @@ async def _record(
         output=redact(candidates[0].text),
         model_version=services.models.versions.get("generator", ""),
         user=prompt.user,
+        author=prompt.author or prompt.user,
         thread_ts=prompt.thread_ts,
         candidates=tuple(Candidate(redact(c.text), c.score) for c in candidates),
         parent_id=prompt.parent_id,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from tuning.evaluation.keys import PRIMARY_METRIC
 from tuning.records import JobRecord, ModelVersion
+from tuning.reporting.dashboard import FlaggedModel
 
 STATE_EMOJI = {
     "QUEUED": ":hourglass_flowing_sand:",
@@ -19,6 +20,9 @@ STATE_EMOJI = {
     "CANCELLED": ":no_entry_sign:",
     "EXPIRED": ":hourglass:",
 }
+
+
+MAX_FLAGGED = 10  # listed versions; a section holds 3,000 characters
 
 
 def when(at: datetime | None) -> str:
@@ -80,3 +84,26 @@ def first_line(text: str, limit: int = 200) -> str:
     """Return the first line of ``text``, clipped, for showing an error to a user."""
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def flagged_text(flagged: Sequence[FlaggedModel]) -> str:
+    """Return the tuned versions that hold forgotten or expired data, with what to do about it.
+
+    >>> flagged_text([FlaggedModel("generator", "tuned-3", "vertex", "forgotten", True)])[:60]
+    ':warning: *Holds forgotten or expired data* (a tuned model c'
+    """
+    if not flagged:
+        return ""
+    why = {"forgotten": "a user asked to be forgotten", "expired": "past the retention window"}
+    lines = [
+        f"`{m.version}` {m.task} ({m.backend}{', active' if m.active else ''}): "
+        f"{why.get(m.affected, m.affected)}"
+        for m in flagged[:MAX_FLAGGED]
+    ]
+    if len(flagged) > MAX_FLAGGED:
+        lines.append(f"and {len(flagged) - MAX_FLAGGED} more")
+    return (
+        ":warning: *Holds forgotten or expired data* (a tuned model cannot be untrained): "
+        "retrain with `/sarcasm retrain <task>`, promote the new version, then delete these "
+        "in the cloud console.\n" + "\n".join(lines)
+    )

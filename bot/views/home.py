@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.views import blocks as bk
-from bot.views.format import job_line, model_line, when
+from bot.views.format import flagged_text, job_line, model_line, when
 from bot.views.messages import FORGET_ME_ACTION
 from tuning.records import TASKS, Task
 from tuning.reporting.dashboard import Dashboard
@@ -127,7 +127,11 @@ def _admin_blocks(dashboard: Dashboard) -> list[bk.Block]:
         for task in TASKS
         if dashboard.active.get(task) is not None
     ]
-    blocks = [bk.actions(retrain, block_id="home_retrain"), bk.section("*Candidates*")]
+    blocks = [bk.actions(retrain, block_id="home_retrain")]
+    flagged = flagged_text(dashboard.flagged)
+    if flagged:
+        blocks.append(bk.section(flagged))
+    blocks.append(bk.section("*Candidates*"))
     for model in dashboard.candidates:
         blocks.append(
             bk.section(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from bot.views import blocks as bk
-from bot.views.format import job_line, model_line, when
+from bot.views.format import flagged_text, job_line, model_line, when
 from tuning.records import TASKS, JobRecord
 from tuning.reporting.dashboard import Dashboard
 
@@ -34,12 +34,14 @@ def build_status_blocks(dashboard: Dashboard) -> list[bk.Block]:
     running = [job_line(job) for job in dashboard.running] or ["No job is running."]
     since = f"since the last job ({when(dashboard.last_job_at)})" if dashboard.last_job_at else ""
     feedback = f"{dashboard.feedback_since_last_job} feedback ratings {since}".strip() + "."
-    return [
+    blocks = [
         bk.header("sarcasm-bot status"),
         bk.section("\n".join(lines)),
         bk.section("\n".join(running)),
         bk.context(feedback),
     ]
+    flagged = flagged_text(dashboard.flagged)
+    return [*blocks, bk.section(flagged)] if flagged else blocks
 
 
 def build_jobs_blocks(jobs: Sequence[JobRecord]) -> list[bk.Block]:

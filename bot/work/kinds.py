@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 MENTION = "mention"
 FLAG = "flag"
 REACTION = "reaction"
@@ -10,7 +13,9 @@ TRY_AGAIN = "try_again"
 # lanes of their own, so that a burst of them never holds the slots a small new mention needs.
 MENTION_LONG = "mention_long"
 FLAG_LONG = "flag_long"
-KINDS = (MENTION, FLAG, REACTION, TRY_AGAIN, MENTION_LONG, FLAG_LONG)
+# A forget-me click: deleting and rebuilding is work that must survive a crash after the ack.
+FORGET = "forget"
+KINDS = (MENTION, FLAG, REACTION, TRY_AGAIN, MENTION_LONG, FLAG_LONG, FORGET)
 LONG_LANES = {MENTION: MENTION_LONG, FLAG: FLAG_LONG}
 # A few paragraphs; the texts people usually write are far below it.
 LONG_TEXT = 2_000
@@ -43,3 +48,23 @@ def event_key(event_id: str) -> str:
 def action_key(*, interaction_id: str, action_ts: str) -> str:
     """Return the key of one button click."""
     return f"action:{interaction_id}:{action_ts}"
+
+
+def forget_key(*, user: str, body: Mapping[str, Any]) -> str:
+    """Return the key of one forget-me confirmation: a double click on one button is done once.
+
+    The button's message (or, on App Home, the published view) names it; each new question
+    gets a new key, so a later forget-me runs again.
+
+    >>> forget_key(user="U1", body={"container": {"message_ts": "1.5"}})
+    'forget:U1:1.5'
+    >>> forget_key(user="U1", body={"view": {"id": "V1", "hash": "h7"}})
+    'forget:U1:V1:h7'
+    """
+    container, view = body.get("container"), body.get("view")
+    where = ""
+    if isinstance(container, Mapping) and isinstance(container.get("message_ts"), str):
+        where = container["message_ts"]
+    elif isinstance(view, Mapping):
+        where = f"{view.get('id', '')}:{view.get('hash', '')}"
+    return f"forget:{user}:{where}"

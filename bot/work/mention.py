@@ -41,8 +41,11 @@ async def handle_mention(
         return
     thread_ts = event.get("thread_ts")
     text = strip_mentions(str(event.get("text", "")), bot_user_id=bot_user_id)
+    author = user
     if not text and isinstance(thread_ts, str) and thread_ts != ts:
-        text = await _thread_parent_text(client, channel=channel, thread_ts=thread_ts)
+        # A bare mention in a thread answers the thread's first message: its writer is the
+        # prompt's author (forget-me finds it by them), the mentioner only the actor.
+        author, text = await _thread_parent(client, channel=channel, thread_ts=thread_ts)
         text = strip_mentions(text, bot_user_id=bot_user_id)
     reply_in = thread_ts if isinstance(thread_ts, str) else ts
     if not text:
@@ -63,6 +66,7 @@ async def handle_mention(
         thread_ts=reply_in,
         user=user,
         text=text,
+        author=author,
         id=post_id,
         attempt=attempt,
     )
@@ -93,6 +97,7 @@ async def handle_try_again(
         thread_ts=parent.thread_ts or parent.ts,
         user=user,
         text=parent.input_text,
+        author=parent.author,  # the presser asks again; the prompt is still its writer's
         parent_id=shown.first.id,
         shown=shown.texts,
         id=post_id,
@@ -101,10 +106,16 @@ async def handle_try_again(
     await answer(services, client, prompt)
 
 
-async def _thread_parent_text(client: AsyncWebClient, *, channel: str, thread_ts: str) -> str:
+async def _thread_parent(
+    client: AsyncWebClient, *, channel: str, thread_ts: str
+) -> tuple[str, str]:
+    """Return the writer and text of a thread's first message ("" and "" when it is gone)."""
     response = await client.conversations_replies(channel=channel, ts=thread_ts, limit=1)
     messages = response.get("messages") or []
-    return str(messages[0].get("text", "")) if messages else ""
+    if not messages or not isinstance(messages[0], Mapping):
+        return "", ""
+    first = messages[0]
+    return str(first.get("user") or ""), str(first.get("text") or "")
 
 
 def _event(body: Mapping[str, Any]) -> Mapping[str, Any]:

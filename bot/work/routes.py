@@ -41,8 +41,13 @@ async def classify_batch(
 PREPARE: Mapping[str, Prepare] = {FLAG: classify_batch, FLAG_LONG: classify_batch}
 
 
-def build_handlers(feedback_map: FeedbackMap = DEFAULT_FEEDBACK_MAP) -> dict[str, Handler]:
-    """Return the handler of each work kind; reactions are rated by ``feedback_map``."""
+def build_handlers(
+    feedback_map: FeedbackMap = DEFAULT_FEEDBACK_MAP, *, extra: Mapping[str, Handler] | None = None
+) -> dict[str, Handler]:
+    """Return the handler of each work kind; reactions are rated by ``feedback_map``.
+
+    ``extra`` adds the handlers of kinds done by other parts of the bot (forget-me, by admin).
+    """
 
     async def mention(
         services: Services, client: AsyncWebClient, payload: Mapping[str, Any]
@@ -80,6 +85,7 @@ def build_handlers(feedback_map: FeedbackMap = DEFAULT_FEEDBACK_MAP) -> dict[str
         # The long lanes: the same work, with slots of their own (bot/work/kinds.py).
         MENTION_LONG: mention,
         FLAG_LONG: flag,
+        **(extra or {}),
     }
 
 

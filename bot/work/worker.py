@@ -17,7 +17,7 @@ from typing import Any
 from bot.background import cancel_late
 from bot.services import Services
 from bot.transports.slack_client import retry_after
-from bot.work.kinds import FLAG, FLAG_LONG, MENTION, MENTION_LONG, REACTION, TRY_AGAIN
+from bot.work.kinds import FLAG, FLAG_LONG, FORGET, MENTION, MENTION_LONG, REACTION, TRY_AGAIN
 from bot.work.routes import PREPARE, Handler, Prepare, run_item
 from tuning.errors import QueueError
 from tuning.queue.base import Lease, WorkQueue
@@ -35,6 +35,7 @@ DEFAULT_LIMITS: Mapping[str, int] = {
     TRY_AGAIN: 1,
     MENTION_LONG: 1,
     FLAG_LONG: 4,
+    FORGET: 1,
 }
 # Longer than any one item takes (a slow model, Slack retries); a crash costs this much delay.
 LEASE_TTL = timedelta(minutes=2)

@@ -27,6 +27,20 @@ class Dashboard:
     last_job_at: datetime | None = None
     week: Report = field(default_factory=lambda: Report(start=utcnow().date()))
     channels: tuple[ChannelSettings, ...] = ()
+    # Model versions that learnt from forgotten or expired records and cannot be untrained
+    # (Vertex and OpenAI tuned models; local ones are rebuilt): admins should retrain them.
+    flagged: tuple[FlaggedModel, ...] = ()
+
+
+@dataclass(frozen=True)
+class FlaggedModel:
+    """A registered version whose manifest is affected, and whether it is the active one."""
+
+    task: Task
+    version: str
+    backend: str
+    affected: str
+    active: bool
 
 
 async def gather_dashboard(
@@ -57,7 +71,35 @@ async def gather_dashboard(
         last_job_at=last_job_at,
         week=await collect_report(store, days=7, now=now),
         channels=tuple(await _visible_channels(store, user=user, is_admin=is_admin, now=now)),
+        flagged=tuple(await flagged_models(store)),
     )
+
+
+async def flagged_models(store: Store) -> list[FlaggedModel]:
+    """Return the tuned versions that hold forgotten or expired data and are still registered.
+
+    Local models are rebuilt without the data, and their old files deleted; what is left are
+    the remote ones, which cannot be untrained. Retired ones are listed too: they hold the
+    data until an admin deletes them in the cloud console.
+    """
+    flagged: list[FlaggedModel] = []
+    for manifest in await store.list_manifests():
+        if manifest.kind != "model" or not manifest.affected:
+            continue
+        version = manifest.id.split(":", 2)[-1]
+        model = await store.get_model(task=manifest.task, version=version)
+        if model is None or model.backend == "local":
+            continue
+        flagged.append(
+            FlaggedModel(
+                task=model.task,
+                version=model.version,
+                backend=model.backend,
+                affected=manifest.affected,
+                active=model.state == "active",
+            )
+        )
+    return flagged
 
 
 async def _visible_channels(

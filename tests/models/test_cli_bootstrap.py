@@ -122,12 +122,12 @@ def test_bootstrap_manifests_list_what_the_extended_pool_held(cli: Cli) -> None:
     active = active_models(cli.store_path)
     assert classifier is not None
     assert (classifier.record_ids, classifier.locations) == (
-        set(),
+        frozenset(),
         (active["classifier"].artifact,),
     )
     assert generator is not None  # its pool extends the tuned one, so it holds what that held
     assert (generator.record_ids, generator.locations) == (
-        {"i-old"},
+        frozenset({"i-old"}),
         (active["generator"].artifact,),
     )
 

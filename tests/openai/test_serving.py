@@ -61,7 +61,7 @@ async def test_startup_serves_the_server_with_approved_replies_as_exemplars(
         # Its index holds the approved reply's text, so its manifest lists it (and the index).
         held = await store.get_manifest(model_manifest_id(task="generator", version=active.version))
         assert held is not None
-        assert (held.record_ids, held.locations) == ({"i1"}, (active.artifact,))
+        assert (held.record_ids, held.locations) == (frozenset({"i1"}), (active.artifact,))
         assert held.oldest == reply.created_at
         candidates = await models.reply("why is the deploy pipeline red")
         assert len(candidates) == 4  # GENERATOR_CANDIDATES, reranked

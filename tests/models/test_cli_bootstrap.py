@@ -16,9 +16,9 @@ from tests.models.conftest import SHARED_ISARCASM, Cli
 from tuning.cli.bootstrap import dataset_name, parse_label, read_dataset
 from tuning.datasets.basedata import load_base_messages
 from tuning.errors import DatasetError
-from tuning.models.builders import train_messages
+from tuning.models.builders import build_from_base, register, train_messages
 from tuning.models.local_generator import LocalGenerator
-from tuning.records import ModelVersion
+from tuning.records import Manifest, ModelVersion, model_manifest_id
 from tuning.store.sqlite.store import SqliteStore
 
 SARCASTIC = [
@@ -86,6 +86,50 @@ def test_bootstrap_adds_data_retrains_and_promotes(cli: Cli) -> None:
     # A later classify uses the bootstrapped classifier.
     classified = cli(["classify"], stdin=b"the hangar flooded\n")
     assert summary["classifier"] in classified.stderr
+
+
+def test_bootstrap_manifests_list_what_the_extended_pool_held(cli: Cli) -> None:
+    async def activate_a_tuned_generator() -> None:
+        store = SqliteStore(cli.store_path)
+        await store.open()
+        built = await asyncio.to_thread(build_from_base, cli.data_dir, "generator")
+        held = Manifest(
+            id=model_manifest_id(task="generator", version=built.version),
+            kind="model",
+            task="generator",
+            record_ids=frozenset({"i-old"}),  # as if a tuning job had added approved pairs
+            locations=(built.artifact,),
+        )
+        await register(store, built, promote=True, manifest=held)
+        await store.close()
+
+    async def manifests(summary: dict[str, str]) -> list[Manifest | None]:
+        store = SqliteStore(cli.store_path)
+        await store.open()
+        found = [
+            await store.get_manifest(model_manifest_id(task=task, version=summary[task]))
+            for task in ("classifier", "generator")
+        ]
+        await store.close()
+        return found
+
+    asyncio.run(activate_a_tuned_generator())
+    source = cli.workdir / "mini.csv"
+    write_dataset(source)
+    result = cli(["bootstrap", "--from", str(source), *ISARCASM_ARGS, "--json"])
+    assert result.code == 0, result.stderr
+    classifier, generator = asyncio.run(manifests(json.loads(result.stdout)))
+    active = active_models(cli.store_path)
+    assert classifier is not None
+    assert (classifier.record_ids, classifier.locations) == (
+        frozenset(),
+        (active["classifier"].artifact,),
+    )
+    assert generator is not None  # its pool extends the tuned one, so it holds what that held
+    assert (generator.record_ids, generator.locations) == (
+        frozenset({"i-old"}),
+        (active["generator"].artifact,),
+    )
 
 
 def test_bootstrap_jsonl_without_pairs(cli: Cli) -> None:

@@ -13,7 +13,7 @@ from tuning.config import Settings
 from tuning.datasets.examples import text_split
 from tuning.errors import ModelError
 from tuning.models.serving import LiveModels
-from tuning.records import Interaction
+from tuning.records import Interaction, model_manifest_id
 from tuning.store import open_store
 from tuning.store.base import Store
 
@@ -58,6 +58,11 @@ async def test_startup_serves_the_server_with_approved_replies_as_exemplars(
         assert active is not None
         assert active.backend == "openai"
         assert active.metrics["n_exemplars"] == 1.0
+        # Its index holds the approved reply's text, so its manifest lists it (and the index).
+        held = await store.get_manifest(model_manifest_id(task="generator", version=active.version))
+        assert held is not None
+        assert (held.record_ids, held.locations) == (frozenset({"i1"}), (active.artifact,))
+        assert held.oldest == reply.created_at
         candidates = await models.reply("why is the deploy pipeline red")
         assert len(candidates) == 4  # GENERATOR_CANDIDATES, reranked
         body = fake_openai.chat_bodies()[0]

@@ -1,0 +1,119 @@
+"""Bulk work yields to the intake: flags wait while events keep arriving, mentions never do."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.services import Services
+from bot.work.kinds import FLAG, MENTION
+from bot.work.routes import Handler
+from bot.work.worker import Wakeups, Worker
+from tuning.config import Settings
+from tuning.models.serving import LiveModels
+from tuning.queue.base import WorkItem
+from tuning.queue.sqlite import SqliteQueue
+from tuning.records import Candidate, Prediction
+from tuning.store.sqlite.store import SqliteStore
+
+QUIET = 10.0  # seconds of the fake intake clock
+FOREVER = 3600.0  # the longest bulk work would wait: longer than this test runs
+
+
+class Silent:
+    """A classifier and generator that are never asked: no handler here calls a model."""
+
+    version = "none"
+
+    async def classify(self, texts: Sequence[str]) -> list[Prediction]:
+        raise AssertionError("no model call expected")
+
+    async def generate(
+        self, prompt: str, *, n: int, exclude: Collection[str] = ()
+    ) -> list[Candidate]:
+        raise AssertionError("no model call expected")
+
+
+class IntakeClock:
+    """The clock Wakeups reads put times from; moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[Services]:
+    settings = Settings.from_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": "secret",
+            "DATA_DIR": str(tmp_path / "data"),
+            "STORE_URL": f"sqlite:///{tmp_path / 'store.db'}",
+        }
+    )
+    store = SqliteStore(tmp_path / "store.db")
+    await store.open()
+    models = LiveModels(settings=settings, store=store, classifier=Silent(), generator=Silent())
+    yield Services(
+        settings=settings,
+        store=store,
+        models=models,
+        make_client=lambda: AsyncWebClient(token="xoxb-test"),
+    )
+    await store.close()
+
+
+async def test_flags_wait_for_a_quiet_intake_and_mentions_do_not(
+    services: Services, tmp_path: Path
+) -> None:
+    queue = SqliteQueue(tmp_path / "queue.db")
+    await queue.open()
+    clock = IntakeClock()
+    wakeups = Wakeups(clock=clock)
+    done: dict[str, asyncio.Event] = {MENTION: asyncio.Event(), FLAG: asyncio.Event()}
+
+    def handler(kind: str) -> Handler:
+        async def handle(
+            services: Services, client: AsyncWebClient, payload: Mapping[str, Any]
+        ) -> None:
+            done[kind].set()
+
+        return handle
+
+    worker = Worker(
+        services,
+        queue,
+        {kind: handler(kind) for kind in done},
+        wakeups=wakeups,
+        prepare={},
+        poll_seconds=0.01,
+        intake_quiet=QUIET,
+        intake_yield=FOREVER,
+    )
+    # An event was just acked (the put is recorded before the items exist, so that no loop
+    # can lease them before it knows of the put).
+    wakeups.set(FLAG)
+    for kind in done:
+        await queue.put(WorkItem(key=f"{kind}:1", kind=kind))
+        wakeups.set(kind)
+    worker.start()
+    try:
+        await asyncio.wait_for(done[MENTION].wait(), 5)
+        # Nobody holds the flag: this test can lease it (and hands it straight back).
+        [flag] = await queue.lease(kinds=[FLAG], ttl=timedelta(minutes=1), holder="test")
+        await queue.retry(flag, delay=timedelta(0))
+        assert not done[FLAG].is_set()
+        clock.now += QUIET  # the intake has been quiet long enough
+        await asyncio.wait_for(done[FLAG].wait(), 5)
+    finally:
+        await worker.stop(within=1)
+        await queue.close()

@@ -225,12 +225,22 @@ class Worker:
         await self._settle(lease, delay=None)
 
     async def _settle(self, lease: Lease, *, delay: timedelta | None) -> None:
-        # A queue that cannot record the outcome leaves the lease to expire: the item is done
-        # again, and its effects are idempotent.
-        try:
-            if delay is None:
-                await self._queue.done(lease)
+        # A queue that cannot record the outcome (an outage) is asked again until the lease
+        # runs out, so that the item does not wait for its expiry once the queue is back.
+        # After that the item is done again, and its effects are idempotent.
+        warned = False
+        while True:
+            try:
+                if delay is None:
+                    await self._queue.done(lease)
+                else:
+                    await self._queue.retry(lease, delay=delay)
+            except QueueError:
+                if not warned:
+                    log.warning("could not settle a work item", extra={"kind": lease.item.kind})
+                    warned = True
+                if self._queue.clock() + timedelta(seconds=QUEUE_DOWN_SECONDS) >= lease.expires_at:
+                    return
+                await asyncio.sleep(QUEUE_DOWN_SECONDS)
             else:
-                await self._queue.retry(lease, delay=delay)
-        except QueueError:
-            log.warning("could not settle a work item", extra={"kind": lease.item.kind})
+                return

@@ -1,4 +1,8 @@
-"""Bulk work yields to the intake: flags wait while events keep arriving, mentions never do."""
+"""The worker on a real SQLite queue: bulk work yields to the intake; outages do not strand work.
+
+Flags wait while events keep arriving, mentions never do; an outcome the queue could not
+record during an outage is recorded once it is back, not after the lease runs out.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from bot.services import Services
 from bot.work.kinds import FLAG, MENTION
 from bot.work.routes import Handler
 from bot.work.worker import Wakeups, Worker
+from tests.queue_faults import FaultySqliteQueue
 from tuning.config import Settings
 from tuning.models.serving import LiveModels
 from tuning.queue.base import WorkItem
@@ -114,6 +119,35 @@ async def test_flags_wait_for_a_quiet_intake_and_mentions_do_not(
         assert not done[FLAG].is_set()
         clock.now += QUIET  # the intake has been quiet long enough
         await asyncio.wait_for(done[FLAG].wait(), 5)
+    finally:
+        await worker.stop(within=1)
+        await queue.close()
+
+
+async def test_an_outcome_the_queue_could_not_record_is_recorded_once_it_is_back(
+    services: Services, tmp_path: Path
+) -> None:
+    queue = FaultySqliteQueue(tmp_path / "queue.db")
+    await queue.open()
+    handled = asyncio.Event()
+
+    async def handle(
+        services: Services, client: AsyncWebClient, payload: Mapping[str, Any]
+    ) -> None:
+        queue.broken = True  # the queue goes down while the item is worked on
+        handled.set()
+
+    worker = Worker(services, queue, {MENTION: handle}, wakeups=Wakeups(), prepare={})
+    await queue.put(WorkItem(key="mention:1", kind=MENTION))
+    worker.start()
+    try:
+        await asyncio.wait_for(handled.wait(), 5)
+        queue.broken = False  # back within seconds; the lease has minutes left
+        for _ in range(500):
+            if (await queue.states())["mention:1"] == "done":
+                break
+            await asyncio.sleep(0.02)
+        assert (await queue.states())["mention:1"] == "done", "the item waits for its lease"
     finally:
         await worker.stop(within=1)
         await queue.close()

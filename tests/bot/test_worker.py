@@ -1,7 +1,8 @@
-"""The worker on a real SQLite queue: bulk work yields to the intake; outages do not strand work.
+"""The worker on a real SQLite queue: idle kinds yield to the intake; outages strand no work.
 
-Flags wait while events keep arriving, mentions never do; an outcome the queue could not
-record during an outage is recorded once it is back, not after the lease runs out.
+A kind with nothing running waits while events keep arriving, one with work running does
+not; an outcome the queue could not record during an outage is recorded once it is back,
+not after the lease runs out.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
 from bot.work.kinds import FLAG, MENTION
-from bot.work.routes import Handler
 from bot.work.worker import Wakeups, Worker
 from tests.queue_faults import FaultySqliteQueue
 from tuning.config import Settings
@@ -77,49 +77,56 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
     await store.close()
 
 
-async def test_flags_wait_for_a_quiet_intake_and_mentions_do_not(
+async def test_an_idle_kind_waits_for_a_quiet_intake_and_a_busy_kind_does_not(
     services: Services, tmp_path: Path
 ) -> None:
     queue = SqliteQueue(tmp_path / "queue.db")
     await queue.open()
     clock = IntakeClock()
     wakeups = Wakeups(clock=clock)
-    done: dict[str, asyncio.Event] = {MENTION: asyncio.Event(), FLAG: asyncio.Event()}
+    done = {key: asyncio.Event() for key in ("flag:1", "flag:2", "mention:1")}
+    release = asyncio.Event()
 
-    def handler(kind: str) -> Handler:
-        async def handle(
-            services: Services, client: AsyncWebClient, payload: Mapping[str, Any]
-        ) -> None:
-            done[kind].set()
-
-        return handle
+    async def handle(
+        services: Services, client: AsyncWebClient, payload: Mapping[str, Any]
+    ) -> None:
+        key = str(payload["key"])
+        done[key].set()
+        if key == "flag:1":
+            await release.wait()  # keeps flag work running
 
     worker = Worker(
         services,
         queue,
-        {kind: handler(kind) for kind in done},
+        {FLAG: handle, MENTION: handle},
         wakeups=wakeups,
         prepare={},
         poll_seconds=0.01,
         intake_quiet=QUIET,
         intake_yield=FOREVER,
     )
-    # An event was just acked (the put is recorded before the items exist, so that no loop
-    # can lease them before it knows of the put).
-    wakeups.set(FLAG)
-    for kind in done:
-        await queue.put(WorkItem(key=f"{kind}:1", kind=kind))
-        wakeups.set(kind)
+
+    async def put(key: str) -> None:
+        # The put is recorded before the item exists, as no loop may lease it before it knows.
+        wakeups.set(key.split(":")[0])
+        await queue.put(WorkItem(key=key, kind=key.split(":")[0], payload={"key": key}))
+
     worker.start()
     try:
-        await asyncio.wait_for(done[MENTION].wait(), 5)
-        # Nobody holds the flag: this test can lease it (and hands it straight back).
-        [flag] = await queue.lease(kinds=[FLAG], ttl=timedelta(minutes=1), holder="test")
-        await queue.retry(flag, delay=timedelta(0))
-        assert not done[FLAG].is_set()
+        await queue.put(WorkItem(key="flag:1", kind=FLAG, payload={"key": "flag:1"}))
+        await asyncio.wait_for(done["flag:1"].wait(), 5)  # a quiet intake: leased at once
+        await put("flag:2")
+        await put("mention:1")
+        # Flags have work running: they lease on while events arrive.
+        await asyncio.wait_for(done["flag:2"].wait(), 5)
+        # Mentions have none: nobody holds this one (the test can lease it, and hands it back).
+        [mention] = await queue.lease(kinds=[MENTION], ttl=timedelta(minutes=1), holder="test")
+        await queue.retry(mention, delay=timedelta(0))
+        assert not done["mention:1"].is_set()
         clock.now += QUIET  # the intake has been quiet long enough
-        await asyncio.wait_for(done[FLAG].wait(), 5)
+        await asyncio.wait_for(done["mention:1"].wait(), 5)
     finally:
+        release.set()
         await worker.stop(within=1)
         await queue.close()
 

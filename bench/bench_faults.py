@@ -409,7 +409,8 @@ def store_down(env: InProcess, broken: bool) -> None:
 async def bench(*, quick: bool) -> int:
     """Run every fault and print the table; return 0 when nothing was lost or duplicated."""
     started = time.perf_counter()
-    scale = 1 if quick else 3
+    # --quick: the same nine faults on smaller bursts (about a minute in all).
+    burst_size, backlog, calls, outage_size = (50, 200, 3, 5) if quick else (100, 1500, 15, 30)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         template = tmp / "template"
@@ -417,14 +418,14 @@ async def bench(*, quick: bool) -> int:
         print(f"seed models trained in {time.perf_counter() - started:.0f} s", flush=True)
         print("fault scenarios (counted from the emulated workspace's threads)…", flush=True)
         runs: list[Callable[[], Awaitable[Tally | list[Tally]]]] = [
-            lambda: kill_mid_burst(template, tmp, count=100, spread=0.5),
-            lambda: sigterm_backlog(template, tmp, count=500 * scale),
-            lambda: web_api_faults(template, tmp, count=5 * scale),
+            lambda: kill_mid_burst(template, tmp, count=burst_size, spread=0.5),
+            lambda: sigterm_backlog(template, tmp, count=backlog),
+            lambda: web_api_faults(template, tmp, count=calls),
             lambda: outage(
                 template,
                 tmp,
                 name="disk full",
-                count=10 * scale,
+                count=outage_size,
                 breaks=disk_full,
                 during_work=False,
             ),
@@ -432,7 +433,7 @@ async def bench(*, quick: bool) -> int:
                 template,
                 tmp,
                 name="store outage",
-                count=10 * scale,
+                count=outage_size,
                 breaks=store_down,
                 during_work=True,
             ),

@@ -7,7 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
@@ -16,12 +16,20 @@ from bot.listeners import actions, commands, corrections, home, mentions, messag
 from bot.listeners.noise import is_noise
 from bot.services import Services
 from bot.transports.shapes import is_malformed, is_unknown
+from bot.transports.slack_client import TRANSPORT_ERRORS
 from bot.work.intake import UNAVAILABLE
 from tuning.config import Settings
 
 log = logging.getLogger(__name__)
 # What Bolt answers (with a 200) when auth.test fails; SarcasmApp turns it into a 503.
 AUTHORIZE_FAILED = "sarcasm-bot could not authorize with Slack; please retry"
+# Slack redelivers a non-2xx on its own schedule; the header says the refusal is temporary.
+RETRY_AFTER_SECONDS = 5
+
+
+def retry_later() -> BoltResponse:
+    """Return the 503 that makes Slack deliver the request again: its work was not kept."""
+    return BoltResponse(status=503, body="", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 class SarcasmApp(AsyncApp):
@@ -39,7 +47,7 @@ class SarcasmApp(AsyncApp):
         if req.context.get(UNAVAILABLE) or response.body == AUTHORIZE_FAILED:
             # The work was not kept (the queue refused it, or auth.test failed and Bolt
             # answered 200 with its error line): a non-2xx makes Slack deliver it again.
-            return BoltResponse(status=503, body="")
+            return retry_later()
         return response
 
 
@@ -78,8 +86,17 @@ async def drop_noise(
     return None
 
 
-async def handle_error(error: Exception, body: dict[str, Any]) -> None:
-    """Log a listener's failure with ids only; the user-facing line is the listener's job."""
+async def handle_error(
+    error: Exception, body: dict[str, Any], context: AsyncBoltContext
+) -> BoltResponse | None:
+    """Log a listener's failure with ids only; the user-facing line is the listener's job.
+
+    Slack unreachable before authorization (auth.test on a cold start) is answered 503, so
+    that Slack retries, instead of Bolt's 500.
+    """
+    if context.authorize_result is None and isinstance(error, TRANSPORT_ERRORS):
+        log.warning("auth.test could not reach Slack (%s); answering 503", type(error).__name__)
+        return retry_later()
     event = body.get("event") if isinstance(body, dict) else None
     log.error(
         "listener failed",
@@ -90,6 +107,7 @@ async def handle_error(error: Exception, body: dict[str, Any]) -> None:
             "payload_type": body.get("type", "") if isinstance(body, dict) else "",
         },
     )
+    return None
 
 
 async def _ignore() -> None:

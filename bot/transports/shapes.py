@@ -54,18 +54,19 @@ def parse_json(text: str) -> object | None:
 
 def too_deep(value: object, *, limit: int = MAX_DEPTH) -> bool:
     """Return True if ``value`` nests lists or objects more than ``limit`` deep (no recursion)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children: Sequence[Any] = ()
-        if isinstance(node, Mapping):
-            children = list(node.values())
-        elif isinstance(node, list):
-            children = node
-        if children and depth >= limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
+    # One level at a time: this runs on every request before the ack, so it builds no tuples.
+    level: list[Any] = [value]
+    for _ in range(limit):
+        below: list[Any] = []
+        for node in level:
+            if isinstance(node, list):
+                below.extend(node)
+            elif isinstance(node, Mapping):
+                below.extend(node.values())
+        if not below:
+            return False
+        level = below
+    return True
 
 
 def is_unknown(body: Mapping[str, Any]) -> bool:

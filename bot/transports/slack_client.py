@@ -27,6 +27,8 @@ REQUEST_TIMEOUT_SECONDS = 10
 # What a failed Web API call raises once the retries are spent: Slack's refusal, a transport
 # error (aiohttp wraps socket and TLS errors in ClientError), or the request timeout.
 SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
+# The ones that mean Slack was not reached (refused, reset, timed out), not that it said no.
+TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError)
 
 
 class _ServerErrors(AsyncServerErrorRetryHandler):

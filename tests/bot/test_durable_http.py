@@ -5,14 +5,18 @@ bot stopped mid-reply and a new process on the same queue, a Web API 500 before 
 """
 
 import asyncio
+import json
+import logging
+import time
 from typing import ClassVar
 
+import aiohttp
 import pytest
 
 from bot.runtime import start_bot
 from bot.work.worker import LEASE_TTL
-from bot.workspace import BOT_USER_ID, YOU
-from tests.harness import HOST, bot_replies, bot_settings, post_signed, stored
+from bot.workspace import BOT_USER_ID, YOU, sign
+from tests.harness import HOST, SECRET, bot_replies, bot_settings, post_signed, stored
 from tests.queue_faults import FaultySqliteQueue
 from tuning.models.serving import LiveModels
 from tuning.records import ChannelSettings, utcnow
@@ -189,3 +193,34 @@ async def test_waiting_messages_are_classified_in_one_batch(harness):
     for ts in [first, *burst]:
         assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
     assert len(await stored(store, "classify")) == 10
+
+
+async def test_auth_test_on_a_dropped_connection_answers_503_with_retry_after(harness, caplog):
+    ws = harness.ws
+    ws.event_url = None
+    # The real Web API server drops every auth.test connection: the client's own retries fail too.
+    ws.fail_next("auth.test", status=0, times=10)
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} anyone there")
+    [event] = ws.events("app_mention")
+    body = json.dumps(event).encode()
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": sign(SECRET, stamp, body),
+    }
+    with caplog.at_level(logging.INFO):
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(harness.url(), data=body, headers=headers) as resp,
+        ):
+            assert resp.status == 503  # not a crash's 500: Slack delivers it again
+            assert int(resp.headers["Retry-After"]) > 0
+    assert [c.error for c in ws.calls("auth.test")][:1] == ["connection_reset"]
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert lines[0].exc_info is None
+    assert "auth.test" in lines[0].getMessage()
+    ws.clear_failures()  # Slack is back
+    assert (await post_signed(harness.url(), event, retry_num=1))[0] == 200
+    await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))

@@ -89,6 +89,53 @@ async def test_leases_come_oldest_first_and_exactly_limit(queue: SqliteQueue) ->
     assert [lease.item.key for lease in await queue.lease(limit=3, ttl=MINUTE, holder="t")] == ["d"]
 
 
+async def test_concurrent_puts_are_each_committed_and_each_deduped(
+    queue: SqliteQueue, tmp_path: Path, clock: ManualClock
+) -> None:
+    keys = [f"e{n:03}" for n in range(50)]
+    # Every key twice, all at once: the puts share commits, and one of each pair is a repeat.
+    added = await asyncio.gather(*(queue.put(item(key)) for key in keys + keys))
+    assert added == [True] * len(keys) + [False] * len(keys)
+    # Another connection to the file sees them all while this queue is still open: committed.
+    other = SqliteQueue(tmp_path / "store.db", clock=clock)
+    try:
+        leases = await other.lease(limit=100, ttl=MINUTE, holder="t")
+    finally:
+        await other.close()
+    assert sorted(lease.item.key for lease in leases) == keys
+    again = await asyncio.gather(*(queue.put(item(key)) for key in keys))
+    assert not any(again), "a committed key was put again"
+
+
+async def test_a_failed_group_commit_fails_every_put_in_it(
+    queue: SqliteQueue, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the file is locked: no commit can succeed
+    try:
+        outcomes = await asyncio.gather(
+            *(queue.put(item(f"e{n}")) for n in range(10)), return_exceptions=True
+        )
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert all(isinstance(outcome, QueueError) for outcome in outcomes), outcomes
+    assert await queue.lease(limit=10, ttl=MINUTE, holder="t") == []
+    assert await queue.put(item("e0")), "a failed put was kept"
+
+
+async def test_a_put_that_cannot_be_stored_fails_alone(queue: SqliteQueue) -> None:
+    bad = WorkItem(key="bad", kind="reply", payload={"text": "\ud800"})  # a lone surrogate
+    good, failed = await asyncio.gather(
+        queue.put(item("good")), queue.put(bad), return_exceptions=True
+    )
+    assert good is True
+    assert isinstance(failed, QueueError)
+    assert [lease.item.key for lease in await queue.lease(limit=5, ttl=MINUTE, holder="t")] == [
+        "good"
+    ]
+
+
 async def test_a_lease_that_runs_out_on_its_last_attempt_goes_to_the_dead_letters(
     queue: SqliteQueue, clock: ManualClock
 ) -> None:

@@ -1,20 +1,23 @@
 """The embedded default queue: tables of its own in the store's SQLite file (or beside it).
 
 Every operation is one ``BEGIN IMMEDIATE`` transaction (see :mod:`tuning.queue.sqlite_engine`),
-so two processes sharing the file never lease one item at once. ``put`` commits before it
-returns (WAL, ``synchronous = NORMAL``: a committed put survives the process being killed).
+so two processes sharing the file never lease one item at once; concurrent puts share one
+(group commit). ``put`` commits before it returns (WAL, ``synchronous = NORMAL``: a committed
+put survives the process being killed).
 A done item keeps its key for :data:`~tuning.queue.base.DEDUPE_WINDOW`, so a redelivered event
 is not put again; dead items stay for operators for ``dead_retention``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from tuning.errors import QueueError
 from tuning.queue.base import (
@@ -32,6 +35,9 @@ from tuning.store.codec import encode_text as enc
 from tuning.store.sqlite.engine import immediate
 
 __all__ = ["SqliteQueue"]
+
+# What put writes of an item: key, kind, payload (JSON) and not_before.
+PutRow = tuple[str, str, str, datetime | None]
 
 # Below this much free space the probe says no: SQLite reuses its WAL file, so a tiny write can
 # still succeed on a full disk while a put that needs a new page fails.
@@ -68,6 +74,9 @@ class SqliteQueue(WorkQueue):
         self.dead_retention = dead_retention
         self.min_free_bytes = min_free_bytes
         self._engine = QueueEngine(path, busy_timeout=busy_timeout)
+        # Puts waiting for the next commit, and the lock that lets one commit run at a time.
+        self._waiting: list[tuple[PutRow, asyncio.Future[bool]]] = []
+        self._committing = asyncio.Lock()
 
     @property
     def path(self) -> os.PathLike[str]:
@@ -85,26 +94,39 @@ class SqliteQueue(WorkQueue):
     async def put(self, item: WorkItem) -> bool:
         """Commit ``item`` before returning; return False if its key is known (queued or recent).
 
+        Puts that arrive while a commit is under way wait for the next one, and go in it
+        together (group commit): each returns only after that commit, and all fail if it fails.
         Raise QueueError if the item cannot be written (disk full, read-only, not JSON).
         """
-        try:
-            payload = json.dumps(dict(item.payload), ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise QueueError(f"work item {item.key!r} payload is not JSON: {exc}") from exc
+        row = _row(item)
+        put: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row, put))
+        async with self._committing:  # one commit at a time; the next takes all who waited
+            if not put.done():
+                batch, self._waiting = self._waiting, []
+                done = asyncio.ensure_future(self._engine.run(partial(self._insert, batch)))
+                # Settled by a callback, so that a put cancelled while it leads the commit
+                # still answers the others in its batch.
+                done.add_done_callback(partial(_settle, [future for _, future in batch]))
+                await asyncio.wait([done])
+        return await put
 
-        def insert(conn: sqlite3.Connection) -> bool:
-            with immediate(conn):
-                now = self.clock()  # read the clock only once we hold the write lock
-                self._purge(conn, now)
-                ready = max(now, item.not_before) if item.not_before else now
+    def _insert(
+        self, batch: list[tuple[PutRow, asyncio.Future[bool]]], conn: sqlite3.Connection
+    ) -> list[bool]:
+        with immediate(conn):
+            now = self.clock()  # read the clock only once we hold the write lock
+            self._purge(conn, now)
+            added = []
+            for (key, kind, payload, not_before), _ in batch:
+                ready = max(now, not_before) if not_before else now
                 cursor = conn.execute(
                     "INSERT INTO queue_items (key, kind, payload, not_before, state, ready_at) "
                     "VALUES (?, ?, ?, ?, 'ready', ?) ON CONFLICT (key) DO NOTHING",
-                    (item.key, item.kind, payload, _opt(item.not_before), enc(ready)),
+                    (key, kind, payload, _opt(not_before), enc(ready)),
                 )
-                return cursor.rowcount == 1
-
-        return await self._engine.run(insert)
+                added.append(cursor.rowcount == 1)
+            return added
 
     def _purge(self, conn: sqlite3.Connection, now: datetime) -> None:
         # Forget done keys after the dedupe window and dead items after their retention.
@@ -231,6 +253,34 @@ class SqliteQueue(WorkQueue):
         except (QueueError, OSError):
             return False
         return stat.f_bavail * stat.f_frsize >= self.min_free_bytes
+
+
+def _row(item: WorkItem) -> PutRow:
+    # Checked here, before the item joins a batch: one bad item must not fail its batch.
+    try:
+        payload = json.dumps(dict(item.payload), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise QueueError(f"work item {item.key!r} payload is not JSON: {exc}") from exc
+    try:
+        for text in (item.key, item.kind, payload):
+            text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QueueError(f"text cannot be stored (not valid unicode): {exc.reason}") from exc
+    return item.key, item.kind, payload, item.not_before
+
+
+def _settle(puts: list[asyncio.Future[bool]], done: asyncio.Future[list[bool]]) -> None:
+    # Each put learns its own row's outcome, or the commit's failure.
+    error = None if done.cancelled() else done.exception()
+    for index, put in enumerate(puts):
+        if put.done():  # its caller gave up waiting (the row is committed all the same)
+            continue
+        if done.cancelled():
+            put.cancel()
+        elif error is not None:
+            put.set_exception(error)
+        else:
+            put.set_result(done.result()[index])
 
 
 def _opt(value: datetime | None) -> str | None:

@@ -15,11 +15,22 @@ import pytest
 
 from bot.runtime import start_bot
 from bot.work.worker import LEASE_TTL
-from bot.workspace import BOT_USER_ID, YOU, sign
-from tests.harness import HOST, SECRET, bot_replies, bot_settings, post_signed, stored
+from bot.workspace import ALEX, BOT_USER_ID, YOU, sign
+from tests.harness import (
+    HOST,
+    SECRET,
+    bot_replies,
+    bot_settings,
+    eventually,
+    feedback,
+    post_signed,
+    stored,
+)
 from tests.queue_faults import FaultySqliteQueue
+from tuning.errors import StoreError
 from tuning.models.serving import LiveModels
 from tuning.records import ChannelSettings, utcnow
+from tuning.store.sqlite.store import SqliteStore
 
 MENTION = f"<@{BOT_USER_ID}>"
 
@@ -224,3 +235,49 @@ async def test_auth_test_on_a_dropped_connection_answers_503_with_retry_after(ha
     ws.clear_failures()  # Slack is back
     assert (await post_signed(harness.url(), event, retry_num=1))[0] == 200
     await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts))
+
+
+class RecordingFailsOnce(SqliteStore):
+    """The real store, whose first reply record fails (a crash after the post) and whose
+    second waits for a gate, so a reaction can land on the reply before it is recorded."""
+
+    failed = False
+    gate: asyncio.Event
+
+    async def add_interaction(self, interaction):
+        if interaction.kind == "generate" and not self.failed:
+            self.failed = True
+            raise StoreError("disk I/O error after the post (test fault)")
+        if interaction.kind == "generate":
+            await self.gate.wait()
+        await super().add_interaction(interaction)
+
+
+async def test_a_rating_given_before_its_reply_is_recorded_joins_it(harness):
+    """Posted, then the record failed: the retry records it later, and no rating is lost."""
+    ws = harness.ws
+    store = RecordingFailsOnce(harness.root / "store.db")
+    store.gate = asyncio.Event()
+    await store.open()
+    harness.stores.append(store)
+    bot = await start_bot(bot_settings(ws, harness.root), host=HOST, port=0, store=store)
+    harness.bots.append(bot)
+    ws.event_url = harness.url(1)
+    ts = await ws.post_message(user=YOU, channel="C_GENERAL", text=f"{MENTION} recorded?")
+    [reply] = await ws.wait_for(lambda: bot_replies(ws, "C_GENERAL", ts), timeout=10)
+    await ws.wait_for(lambda: store.failed)
+    await ws.add_reaction(user=ALEX, channel="C_GENERAL", ts=reply["ts"], name="+1")
+    await ws.wait_for(lambda: ws.calls("conversations.history"))
+    await eventually(lambda: _has_feedback(store))
+    assert await stored(store, "generate") == []  # the rating came first
+    store.gate.set()
+    await harness.idle()
+    [interaction] = await stored(store, "generate")
+    assert interaction.ts == reply["ts"]
+    assert len(bot_replies(ws, "C_GENERAL", ts)) == 1
+    [rating] = await feedback(store)
+    assert (rating.interaction_id, rating.user, rating.rating) == (interaction.id, ALEX, 1)
+
+
+async def _has_feedback(store: SqliteStore) -> bool:
+    return bool(await feedback(store))

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.learning_stats import PairedDiff
+from bench.learning_stats import Z95, PairedDiff
 
 TASTE_GAIN, PAIRS, F1_GAIN = 0.15, 20, 0.03
 
@@ -142,24 +142,65 @@ def render(curve: Curve) -> list[str]:
     for p in curve.points:
         d = p.vs_start
         diff = f"{d.diff:+9.3f} {d.se:6.3f} [{d.low:+.3f}, {d.high:+.3f}]" if d else " " * 34
-        other = ", ".join(f"{k} {_short(v)}" for k, v in p.extra.items() if not isinstance(v, dict))
-        lines.append(f"   {p.reactions:>6} {p.value:7.3f} {diff}  {other}")
+        lines.append(f"   {p.reactions:>6} {p.value:7.3f} {diff}  {_others(p.extra)}")
         for job in p.jobs:
             why = re.sub(r"\s+", " ", str(job["why"]))[:110]
             lines.append(f"          job {job['task']} {job['method']}: {job['outcome']}; {why}")
+        for name, value in p.extra.items():
+            if isinstance(value, dict) and not _is_diff(value):
+                lines.append(f"          {name.replace('_', ' ')}: {_others(value)}")
     return lines
 
 
+def _others(extra: dict[str, Any]) -> str:
+    """Return the scalar and paired-difference extras of a point as one line."""
+    return ", ".join(
+        f"{k} {_short(v)}" for k, v in extra.items() if not isinstance(v, dict) or _is_diff(v)
+    )
+
+
+def _is_diff(value: dict[str, Any]) -> bool:
+    return {"diff", "se"} <= value.keys()
+
+
 def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"{value['diff']:+.3f} (SE {value['se']:.3f})"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def classifier_summary(curve: Curve, *, at: int) -> str:
+    """Return the classifier's label F1 (own threshold) and ROC AUC gains vs the start, with SEs.
+
+    The label is what ``tuning classify`` prints: the model's stored threshold, not the
+    channel's. Reported beside the flag-F1 target, not as one (the issue sets none for it).
+
+    >>> d = {"diff": 0.04, "se": 0.01}
+    >>> c = Curve("classifier", "", [Point(0, 0.2), Point(300, 0.2, extra={
+    ...     "label_f1": 0.42, "label_f1_vs_start": d, "roc_auc": 0.6, "auc_vs_start": d})])
+    >>> for part in classifier_summary(c, at=300).split("; "):
+    ...     print(part)
+    label F1 at the model threshold 0.420, +0.040 (SE 0.010)
+    ROC AUC 0.600, +0.040 (SE 0.010)
+    after 300
+    """
+    point = at_or_after(curve, at)
+    if point is None or "label_f1_vs_start" not in point.extra:
+        return curve.note or "no rounds"
+    e = point.extra
+    return (
+        f"label F1 at the model threshold {e['label_f1']:.3f}, {_short(e['label_f1_vs_start'])}; "
+        f"ROC AUC {e['roc_auc']:.3f}, {_short(e['auc_vs_start'])}; after {point.reactions}"
+    )
+
+
 def to_json(
-    curves: Sequence[Curve], targets: Sequence[Target], harmful: list[str]
+    curves: Sequence[Curve], targets: Sequence[Target], harmful: list[str], summary: str = ""
 ) -> dict[str, Any]:
     """Return the whole run as JSON-ready data."""
     return {
         "curves": [asdict(c) for c in curves],
+        "classifier": summary,
         "targets": [asdict(t) for t in targets],
         "harmful_promotions": harmful,
     }
@@ -185,14 +226,32 @@ def save_png(curves: Sequence[Curve], path: Path) -> None:
     axes[0].set(title="Held-out replies matching the taste", xlabel="reactions", ylabel="share")
     if classifier is not None:
         xs = [p.reactions for p in classifier.points]
-        axes[1].plot(xs, [p.value for p in classifier.points], marker="o", label="flag F1")
-        axes[1].plot(
-            xs, [p.extra["label_f1"] for p in classifier.points], marker="s", label="label F1"
-        )
-        axes[1].plot(
-            xs, [p.extra["roc_auc"] for p in classifier.points], marker="^", label="ROC AUC"
-        )
+        flag = "flag F1 at the channel's threshold"
+        axes[1].plot(xs, [p.value for p in classifier.points], marker="o", label=flag)
+        for key, gain, marker, label in (
+            ("label_f1", "label_f1_vs_start", "s", "label F1 at the model's own threshold"),
+            ("roc_auc", "auc_vs_start", "^", "ROC AUC"),
+        ):
+            # Error bars: 1.96 x the paired SE of the gain vs round 0 (none at round 0).
+            spread = [
+                Z95 * p.extra[gain]["se"] if gain in p.extra else 0.0 for p in classifier.points
+            ]
+            axes[1].errorbar(
+                xs, [p.extra[key] for p in classifier.points], yerr=spread, marker=marker,
+                capsize=3, label=label,
+            )  # fmt: skip
+        floor = classifier.points[0].extra.get("all_sarcastic_f1")
+        if floor is not None:
+            axes[1].axhline(floor, color="grey", linestyle="--", label="F1 labelling all sarcastic")
+        kept = [p for p in classifier.points if "kept_candidate" in p.extra]
+        if kept:  # what promotion turned down, on the same held-out tweets
+            kept_xs = [p.reactions for p in kept]
+            for key, marker in (("label_f1", "s"), ("roc_auc", "^")):
+                ys = [p.extra["kept_candidate"][key] for p in kept]
+                name = f"kept candidate: {key.replace('_', ' ')}"
+                axes[1].plot(kept_xs, ys, marker=marker, linestyle=":", label=name)
     axes[1].set(title="Classifier on held-out tweets", xlabel="labelled reactions")
+    axes[1].set_ylim(0.0, 0.95)  # headroom above the curves for the legend
     axes[2].set(title="Preference pairs", xlabel="reactions", ylabel="pairs")
     axes[2].set_ylim(bottom=0)
     for ax in axes:

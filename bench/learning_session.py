@@ -2,8 +2,9 @@
 
 People act only through the workspace (signed events to the bot, Web API calls back), and the
 tuning loop runs as an operator runs it: ``python -m tuning run|classify`` through the CLI's
-``main(argv)``, in-process, against the same store. The bot handle is used for one thing only:
-knowing when the bot has finished its work and which model versions it serves.
+``main(argv)``, in-process, against the same store. The bot handle is used for knowing when the
+bot has finished its work and which model versions it serves, and for one measurement the CLI
+cannot make: what a candidate the promotion kept would have said (:meth:`Session.predict_with`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from bot.workspace import BOT_USER_ID, Workspace
 from bot.workspace.launch import BotHandle, start_workspace
 from tuning.cli import main as tuning_cli
 from tuning.config import Settings
+from tuning.models.loader import load_classifier
+from tuning.records import ModelVersion, Prediction
 
 GENERAL, RANDOM = "C_GENERAL", "C_RANDOM"
 REPLY_TIMEOUT = 20.0
@@ -206,6 +209,30 @@ class Session:
             raise RuntimeError(f"tuning classify failed: {err.strip()}")
         text = await asyncio.to_thread(target.read_text, "utf-8")
         return [json.loads(line) for line in text.splitlines()]
+
+    async def classifier_version(self, version: str | None = None) -> ModelVersion:
+        """Return classifier ``version`` as registered (the active one by default).
+
+        Raise LookupError when there is no such version.
+        """
+        store = self.bot.services.store
+        model = (
+            await store.active_model(task="classifier")
+            if version is None
+            else await store.get_model(task="classifier", version=version)
+        )
+        if model is None:
+            raise LookupError(f"no classifier version {version or '(active)'}")
+        return model
+
+    async def predict_with(self, model: ModelVersion, texts: list[str]) -> list[Prediction]:
+        """Return what classifier ``model`` (registered, active or not) predicts for ``texts``.
+
+        The same model and the same ``label`` rule (its stored threshold) as ``tuning classify``
+        uses for the active version.
+        """
+        classifier = await asyncio.to_thread(load_classifier, model, self.bot.services.settings)
+        return await classifier.classify(texts)
 
     # -- seeing ---------------------------------------------------------------------------------
     def _bot_replies(self, thread: str) -> list[JSON]:

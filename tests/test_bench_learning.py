@@ -11,8 +11,16 @@ import random
 
 import pytest
 
-from bench import learning_report, learning_sim, learning_stats
-from bench.learning_report import Curve, Point, f1_target, harmful_promotions, pair_target
+from bench import learning_report, learning_sim, learning_stats, shared_data
+from bench.learning_report import (
+    Curve,
+    Point,
+    classifier_summary,
+    f1_target,
+    harmful_promotions,
+    pair_target,
+    render,
+)
 from bench.learning_sim import (
     QUESTION,
     SHORT_TOPICAL,
@@ -29,7 +37,7 @@ from tuning.evaluation.metrics import classifier_metrics
 PRINTER = Prompt("The printer jammed again.", topic="printer")
 
 
-@pytest.mark.parametrize("module", [learning_sim, learning_stats, learning_report])
+@pytest.mark.parametrize("module", [learning_sim, learning_stats, learning_report, shared_data])
 def test_docstring_examples(module):
     assert doctest.testmod(module).failed == 0
 
@@ -163,3 +171,28 @@ def test_targets_and_harmful_promotions():
     assert pair_target([pairs]).met
     assert not pair_target([worse]).met
     assert f1_target(Curve("x", "f1", note="skipped: no data"), at=300).got == "skipped: no data"
+
+
+def test_the_classifier_round_shows_label_f1_auc_and_the_kept_candidate_with_their_ses():
+    gain = {"diff": 0.04, "se": 0.012, "low": 0.016, "high": 0.064}
+    kept = {"label_f1": 0.41, "roc_auc": 0.6, "label_f1_vs_active": gain}
+    extra = {"label_f1": 0.42, "label_f1_vs_start": gain, "roc_auc": 0.61, "auc_vs_start": gain,
+             "kept_candidate": kept}  # fmt: skip
+    curve = Curve("classifier", "flag F1", [Point(0, 0.2), Point(300, 0.2, extra=extra)])
+    row, candidate = render(curve)[3], render(curve)[-1]
+    assert "label_f1 0.420, label_f1_vs_start +0.040 (SE 0.012)" in row
+    assert "auc_vs_start +0.040 (SE 0.012)" in row
+    want = "kept candidate: label_f1 0.410, roc_auc 0.600, label_f1_vs_active +0.040 (SE 0.012)"
+    assert candidate.strip() == want
+    assert classifier_summary(curve, at=300).startswith("label F1 at the model threshold 0.420")
+    assert classifier_summary(Curve("classifier", "f1", note="skipped: x"), at=300) == "skipped: x"
+
+
+def test_shared_data_is_found_beside_a_checkout_and_above_a_worktree(tmp_path):
+    csv = tmp_path / "shared/data/isarcasmeval/train.En.csv"
+    csv.parent.mkdir(parents=True)
+    csv.write_text("tweet,sarcastic\n", encoding="utf-8")
+    for root in (tmp_path / "main", tmp_path / "wt/clf10b"):
+        assert shared_data.shared_data("isarcasmeval/train.En.csv", root=root) == csv
+    missing = shared_data.shared_data("mustard/x.json", root=tmp_path / "wt/clf10b")
+    assert missing == tmp_path / "wt/shared/data/mustard/x.json"

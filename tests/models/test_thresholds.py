@@ -28,6 +28,7 @@ from tuning.models.thresholds import best_threshold, flag_rates
         ([1, 1, 0, 0, 1, 0], [0.9, 0.6, 0.55, 0.2, 0.4, 0.1], 0.4),
         ([1, 0, 1], [0.3, 0.3, 0.3], 0.3),  # ties are flagged together
         ([0, 0], [0.7, 0.2], 0.5),  # nothing sarcastic: nothing to choose
+        ([1, 0], [0.66666666, 0.1], 0.66666666),  # the row it is chosen at is still flagged
     ],
 )
 def test_best_threshold(labels: list[int], probabilities: list[float], expected: float) -> None:

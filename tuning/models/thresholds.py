@@ -35,7 +35,8 @@ def best_threshold(labels: Sequence[int], probabilities: Sequence[float]) -> flo
     flagged = np.arange(1, len(p) + 1)
     last = np.r_[p_sorted[1:] != p_sorted[:-1], True]  # flagging p >= t takes every tie at t
     f1 = np.where(last, 2 * true_pos / (flagged + positives), -1.0)
-    return round(float(p_sorted[int(np.argmax(f1))]), 4)
+    # Not rounded: a rounded-up threshold would stop flagging the very row it was chosen at.
+    return float(p_sorted[int(np.argmax(f1))])
 
 
 def flag_rates(

@@ -66,6 +66,11 @@ def test_defaults_run_locally_with_no_cloud_and_no_slack() -> None:
     assert not settings.slack.socket_mode
 
 
+def test_retention_defaults_to_90_days_and_takes_a_whole_number() -> None:
+    assert Settings.from_env({}).retention_days == 90
+    assert Settings.from_env({"RETENTION_DAYS": "1"}).retention_days == 1
+
+
 def test_admin_ids_accept_spaces_and_commas() -> None:
     settings = Settings.from_env({"ADMIN_USER_IDS": "U1, U2 U3,,"})
     assert settings.admin_user_ids == frozenset({"U1", "U2", "U3"})
@@ -100,6 +105,9 @@ def test_admin_ids_accept_spaces_and_commas() -> None:
         ({"SLACK_APP_TOKEN": "xapp-1"}, "SLACK_BOT_TOKEN", "required"),
         ({"SLACK_API_URL": "localhost:9"}, "SLACK_API_URL", "http(s) URL"),
         ({"PROMOTION_MARGIN": "-1"}, "PROMOTION_MARGIN", "out of range"),
+        ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS", "out of range"),
+        ({"RETENTION_DAYS": "30.5"}, "RETENTION_DAYS", "not a whole number"),
+        ({"RETENTION_DAYS": "a month"}, "RETENTION_DAYS", "not a whole number"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL", "DEBUG"),
         ({"QUEUE_URL": "redis://q"}, "QUEUE_URL", "pubsub://PROJECT/TOPIC"),
         ({"QUEUE_URL": "sqlite:///"}, "QUEUE_URL", "sqlite:///PATH"),

@@ -210,6 +210,9 @@ class Settings:
     reinforcement_min_auc: float = 0.75
     # A person's reaction that labels any message sarcastic (the flag's emoji, by default).
     sarcastic_reaction: str = DEFAULT_SARCASTIC_REACTION
+    # How long interactions, feedback and corrections (and the datasets and models built from
+    # them) are kept: tick purges older ones, Firestore's TTL on ``expires_at`` backs it up.
+    retention_days: int = 90
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -310,6 +313,9 @@ class Settings:
             reinforcement_min_auc=reader.number("REINFORCEMENT_MIN_AUC", 0.75, low=0.5, high=1.0),
             sarcastic_reaction=_emoji(
                 reader.text("SARCASTIC_REACTION", DEFAULT_SARCASTIC_REACTION)
+            ),
+            retention_days=int(
+                reader.number("RETENTION_DAYS", 90, low=1, high=36_500, integer=True)
             ),
         )
 

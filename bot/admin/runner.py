@@ -146,8 +146,8 @@ class AdminRunner:
 
     async def forget(self, caller: Caller) -> Answer:
         """Delete the caller's stored messages and feedback, and say how many records went."""
-        count = await self.store.forget_user(user=caller.user)
-        return Answer(f":wastebasket: Deleted {count} stored records of yours.")
+        erased = await self.store.forget_user(user=caller.user)
+        return Answer(f":wastebasket: Deleted {erased.total} stored records of yours.")
 
     async def retrain(self, command: c.Retrain, caller: Caller, client: AsyncWebClient) -> Answer:
         """Launch a job whose progress goes to a thread, the response_url or a DM."""

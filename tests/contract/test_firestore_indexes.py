@@ -17,7 +17,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.firestore import AsyncClient, FieldFilter, Query
 
 from tests.contract.firestore_indexes import Index, covers, needed_index, shipped_indexes
-from tests.contract.test_store import interaction, model
+from tests.contract.test_store import interaction, manifest, model
 from tuning.records import AuditEntry, ChannelSettings, Correction, JobRecord, Task, utcnow
 from tuning.store.base import Store
 from tuning.store.firestore.store import FirestoreStore
@@ -113,6 +113,11 @@ DRIVERS: dict[str, list[Drive]] = {
     "add_audit": [lambda s: s.add_audit(AuditEntry(actor="U1", action="promote", result="ok"))],
     "list_audit": [lambda s: s.list_audit()],
     "forget_user": [lambda s: s.forget_user(user="U1")],
+    "purge_before": [lambda s: s.purge_before(utcnow() - timedelta(days=90))],
+    "put_manifest": [lambda s: s.put_manifest(manifest("j1"))],
+    "get_manifest": [lambda s: s.get_manifest("dataset:j1")],
+    "list_manifests": [lambda s: s.list_manifests()],
+    "delete_manifest": [lambda s: s.delete_manifest("dataset:j1")],
 }
 NOT_QUERIES = {"close"}  # closing sends no query
 

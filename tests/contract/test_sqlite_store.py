@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from tests.clock import ManualClock
 from tests.contract.racing import race
 from tuning.errors import ConfigError, StoreError
-from tuning.records import Interaction
+from tuning.records import Interaction, Manifest
 from tuning.store import open_store
-from tuning.store.sqlite.schema import MIGRATIONS
+from tuning.store.sqlite.schema import MIGRATIONS, _statements
 from tuning.store.sqlite.store import SqliteStore
 
 CLAIMER = textwrap.dedent(
@@ -165,6 +165,39 @@ async def test_schema_is_versioned_and_newer_schema_refused(tmp_path: Path) -> N
         conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     with pytest.raises(StoreError, match="newer than this code"):
         await open_store(f"sqlite:///{path}")
+
+
+async def test_upgrading_a_database_makes_each_actor_the_author_of_what_it_stored(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    with sqlite3.connect(path) as conn:  # a database written before authors were stored
+        for script in MIGRATIONS[:3]:
+            for statement in _statements(script):
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 3")
+        conn.execute(
+            "INSERT INTO interactions (id, team, channel, ts, kind, input_text, output, "
+            "model_version, user, candidates, created_at) VALUES ('i1', 'T', 'C', '1.1', "
+            "'generate', 'x', 'y', 'v', 'U1', '[]', '2026-01-01T00:00:00.000000+00:00')"
+        )
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        stored = await store.get_interaction("i1")
+        assert stored is not None
+        assert (stored.user, stored.author) == ("U1", "U1")
+        assert (await store.forget_user(user="U1")).record_ids == {"i1"}
+    finally:
+        await store.close()
+
+
+async def test_a_damaged_manifest_raises_store_error(sqlite_store: SqliteStore) -> None:
+    await sqlite_store.put_manifest(Manifest(id="dataset:j1", kind="dataset", task="classifier"))
+    with sqlite3.connect(sqlite_store.path) as conn:
+        conn.execute("UPDATE manifests SET record_ids = x'00ff' WHERE id = 'dataset:j1'")
+    with pytest.raises(StoreError, match="manifest record ids are malformed"):
+        await sqlite_store.get_manifest("dataset:j1")
 
 
 async def test_corrupted_json_raises_store_error(sqlite_store: SqliteStore) -> None:

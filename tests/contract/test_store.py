@@ -14,10 +14,13 @@ from tuning.records import (
     Candidate,
     ChannelSettings,
     Correction,
+    Erased,
     Interaction,
     JobRecord,
+    Manifest,
     ModelVersion,
     StateChange,
+    correction_id,
     utcnow,
 )
 from tuning.store.base import Store
@@ -76,6 +79,25 @@ async def test_interaction_round_trips_with_candidates(store: Store) -> None:
     await store.add_interaction(item)
     assert await store.get_interaction("i00001") == item
     assert await store.get_interaction("missing") is None
+
+
+async def test_the_author_round_trips_apart_from_the_actor_and_defaults_to_it(
+    store: Store,
+) -> None:
+    retried = interaction(1, user="U2", author="U1", parent_id="i00000")
+    await store.add_interaction(retried)
+    await store.add_interaction(interaction(2, user="U2"))
+    stored = await store.get_interaction("i00001")
+    assert stored == retried
+    assert (stored.user, stored.author) == ("U2", "U1")
+    own = await store.get_interaction("i00002")
+    assert own is not None
+    assert own.author == "U2"
+    await store.update_interaction(interaction(2, user="U2", author="U3"))
+    assert [(i.id, i.author) async for i in store.iter_interactions()] == [
+        ("i00001", "U1"),
+        ("i00002", "U3"),
+    ]
 
 
 async def test_duplicate_interaction_conflicts_and_update_replaces(store: Store) -> None:
@@ -505,7 +527,7 @@ async def test_forget_user_deletes_their_corrections_and_those_on_their_messages
     await store.add_correction(Correction("i00001", "U3", "on theirs"))
     await store.add_correction(Correction("i00002", "U1", "by them"))
     await store.add_correction(Correction("i00002", "U3", "someone else's"))
-    assert await store.forget_user(user="U1") == 3
+    assert (await store.forget_user(user="U1")).total == 3
     assert [(c.interaction_id, c.user) async for c in store.iter_corrections()] == [
         ("i00002", "U3")
     ]
@@ -564,9 +586,169 @@ async def test_forget_user_leaves_nothing_of_them(store: Store) -> None:
     await store.add_feedback(interaction_id="i00002", user="U3", reaction="joy", rating=1)
     await store.retract_feedback(interaction_id="i00002", user="U3", reaction="joy")
 
-    assert await store.forget_user(user="U1") == 3
+    assert (await store.forget_user(user="U1")).total == 3
     assert await store.get_interaction("i00001") is None
     left = [f async for f in store.iter_feedback(include_retracted=True)]
     assert [(f.interaction_id, f.user) for f in left] == [("i00002", "U3")]
     assert [i.id async for i in store.iter_interactions()] == ["i00002"]
-    assert await store.forget_user(user="U1") == 0
+    assert (await store.forget_user(user="U1")).total == 0
+
+
+# -- privacy: forget by author, retention, manifests -------------------------------------------
+
+
+async def _prompt_retried_by_someone_else(store: Store) -> None:
+    """U1 asks (i1), U2 presses *Try again* on it (i2: U2's click, U1's text), U2 asks (i3)."""
+    await store.add_interaction(interaction(1, user="U1"))
+    await store.add_interaction(interaction(2, user="U2", author="U1", parent_id="i00001"))
+    await store.add_interaction(interaction(3, user="U2"))
+    await store.add_feedback(interaction_id="i00002", user="U3", reaction="joy", rating=1)
+    await store.add_feedback(interaction_id="i00003", user="U1", reaction="joy", rating=1)
+    await store.add_feedback(interaction_id="i00003", user="U3", reaction="joy", rating=1)
+    await store.add_correction(Correction("i00001", "U3", "on U1's text"))
+    await store.add_correction(Correction("i00003", "U1", "by U1"))
+    await store.add_correction(Correction("i00003", "U3", "by U3 on U2's text"))
+
+
+async def test_forget_deletes_by_author_and_clears_the_actor_of_what_others_wrote(
+    store: Store,
+) -> None:
+    await _prompt_retried_by_someone_else(store)
+    await store.forget_user(user="U2")
+    kept = await store.get_interaction("i00002")  # U1 wrote it: only U2's part in it goes
+    assert kept == interaction(2, user="", author="U1", parent_id="i00001")
+    assert await store.get_interaction("i00003") is None
+    assert [i.id async for i in store.iter_interactions()] == ["i00001", "i00002"]
+    await store.forget_user(user="U1")
+    assert [i.id async for i in store.iter_interactions()] == []
+    assert [f async for f in store.iter_feedback(include_retracted=True)] == []
+    assert [c async for c in store.iter_corrections()] == []
+
+
+async def test_forget_says_what_went_in_counts_and_record_ids(store: Store) -> None:
+    await _prompt_retried_by_someone_else(store)
+    erased = await store.forget_user(user="U1")
+    assert erased == Erased(
+        interactions=2,
+        feedback=2,
+        corrections=2,
+        record_ids=frozenset(
+            {
+                "i00001",
+                "i00002",
+                correction_id(interaction_id="i00001", user="U3"),
+                correction_id(interaction_id="i00003", user="U1"),
+            }
+        ),
+    )
+    assert erased.total == 6
+    assert [(f.interaction_id, f.user) async for f in store.iter_feedback()] == [("i00003", "U3")]
+    assert [(c.interaction_id, c.user) async for c in store.iter_corrections()] == [
+        ("i00003", "U3")
+    ]
+    survivor = await store.get_interaction("i00003")
+    assert survivor == interaction(3, user="U2")  # not U1's: untouched
+    assert await store.forget_user(user="U1") == Erased()
+    assert await store.forget_user(user="") == Erased()
+    assert [i.id async for i in store.iter_interactions()] == ["i00003"]
+
+
+async def test_purge_before_deletes_old_records_and_what_hangs_on_them(
+    store: Store, clock: ManualClock
+) -> None:
+    day = timedelta(days=1)
+    start = clock()
+    await store.add_interaction(interaction(1, created_at=start))
+    await store.add_feedback(
+        interaction_id="i00001", user="U2", reaction="joy", rating=1, event_ts="1700000002.0"
+    )
+    await store.add_correction(Correction("i-gone", "U4", "old, on nothing", created_at=start))
+    clock.advance(6 * day)
+    await store.add_interaction(interaction(2, created_at=clock()))
+    # New feedback and a new correction on the old interaction go with it.
+    await store.add_feedback(interaction_id="i00001", user="U3", reaction="joy", rating=1)
+    await store.add_correction(Correction("i00001", "U3", "new, on old", created_at=clock()))
+    await store.add_feedback(interaction_id="i00002", user="U3", reaction="joy", rating=-1)
+    await store.add_correction(Correction("i00002", "U3", "new, on new", created_at=clock()))
+
+    erased = await store.purge_before(start + 5 * day)
+    assert erased == Erased(
+        interactions=1,
+        feedback=2,
+        corrections=2,
+        record_ids=frozenset(
+            {
+                "i00001",
+                correction_id(interaction_id="i00001", user="U3"),
+                correction_id(interaction_id="i-gone", user="U4"),
+            }
+        ),
+    )
+    assert [i.id async for i in store.iter_interactions()] == ["i00002"]
+    left = [f async for f in store.iter_feedback(include_retracted=True)]
+    assert [(f.interaction_id, f.user) for f in left] == [("i00002", "U3")]
+    assert [(c.interaction_id, c.text) async for c in store.iter_corrections()] == [
+        ("i00002", "new, on new")
+    ]
+    # The purged key's event order went too: an older event is a fresh start, not "stale".
+    again = await store.add_feedback(
+        interaction_id="i00001", user="U2", reaction="joy", rating=1, event_ts="1700000001.0"
+    )
+    assert not again.retracted
+    assert await store.purge_before(start + 5 * day) == Erased()  # nothing old is left
+
+
+def manifest(name: str, *, ids: int = 3, age: int = 0, **changes: object) -> Manifest:
+    """Build the manifest of dataset ``name`` with ``ids`` record ids, ``age`` minutes after T0."""
+    fields: dict[str, object] = {
+        "id": f"dataset:{name}",
+        "kind": "dataset",
+        "task": "generator",
+        "record_ids": frozenset(
+            [f"i{n:07d}" for n in range(ids)]
+            + [correction_id(interaction_id=f"i{n:07d}", user="U3") for n in range(ids // 3)]
+        ),
+        "locations": (f"/data/datasets/{name}", f"gs://bucket/tuning/{name}/train.jsonl"),
+        "oldest": T0,
+        "affected": "",
+        "pending": (),
+        "created_at": T0 + timedelta(minutes=age),
+        "updated_at": T0 + timedelta(minutes=age),
+    }
+    fields.update(changes)
+    return Manifest(**fields)  # type: ignore[arg-type]
+
+
+async def test_manifests_round_trip_replace_list_newest_first_and_delete(store: Store) -> None:
+    assert await store.get_manifest("dataset:j1") is None
+    assert await store.list_manifests() == []
+    big = manifest("j1", ids=50_000)
+    flagged = manifest(
+        "j2",
+        kind="model",
+        id="model:generator:v2",
+        oldest=None,
+        record_ids=frozenset(),
+        affected="forgotten",
+        pending=("gs://bucket/tuning/j2/train.jsonl\t403 Forbidden",),
+        age=2,
+    )
+    await store.put_manifest(big)
+    await store.put_manifest(flagged)
+    await store.put_manifest(manifest("j3", age=1))
+    assert await store.get_manifest("dataset:j1") == big
+    assert len(big.record_ids) == 50_000 + 50_000 // 3
+    assert await store.get_manifest("model:generator:v2") == flagged
+    assert [m.id for m in await store.list_manifests()] == [
+        "model:generator:v2",
+        "dataset:j3",
+        "dataset:j1",
+    ]
+
+    smaller = manifest("j1", ids=2, affected="expired", locations=(), age=3)
+    await store.put_manifest(smaller)
+    assert await store.get_manifest("dataset:j1") == smaller
+    await store.delete_manifest("dataset:j1")
+    await store.delete_manifest("dataset:j1")  # a missing one: no-op
+    assert await store.get_manifest("dataset:j1") is None
+    assert [m.id for m in await store.list_manifests()] == ["model:generator:v2", "dataset:j3"]

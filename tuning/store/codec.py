@@ -126,6 +126,7 @@ def interaction_to_dict(item: Interaction, enc: Encode) -> dict[str, Any]:
         "candidates": [{"text": c.text, "score": c.score} for c in item.candidates],
         "parent_id": item.parent_id,
         "created_at": enc(item.created_at),
+        "author": item.author,
     }
 
 
@@ -151,6 +152,7 @@ def interaction_from_dict(data: Mapping[str, Any], dec: Decode) -> Interaction:
             ),
             parent_id=data.get("parent_id"),
             created_at=dec(data["created_at"]),
+            author=data.get("author") or "",  # absent before authors were stored: the actor
         )
 
 

@@ -135,6 +135,29 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX feedback_order_user ON feedback_order (user);
     """,
+    # 4: who wrote each interaction's text (forget-me deletes by author; until now the actor
+    # was the author), creation-time indexes for the retention purge, and the manifests of
+    # datasets and model versions (record ids only: a zlib blob of newline-joined ids).
+    """
+    ALTER TABLE interactions ADD COLUMN author TEXT NOT NULL DEFAULT '';
+    UPDATE interactions SET author = user;
+    CREATE INDEX interactions_author ON interactions (author);
+    CREATE INDEX feedback_created ON feedback (created_at);
+
+    CREATE TABLE manifests (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        task TEXT NOT NULL,
+        record_ids BLOB NOT NULL,
+        locations TEXT NOT NULL,  -- JSON list
+        oldest TEXT,
+        affected TEXT NOT NULL,
+        pending TEXT NOT NULL,  -- JSON list
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX manifests_created ON manifests (created_at, id);
+    """,
 )
 
 

@@ -4,7 +4,8 @@ Every sqlite3 call runs on one worker thread per store (see :mod:`tuning.store.s
 Across processes, the atomic operations (claim, promote, feedback) run inside ``BEGIN IMMEDIATE``
 transactions with a busy timeout, so two bot replicas on one file still see exactly one winner.
 Iterators page through results in batches by key, so no read transaction stays open between
-batches. The model registry, jobs and settings are in :mod:`tuning.store.sqlite.registry`.
+batches. The model registry, jobs and settings are in :mod:`tuning.store.sqlite.registry`;
+forget-me and retention in :mod:`tuning.store.sqlite.privacy`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from tuning.store.sqlite.engine import (
     immediate,
     to_json,
 )
+from tuning.store.sqlite.manifests import SqliteManifests
+from tuning.store.sqlite.privacy import SqlitePrivacy
 from tuning.store.sqlite.registry import SqliteRegistry
 
 __all__ = ["SqliteStore"]
@@ -50,7 +53,9 @@ def _keyset(*columns: str) -> tuple[str, dict[str, Any], Callable[[Row], dict[st
     return tail, dict.fromkeys(names, ""), after
 
 
-class SqliteStore(SqliteCorrections, SqliteCounts, SqliteRegistry, Store):
+class SqliteStore(
+    SqlitePrivacy, SqliteManifests, SqliteCorrections, SqliteCounts, SqliteRegistry, Store
+):
     """A :class:`Store` in one SQLite file (created with its directory when missing)."""
 
     # -- interactions --------------------------------------------------------------------------
@@ -267,34 +272,3 @@ class SqliteStore(SqliteCorrections, SqliteCounts, SqliteRegistry, Store):
                 conn.execute("DELETE FROM claims WHERE expires_at <= ?", (cutoff,)).rowcount
             )
         )
-
-    # -- privacy ---------------------------------------------------------------------------------
-
-    async def forget_user(self, *, user: str) -> int:
-        """Delete the user's interactions, feedback and corrections; return the count.
-
-        Feedback and corrections on the user's interactions go with them. The opt-out record
-        is kept (it is how we keep honouring the opt-out), and so is the admin audit log. An
-        empty ``user`` forgets nothing.
-        """
-        if not user:
-            return 0
-
-        def forget(conn: sqlite3.Connection) -> int:
-            with immediate(conn):
-                on_theirs = conn.execute(
-                    "DELETE FROM feedback WHERE interaction_id IN "
-                    "(SELECT id FROM interactions WHERE user = ?)",
-                    (user,),
-                ).rowcount
-                by_them = conn.execute("DELETE FROM feedback WHERE user = ?", (user,)).rowcount
-                corrected = conn.execute(
-                    "DELETE FROM corrections WHERE user = ? OR interaction_id IN "
-                    "(SELECT id FROM interactions WHERE user = ?)",
-                    (user, user),
-                ).rowcount
-                conn.execute("DELETE FROM feedback_order WHERE user = ?", (user,))
-                theirs = conn.execute("DELETE FROM interactions WHERE user = ?", (user,)).rowcount
-            return int(on_theirs + by_them + corrected + theirs)
-
-        return await self._run(forget)

@@ -35,6 +35,7 @@ from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
 Hit = Callable[[Manifest], bool]
+STILL_SERVING = "still serving and cannot be untrained: retrain and promote a clean version"
 
 
 class Rebuild(Protocol):
@@ -151,7 +152,12 @@ class PrivacyService:
             return done
         model = await self._model(manifest)
         if model is not None and model.backend != "local":
-            done = await self._delete_all(manifest, artifacts=True)
+            if model.state == "active" and (manifest.locations or manifest.pending):
+                # Its files (an openai version's few-shot index) are what serves: they go once
+                # an admin promotes a clean version.
+                done = await self._keep_pending(manifest, STILL_SERVING)
+            else:
+                done = await self._delete_all(manifest, artifacts=True)
             flagged = (Flagged(model.task, model.version, model.backend, model.state),)
             return dataclasses.replace(done, flagged=flagged if listed else ())
         rebuilt: tuple[Rebuilt, ...] = ()

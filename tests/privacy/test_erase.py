@@ -81,7 +81,7 @@ async def test_forget_deletes_the_datasets_and_uploads_that_hold_the_user_and_no
     remaining = {i.id async for i in store.iter_interactions()}
     assert world.others <= remaining
     assert not remaining & world.u1_ids
-    assert await audit(store, user=U1, data_dir=settings.data_dir, texts=[MARKER]) == []
+    assert (await audit(store, user=U1, data_dir=settings.data_dir, texts=[MARKER])).clean
     # The actor of what U1 only caused is cleared, the record kept.
     kept = [await store.get_interaction(i) for i in world.caused_by_u1]
     assert [i.user for i in kept if i] == [""] * len(world.caused_by_u1)
@@ -134,7 +134,7 @@ async def test_affected_active_local_models_are_rebuilt_in_place_and_never_rolle
         assert (await live.reply("is the build fixed?"))[0].text
     finally:
         await live.close()
-    assert await audit(store, user=U1, data_dir=settings.data_dir, texts=[MARKER]) == []
+    assert (await audit(store, user=U1, data_dir=settings.data_dir, texts=[MARKER])).clean
 
 
 async def test_a_vertex_model_is_flagged_and_listed_and_a_retired_local_one_loses_its_files(

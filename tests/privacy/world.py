@@ -177,3 +177,8 @@ def write_file(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def files_under(folder: Path) -> list[Path]:
+    """Return every file below ``folder`` (none if it does not exist)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []

@@ -8,6 +8,7 @@ under DATA_DIR including inside model archives, objects in TUNING_BUCKET, manife
 from __future__ import annotations
 
 import argparse
+import sys
 
 from tuning.cli.common import print_json, progress
 from tuning.cloud.uploads import GcsUploader
@@ -27,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for sub in (check, forget):
         sub.add_argument("--user", required=True, help="the Slack user id, e.g. U012AB3CD")
         # SUPPRESS: `privacy --json audit` (the verb's flag) and `privacy audit --json` both work.
-        sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+        sub.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON"
+        )
     check.add_argument(
         "--text",
         action="append",
@@ -49,7 +52,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 print(*report.lines(), sep="\n")
             return 1 if report.cleanup.pending else 0
         with progress("audit") as bar:
-            found = await audit(
+            result = await audit(
                 store,
                 user=args.user,
                 data_dir=settings.data_dir,
@@ -63,9 +66,17 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await store.close()
     if args.json:
-        print_json({"user": args.user, "clean": not found, "found": found})
-    elif found:
-        print(*(f"{f.place}: {f.where}" for f in found), sep="\n")
+        print_json(
+            {"user": args.user, "clean": result.clean, "texts": result.texts, "found": result.found}
+        )
+    elif result.found:
+        print(*(f"{f.place}: {f.where}" for f in result.found), sep="\n")
     else:
         print(f"nothing of {args.user} found")
-    return 1 if found else 0
+    if not result.texts:
+        print(
+            f"note: the store holds no text of {args.user} and no --text was given, so files "
+            "and objects were not searched",
+            file=sys.stderr,
+        )
+    return 0 if result.clean else 1

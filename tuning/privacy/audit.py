@@ -74,6 +74,19 @@ async def user_texts(store: Store, *, user: str) -> list[str]:
     return texts
 
 
+@dataclass(frozen=True)
+class Audit:
+    """Where the user's text remains, and how many texts were searched for (0: files unsearched)."""
+
+    found: tuple[Finding, ...]
+    texts: int
+
+    @property
+    def clean(self) -> bool:
+        """Return whether nothing was found."""
+        return not self.found
+
+
 async def audit(
     store: Store,
     *,
@@ -82,15 +95,15 @@ async def audit(
     objects: DatasetUploader | None = None,
     texts: Sequence[str] = (),
     progress: Progress | None = None,
-) -> list[Finding]:
-    """Return every place that still holds ``user``'s records or text (empty: clean)."""
+) -> Audit:
+    """Return every place that still holds ``user``'s records or text."""
     needles = Needles.of([*await user_texts(store, user=user), *texts])
     found = await search_store(store, user=user, needles=needles)
     found += await search_manifests(store, user=user)
     found += await asyncio.to_thread(search_files, data_dir, needles, progress)
     if objects is not None:
         found += await search_objects(objects, needles, progress)
-    return found
+    return Audit(found=tuple(found), texts=len(needles.texts))
 
 
 async def search_store(store: Store, *, user: str, needles: Needles) -> list[Finding]:

@@ -134,7 +134,11 @@ async def start_bot(
     settings).
     """
     owns_store = store is None
-    store = store if store is not None else await open_store(settings.store_url)
+    store = (
+        store
+        if store is not None
+        else await open_store(settings.store_url, retention=settings.retention)
+    )
     owns_queue = queue is None
     if queue is None:
         queue = await open_queue(settings.queue_url, clock=store.clock, store=store, kinds=KINDS)

@@ -143,7 +143,7 @@ class Harness:
         store: Store | None = None
         models: LiveModels | None = None
         if models_cls is not LiveModels:
-            store = await open_store(settings.store_url)
+            store = await open_store(settings.store_url, retention=settings.retention)
             self.stores.append(store)
             models = await models_cls.start(settings=settings, store=store)
         # Each bot has its own connection to the one queue file, as replicas would.

@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -213,6 +214,11 @@ class Settings:
     # How long interactions, feedback and corrections (and the datasets and models built from
     # them) are kept: tick purges older ones, Firestore's TTL on ``expires_at`` backs it up.
     retention_days: int = 90
+
+    @property
+    def retention(self) -> timedelta:
+        """Return how long records are kept (RETENTION_DAYS)."""
+        return timedelta(days=self.retention_days)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

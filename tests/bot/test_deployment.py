@@ -170,6 +170,7 @@ GCLOUD_COMMANDS = (
     ("secrets", "create"),
     ("secrets", "add-iam-policy-binding"),
     ("firestore", "indexes", "composite", "create"),
+    ("firestore", "indexes", "fields", "update"),
     ("firestore", "fields", "ttls", "update"),
     ("pubsub", "topics", "create"),
     ("pubsub", "subscriptions", "create"),

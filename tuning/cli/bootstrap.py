@@ -122,7 +122,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"warning: {args.source}: skipped {empty} rows with empty text", file=sys.stderr)
     name = dataset_name(args.source, args.name)
     data_dir = settings.data_dir
-    store = await open_store(settings.store_url)  # fail on a bad store before training
+    # Open the store first: fail on a bad one before training.
+    store = await open_store(settings.store_url, retention=settings.retention)
     try:
         steps = 3 if pairs else 2
         with tqdm(total=steps, desc="bootstrap", file=sys.stderr, disable=None) as bar:

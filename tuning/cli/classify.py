@@ -72,7 +72,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     texts = await asyncio.to_thread(
         read_texts, args.source, args.text_col, skip_empty=args.skip_empty
     )
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, retention=settings.retention)
     try:
         active = await ensure_active(settings=settings, store=store, tasks=("classifier",))
     finally:

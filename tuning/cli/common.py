@@ -58,7 +58,7 @@ async def tuning_context(
     settings: Settings, *, backend: str | None = None, on_change: OnChange | None = None
 ) -> AsyncIterator[Context]:
     """Open the store and build the service with the local backend and, if needed, Vertex."""
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, retention=settings.retention)
     try:
         service = build_tuning_service(
             settings, store, backend=backend, on_change=on_change, strict=True

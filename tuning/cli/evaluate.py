@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Export a fresh validation split, compare both models on it and print the metrics."""
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, retention=settings.retention)
     try:
         models = await store.list_models(task=args.task)
         if args.version:

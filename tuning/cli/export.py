@@ -35,7 +35,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     local = backend in ("local", "openai")
     minimum = LOCAL_MIN_TRAIN if local else settings.vertex.min_train_examples
     config = replace(DatasetConfig(), min_train=args.min_train or minimum)
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, retention=settings.retention)
     try:
         with progress("reading interactions", total=None) as bar:
             files = await export_dataset(

@@ -9,7 +9,7 @@ from tuning.config import Settings
 from tuning.errors import ConfigError
 from tuning.store.firestore.setup import gcloud_commands
 
-HELP = "Print the gcloud commands that create the Firestore indexes and the claims TTL policy."
+HELP = "Print the gcloud commands that create the Firestore indexes and the TTL policies."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,7 +25,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Print the jobs (or cancel one)."""
     if args.cancel:
         return await _cancel(args, settings)
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, retention=settings.retention)
     try:
         if args.job_id:
             job = await store.get_job(args.job_id)

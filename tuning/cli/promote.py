@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Promote the version and print it."""
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, retention=settings.retention)
     try:
         model = await promote(
             store, task=args.task, version=args.version, actor="cli", reason=BY_HAND

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Roll back and print the version that is active now."""
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, retention=settings.retention)
     try:
         model = await rollback(store, task=args.task, actor="cli")
     finally:

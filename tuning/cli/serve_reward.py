@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Load the scorer, then serve it until SIGTERM or SIGINT."""
     configure_logging(settings.log_level)  # one line per request is the point of this verb
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, retention=settings.retention)
     try:
         scorer = await load_scorer(store, settings)
     finally:

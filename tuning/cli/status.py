@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Print the state of the tuning loop."""
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, retention=settings.retention)
     try:
         active = {task: await store.active_model(task=task) for task in TASKS}
         running = await store.running_jobs()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tuning.errors import ConfigError
 from tuning.records import Clock, utcnow
 from tuning.store.base import Store
@@ -9,12 +11,15 @@ from tuning.store.base import Store
 __all__ = ["Store", "open_store"]
 
 
-async def open_store(url: str, *, clock: Clock = utcnow) -> Store:
+async def open_store(
+    url: str, *, clock: Clock = utcnow, retention: timedelta | None = None
+) -> Store:
     """Build the store named by a STORE_URL, open it and return it.
 
     ``sqlite:///PATH`` (relative; ``sqlite:////abs/path`` for an absolute path) or
     ``firestore://PROJECT[/DATABASE]``. Raise ConfigError naming STORE_URL for anything else.
-    The store reads the time from ``clock``.
+    The store reads the time from ``clock``. With a ``retention``, Firestore records carry
+    ``expires_at`` for its TTL policies (SQLite needs none: ``purge_before`` does it all).
     """
     scheme, _, rest = url.partition("://")
     store: Store
@@ -27,7 +32,7 @@ async def open_store(url: str, *, clock: Clock = utcnow) -> Store:
     elif scheme == "firestore":
         from tuning.store.firestore.store import FirestoreStore
 
-        store = FirestoreStore.from_url(url, clock=clock)
+        store = FirestoreStore.from_url(url, clock=clock, retention=retention)
     else:
         raise ConfigError(
             "STORE_URL",

@@ -31,7 +31,9 @@ class FirestoreCorrections(FirestoreEngine):
         ref = self._col("corrections").document(
             correction_id(correction.interaction_id, correction.user)
         )
-        await ref.set(codec.correction_to_dict(correction, enc))
+        await ref.set(
+            {**codec.correction_to_dict(correction, enc), **self._expiry(correction.created_at)}
+        )
 
     async def iter_corrections(self, *, since: datetime | None = None) -> AsyncIterator[Correction]:
         """Yield corrections oldest first, optionally only those created after ``since``."""

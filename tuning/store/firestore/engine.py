@@ -6,6 +6,7 @@ import asyncio
 import random
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from google.api_core import exceptions as api_errors
@@ -21,7 +22,12 @@ from google.cloud.firestore import (
 
 from tuning.errors import StoreError
 from tuning.records import Clock, utcnow
-from tuning.store.firestore.docs import api_errors_as_store_errors, doc_id, translated
+from tuning.store.firestore.docs import (
+    api_errors_as_store_errors,
+    doc_id,
+    encode_time,
+    translated,
+)
 
 T = TypeVar("T")
 # Transactions retry their commit on contention (the SDK's default is 5), and we retry reads that
@@ -35,12 +41,21 @@ class FirestoreEngine:
     """The client, per-key local locks and paging that every Firestore store method uses."""
 
     def __init__(
-        self, client: AsyncClient, *, prefix: str = "", page_size: int = 500, clock: Clock = utcnow
+        self,
+        client: AsyncClient,
+        *,
+        prefix: str = "",
+        page_size: int = 500,
+        clock: Clock = utcnow,
+        retention: timedelta | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
         self.prefix = prefix
         self.page_size = page_size
+        # With a retention, interactions, feedback and corrections carry ``expires_at``, the
+        # field their TTL policies delete by (see tuning.store.firestore.setup).
+        self.retention = retention
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def _transact(self, lock_key: str, body: Callable[[AsyncTransaction], Awaitable[T]]) -> T:
@@ -67,6 +82,12 @@ class FirestoreEngine:
                 except ValueError as exc:  # the SDK's "Failed to commit transaction in N attempts"
                     raise StoreError(f"firestore store: {exc}") from exc
             raise AssertionError("unreachable")
+
+    def _expiry(self, created_at: datetime) -> dict[str, datetime]:
+        """Return the ``expires_at`` field of a record created at ``created_at``, if any."""
+        if self.retention is None:
+            return {}
+        return {"expires_at": encode_time(created_at) + self.retention}
 
     def _col(self, name: str) -> AsyncCollectionReference:
         return self.client.collection(self.prefix + name)

@@ -6,10 +6,13 @@ Collections (each name may carry a prefix, e.g. per test or per deployment) and 
 collection     document id                                   notes
 =============  ============================================  =================================
 interactions   interaction id                                queried by (channel, ts),
-                                                             (channel, reply_ts), user, kind,
-                                                             parent_id
+                                                             (channel, reply_ts), user, author,
+                                                             kind, parent_id
 feedback       sha256(interaction_id NUL user NUL reaction)  created with create(): idempotent
+feedback_order the feedback's document id                    its last Slack event (ids only)
 corrections    sha256(interaction_id NUL user)               set(): a later one replaces it
+manifests      manifest id                                   record ids: a zlib blob, split
+manifest_parts ``{manifest id}#{n}``                         over parts past ~900 KB
 claims         sha256(key)                                   ``expires_at``: the TTL field
 models         ``{task}:{version}``                          candidate | active | retired
 active_models  task                                          read and written by every
@@ -24,7 +27,9 @@ meta           ``ping``                                      read (never written
 An id that is not a valid document id (contains "/", too long, reserved) is replaced by
 ``sha256-<hex>`` of itself. Atomicity: ``create()`` for new interactions, feedback and claims;
 transactions to take over an expired claim, reinstate retracted feedback, and promote a model.
-The composite indexes production needs, and the claims TTL policy, are listed in
+With a ``retention``, interactions, feedback and corrections carry ``expires_at`` (created_at +
+retention) for their TTL policies, a backstop to ``purge_before``.
+The composite indexes production needs, the TTL policies and the unindexed fields are listed in
 :mod:`tuning.store.firestore.setup` (rendered as ``firestore.indexes.json``; ``python -m tuning
 firestore-setup`` prints the gcloud commands for a database and prefix); ``purge_expired()``
 does the TTL policy's work on demand.
@@ -60,20 +65,31 @@ from tuning.store.firestore.docs import (
 )
 from tuning.store.firestore.docs import decode_time as dec
 from tuning.store.firestore.docs import encode_time as enc
+from tuning.store.firestore.manifests import FirestoreManifests
+from tuning.store.firestore.privacy import FirestorePrivacy
 from tuning.store.firestore.registry import FirestoreRegistry
 
 __all__ = ["FirestoreStore"]
 
 
-class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistry, Store):
+class FirestoreStore(
+    FirestorePrivacy,
+    FirestoreManifests,
+    FirestoreCorrections,
+    FirestoreCheapReads,
+    FirestoreRegistry,
+    Store,
+):
     """A :class:`Store` on Firestore; closing it closes the client."""
 
     @classmethod
-    def from_url(cls, url: str, *, clock: Clock = utcnow) -> FirestoreStore:
+    def from_url(
+        cls, url: str, *, clock: Clock = utcnow, retention: timedelta | None = None
+    ) -> FirestoreStore:
         """Build a store from ``firestore://PROJECT[/DATABASE]`` (honours FIRESTORE_EMULATOR_HOST).
 
         With the emulator the client uses anonymous credentials; otherwise Application Default
-        Credentials.
+        Credentials. With a ``retention``, records carry ``expires_at`` for the TTL policies.
         """
         parsed = urlparse(url)
         if parsed.scheme != "firestore" or not parsed.netloc:
@@ -83,7 +99,7 @@ class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistr
             client = AsyncClient(project=parsed.netloc, database=database)
         except Exception as exc:  # google.auth raises several unrelated types here
             raise StoreError(f"STORE_URL: cannot connect to {url} ({exc})") from exc
-        return cls(client, clock=clock)
+        return cls(client, clock=clock, retention=retention)
 
     # -- interactions --------------------------------------------------------------------------
 
@@ -91,9 +107,7 @@ class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistr
     async def add_interaction(self, interaction: Interaction) -> None:
         """Store a new interaction; raise ConflictError if its id exists."""
         try:
-            await self._doc("interactions", interaction.id).create(
-                codec.interaction_to_dict(interaction, enc)
-            )
+            await self._doc("interactions", interaction.id).create(self._interaction(interaction))
         except api_errors.AlreadyExists as exc:
             raise ConflictError(f"interaction {interaction.id!r} already exists") from exc
 
@@ -103,9 +117,16 @@ class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistr
         ref = self._doc("interactions", interaction.id)
         try:
             # update() fails on a missing document; every field is written, so it replaces.
-            await ref.update(codec.interaction_to_dict(interaction, enc))
+            await ref.update(self._interaction(interaction))
         except api_errors.NotFound as exc:
             raise NotFoundError(f"interaction {interaction.id!r} does not exist") from exc
+
+    def _interaction(self, interaction: Interaction) -> dict[str, Any]:
+        """Return the document of an interaction, with its ``expires_at`` when there is one."""
+        return {
+            **codec.interaction_to_dict(interaction, enc),
+            **self._expiry(interaction.created_at),
+        }
 
     @translated
     async def get_interaction(self, interaction_id: str) -> Interaction | None:
@@ -185,7 +206,7 @@ class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistr
                 return stored if stored is not None else gone
             transaction.set(order_ref, {"user": user, "event_order": order})
             if stored is None:
-                transaction.create(ref, {**codec.feedback_to_dict(fresh, enc), **kind})
+                transaction.create(ref, self._feedback(fresh, kind))
                 return fresh
             if not stored.retracted:
                 return stored
@@ -201,7 +222,7 @@ class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistr
         """Add ``fresh`` once: create it, or reinstate it if it was retracted."""
         rating = fresh.rating
         try:
-            await ref.create({**codec.feedback_to_dict(fresh, enc), **kind})
+            await ref.create(self._feedback(fresh, kind))
         except api_errors.AlreadyExists:
             pass
         else:
@@ -216,7 +237,7 @@ class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistr
         async def reinstate(transaction: AsyncTransaction) -> Feedback:
             snapshot = await ref.get(transaction=transaction)
             if not snapshot.exists:  # forgotten in between: give it anew
-                transaction.create(ref, {**codec.feedback_to_dict(fresh, enc), **kind})
+                transaction.create(ref, self._feedback(fresh, kind))
                 return fresh
             stored = codec.feedback_from_dict(snapshot.to_dict() or {}, dec)
             if not stored.retracted:
@@ -228,6 +249,10 @@ class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistr
             return replace(stored, retracted=False, rating=rating, updated_at=now)
 
         return await self._transact(ref.path, reinstate)
+
+    def _feedback(self, fresh: Feedback, kind: dict[str, Any]) -> dict[str, Any]:
+        """Return the document of new feedback: its fields, the kind, its ``expires_at``."""
+        return {**codec.feedback_to_dict(fresh, enc), **kind, **self._expiry(fresh.created_at)}
 
     async def _interaction_kind(self, interaction_id: str) -> str | None:
         snapshot = await self._doc("interactions", interaction_id).get()
@@ -365,41 +390,4 @@ class FirestoreStore(FirestoreCorrections, FirestoreCheapReads, FirestoreRegistr
         deleted = 0
         async for snapshot in self._pages(query.order_by("expires_at")):
             deleted += await self._delete_unchanged(snapshot)
-        return deleted
-
-    # -- privacy ---------------------------------------------------------------------------------
-
-    @translated
-    async def forget_user(self, *, user: str) -> int:
-        """Delete the user's interactions, feedback and corrections; return the count.
-
-        Feedback and corrections on the user's interactions go with them. Works in batches, so
-        it is not one atomic step; running it again finishes the job. The opt-out record and
-        the admin audit log are kept. An empty ``user`` forgets nothing.
-        """
-        if not user:
-            return 0
-        deleted = 0
-        theirs = self._col("interactions").where(filter=FieldFilter("user", "==", user))
-        while snapshots := await theirs.limit(self.page_size).get():
-            ids = [s.get("id") for s in snapshots]
-            on_theirs: list[Any] = []
-            for start in range(0, len(ids), 30):  # "in" takes at most 30 values
-                chunk = ids[start : start + 30]
-                for collection in ("feedback", "corrections"):
-                    query = self._col(collection).where(
-                        filter=FieldFilter("interaction_id", "in", chunk)
-                    )
-                    on_theirs.extend(await query.get())
-            # Feedback first: a crash in between must not leave feedback on a deleted message.
-            deleted += await self._delete_all(s.reference for s in on_theirs)
-            deleted += await self._delete_all(s.reference for s in snapshots)
-        for collection in ("feedback", "corrections"):
-            by_them = self._col(collection).where(filter=FieldFilter("user", "==", user))
-            while snapshots := await by_them.limit(self.page_size).get():
-                deleted += await self._delete_all(s.reference for s in snapshots)
-        # Their event order markers hold ids only; they go too, uncounted.
-        markers = self._col("feedback_order").where(filter=FieldFilter("user", "==", user))
-        while snapshots := await markers.limit(self.page_size).get():
-            await self._delete_all(s.reference for s in snapshots)
         return deleted

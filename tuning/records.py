@@ -183,6 +183,29 @@ class Manifest:
     updated_at: datetime = field(default_factory=utcnow)
 
 
+def dataset_manifest_id(name: str) -> str:
+    """Return the id of a dataset's manifest (``name``: a job id, or ``export-<directory>``).
+
+    >>> dataset_manifest_id("job-1")
+    'dataset:job-1'
+    """
+    return f"dataset:{name}"
+
+
+def model_manifest_id(*, task: Task, version: str) -> str:
+    """Return the id of a model version's manifest.
+
+    >>> model_manifest_id(task="generator", version="gen-1")
+    'model:generator:gen-1'
+    """
+    return f"model:{task}:{version}"
+
+
+# The outcome of a job whose training data was forgotten or expired while it trained: its
+# candidate is registered, flagged by its manifest, and never promoted.
+WITHHELD = "withheld"
+
+
 @dataclass(frozen=True)
 class Erased:
     """What a forget-me or a retention purge deleted from the store: counts and record ids.
@@ -229,7 +252,8 @@ class JobRecord:
     """A tuning job, local or Vertex, with everything needed to report on it later.
 
     ``notify`` says who to tell when it ends (channel, thread_ts, user, response_url), so any
-    process that sees the end can report it. ``outcome`` is ``promoted``, ``kept`` or ``failed``.
+    process that sees the end can report it. ``outcome`` is ``promoted``, ``kept``, ``failed``,
+    or :data:`WITHHELD`.
     """
 
     id: str

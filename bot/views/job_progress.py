@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.views.format import first_line, metrics_text
-from tuning.records import JobRecord
+from tuning.records import WITHHELD, JobRecord
 
 STAGES = ("queued", "running", "evaluating", "ended")
 
@@ -75,6 +75,8 @@ def _ended_text(job: JobRecord, what: str) -> str:
     why = f" ({why})" if job.metrics else ""
     if job.outcome == "promoted":
         return f":tada: Promoted{version} from the {what}{why}."
+    if job.outcome == WITHHELD:  # its training data was forgotten or expired as it trained
+        return f":no_entry: Withheld{version} from the {what}{why}."
     if job.outcome == "kept":
         hint = (
             f" `/sarcasm promote {job.task} {job.candidate_version}` uses it anyway."

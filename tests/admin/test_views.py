@@ -20,6 +20,8 @@ from bot.views.messages import (
     build_status_blocks,
 )
 from tests.admin.builders import dashboard, job, model
+from tuning.lifecycle.tracing import WITHHELD_BECAUSE
+from tuning.records import WITHHELD
 
 
 def _buttons(view_blocks: list[dict]) -> list[dict]:
@@ -161,6 +163,16 @@ def test_progress_text_for_each_stage() -> None:
     assert "Promoted `c9`" in build_progress_text(promoted)
     assert "promote classifier c9" in build_progress_text(kept)
     assert build_progress_text(failed).endswith("failed: Dataset too small: 3 < 100")
+
+
+def test_a_withheld_job_says_why_in_plain_words_and_offers_no_promotion() -> None:
+    reason = WITHHELD_BECAUSE["forgotten"]
+    text = build_progress_text(
+        job(outcome=WITHHELD, candidate_version="c9", metrics={"decision": reason})
+    )
+    assert text.startswith(":no_entry: Withheld `c9`")
+    assert f"({reason})" in text
+    assert "/sarcasm promote" not in text
 
 
 def test_progress_reads_the_tuning_service_metrics_shape() -> None:

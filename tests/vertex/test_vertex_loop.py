@@ -29,6 +29,7 @@ from tuning.lifecycle.service import TuningService
 from tuning.models.label_calibration import LOGPROBS, P_IF_NOT_SARCASTIC, P_IF_SARCASTIC
 from tuning.models.serving import LiveModels
 from tuning.prompts import GENERATOR_SYSTEM_PROMPT, LABEL_WORDS
+from tuning.records import dataset_manifest_id, model_manifest_id
 from tuning.store import open_store
 from tuning.store.sqlite.store import SqliteStore
 
@@ -183,6 +184,18 @@ async def test_a_gemini_3_classifier_job_is_evaluated_promoted_with_force_and_se
     assert (active.version, active.artifact) == (job.candidate_version, endpoint)
     (create,) = fake_vertex.bodies("POST", "/tuningJobs")
     assert create["baseModel"] == settings.vertex.classifier_base_model
+    # The uploads are on the dataset's manifest; the tuned model has no files of ours to delete.
+    store = await open_store(settings.store_url)
+    dataset = await store.get_manifest(dataset_manifest_id(job.id))
+    model = await store.get_manifest(model_manifest_id(task="classifier", version=active.version))
+    await store.close()
+    assert dataset is not None
+    assert model is not None
+    sent = {v for v in create["supervisedTuningSpec"].values() if str(v).startswith("gs://")}
+    assert len(sent) == 2  # train and validation
+    assert {loc for loc in dataset.locations if loc.startswith("gs://")} == sent
+    assert (model.locations, model.record_ids) == ((), dataset.record_ids)
+    assert model.record_ids
     # Calibrated on the validation split, stored with the version; no call asked for logprobs.
     assert 0.5 < active.metrics[P_IF_SARCASTIC] < 1.0
     assert 0.0 < active.metrics[P_IF_NOT_SARCASTIC] < 0.5

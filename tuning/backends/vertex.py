@@ -28,7 +28,7 @@ import asyncio
 import json
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,8 @@ from tuning.records import (
 )
 
 log = logging.getLogger(__name__)
+# Told of each uploaded dataset file and its copy's URI (the copy's manifest entry is made so).
+Uploaded = Callable[[Path, str], Awaitable[None]]
 # What the dry run offers the scorer for a prompt nobody rated a reply to.
 SAMPLE_REPLY = "Oh, wonderful. Exactly what everyone was hoping for."
 
@@ -88,18 +90,25 @@ class VertexBackend(TuningBackend):
         uploader: DatasetUploader,
         vertex: VertexSettings,
         retry_delay: float = 1.0,
+        uploaded: Uploaded | None = None,
     ) -> None:
         self._client = client
         self._uploader = uploader
         self._vertex = vertex
         self._retry_delay = retry_delay
+        self._uploaded = uploaded
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> VertexBackend:
+    def from_settings(
+        cls, settings: Settings, *, uploaded: Uploaded | None = None
+    ) -> VertexBackend:
         """Build the backend for the configured project, tuning region and bucket."""
         vertex = settings.vertex
         return cls(
-            client=build_client(vertex), uploader=GcsUploader.from_settings(vertex), vertex=vertex
+            client=build_client(vertex),
+            uploader=GcsUploader.from_settings(vertex),
+            vertex=vertex,
+            uploaded=uploaded,
         )
 
     async def start(
@@ -123,10 +132,8 @@ class VertexBackend(TuningBackend):
         if existing is not None:
             return existing
         source = await self._source(job, base)
-        train_uri = await self._uploader.upload(dataset.train)
-        validation_uri = (
-            await self._uploader.upload(dataset.validation) if validation_count else None
-        )
+        train_uri = await self._upload(dataset.train)
+        validation_uri = await self._upload(dataset.validation) if validation_count else None
         config = tuning_config(job, self._vertex, validation_uri=validation_uri)
         attempt = 1
         while True:
@@ -144,6 +151,13 @@ class VertexBackend(TuningBackend):
                     raise self._error(exc, "create the tuning job") from exc
             await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
             attempt += 1
+
+    async def _upload(self, path: Path) -> str:
+        """Upload one dataset file and report its copy (forget-me deletes it with the dataset)."""
+        uri = await self._uploader.upload(path)
+        if self._uploaded is not None:
+            await self._uploaded(path, uri)
+        return uri
 
     async def _create(
         self, source: str, train_uri: str, config: types.CreateTuningJobConfig

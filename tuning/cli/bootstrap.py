@@ -40,6 +40,8 @@ from tuning.models.builders import (
 )
 from tuning.models.local_generator import LocalGenerator
 from tuning.models.reward import RewardModel
+from tuning.privacy.manifests import model_manifest
+from tuning.records import Manifest, model_manifest_id
 from tuning.store import Store, open_store
 
 HELP = "Add a public sarcasm dataset (CSV or JSONL) to the base data and retrain the local models."
@@ -103,6 +105,14 @@ async def _current_pairs(
     return await asyncio.to_thread(load_base_pairs, data_dir), None
 
 
+async def _active_manifest(store: Store) -> Manifest | None:
+    """Return the manifest of the active generator, or None."""
+    active = await store.active_model(task="generator")
+    if active is None:
+        return None
+    return await store.get_manifest(model_manifest_id(task="generator", version=active.version))
+
+
 def dataset_name(source: str, name: str | None) -> str:
     """Return a file-safe dataset name from ``--name`` or the source file name."""
     raw = name or Path(source).name.split(".")[0] or "dataset"
@@ -147,7 +157,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             )
             await register(store, classifier, promote=True)
             if generator is not None:
-                await register(store, generator, promote=True)
+                # Its pool extends the active generator's, and so holds what that one held.
+                manifest = model_manifest(
+                    generator, dataset=None, base=await _active_manifest(store), now=store.clock()
+                )
+                await register(store, generator, promote=True, manifest=manifest)
             bar.update()
     finally:
         await store.close()

@@ -9,13 +9,15 @@ from pathlib import Path
 from tuning.cli.common import add_backend, add_task_method, print_json, progress
 from tuning.config import Settings
 from tuning.datasets.assemble import DatasetConfig
-from tuning.datasets.export import export_dataset
 from tuning.lifecycle.service import LOCAL_MIN_TRAIN
+from tuning.lifecycle.tracing import export_traced
+from tuning.privacy.manifests import export_name
 from tuning.store import open_store
 
 HELP = (
     "Build a dataset from feedback and write train.jsonl, validation.jsonl (Vertex JSONL), "
-    "feedback.jsonl (local-only human feedback) and stats.json."
+    "feedback.jsonl (local-only human feedback) and stats.json; its manifest (the record ids it "
+    "holds, no text) is stored as dataset:export-<folder name>."
 )
 
 
@@ -38,8 +40,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     store = await open_store(settings.store_url, retention=settings.retention)
     try:
         with progress("reading interactions", total=None) as bar:
-            files = await export_dataset(
+            files = await export_traced(
                 store,
+                name=export_name(args.out.resolve()),
                 task=args.task,
                 method=args.method,
                 out=args.out,

@@ -217,6 +217,21 @@ async def export_dataset(
 ) -> DatasetFiles:
     """Read the store, build the dataset and write it to ``out``; raise DatasetError if unusable."""
     snapshot = await read_snapshot(store, task=task, progress=progress)
+    return await write_snapshot(
+        snapshot, task=task, method=method, out=out, data_dir=data_dir, config=config
+    )
+
+
+async def write_snapshot(
+    snapshot: Snapshot,
+    *,
+    task: Task,
+    method: Method,
+    out: Path,
+    data_dir: Path,
+    config: DatasetConfig | None = None,
+) -> DatasetFiles:
+    """Build the dataset from ``snapshot`` and write it to ``out``; raise DatasetError if unfit."""
     base = await asyncio.to_thread(base_examples, data_dir) if task == "classifier" else []
     dataset = await asyncio.to_thread(
         build_dataset, task, method, snapshot, base=base, config=config

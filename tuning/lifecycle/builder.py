@@ -10,6 +10,7 @@ joins the same way (``MODEL_BACKEND=openai``, ``--backend openai``, or ``OPENAI_
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from tuning.backends.base import TuningBackend
 from tuning.backends.local import LocalBackend
@@ -19,6 +20,7 @@ from tuning.errors import BackendError
 from tuning.lifecycle.job_log import OnChange
 from tuning.lifecycle.rebuild import LocalRebuild
 from tuning.lifecycle.service import TuningService
+from tuning.lifecycle.tracing import record_upload
 from tuning.privacy.erase import PrivacyService
 from tuning.store.base import Store
 
@@ -43,7 +45,7 @@ def build_tuning_service(
     wanted = backend or settings.model_backend
     if wanted == "vertex" or (backend is None and settings.vertex.project):
         try:
-            backends["vertex"] = vertex_backend(settings)
+            backends["vertex"] = vertex_backend(settings, store)
         except BackendError as error:
             if backend == "vertex" or (strict and wanted == "vertex"):
                 raise
@@ -65,14 +67,17 @@ def openai_backend(settings: Settings, store: Store) -> TuningBackend:
     return OpenAIBackend(settings=settings, store=store)
 
 
-def vertex_backend(settings: Settings) -> TuningBackend:
-    """Build the Vertex AI backend; raise one clear line if it is not configured."""
+def vertex_backend(settings: Settings, store: Store) -> TuningBackend:
+    """Build the Vertex AI backend; raise one clear line if it is not configured.
+
+    Each dataset file it uploads is added to its dataset's manifest, so forget-me finds it.
+    """
     # Imported here so that a local-only process never loads google-genai's tuning types.
     from tuning.backends.vertex import VertexBackend
 
     if not settings.vertex.project or not settings.vertex.bucket:
         raise BackendError("the vertex backend needs GOOGLE_CLOUD_PROJECT and TUNING_BUCKET")
-    return VertexBackend.from_settings(settings)
+    return VertexBackend.from_settings(settings, uploaded=partial(record_upload, store))
 
 
 def build_privacy_service(settings: Settings, store: Store) -> PrivacyService:

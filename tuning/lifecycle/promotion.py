@@ -14,7 +14,8 @@ from tuning.evaluation.keys import HUMAN_FEEDBACK, finite
 from tuning.lifecycle.calibration import Calibrate
 from tuning.lifecycle.job_log import JobLog
 from tuning.lifecycle.registry import promote, register_candidate
-from tuning.records import JobRecord, ModelVersion
+from tuning.lifecycle.tracing import WITHHELD_BECAUSE, affected_by, record_candidate
+from tuning.records import WITHHELD, Affected, JobRecord, ModelVersion
 from tuning.records import frozen_mapping as frozen
 from tuning.store.base import Store
 
@@ -34,7 +35,9 @@ async def finish_job(
     """Evaluate a SUCCEEDED job's model against the active one; promote it if ``rule`` says so.
 
     The rule is :func:`tuning.evaluation.decision.decide`'s. A candidate that is not promoted
-    (too little held-out feedback included) is ``kept``: registered, never failed.
+    (too little held-out feedback included) is ``kept``: registered, never failed. One whose
+    training data was forgotten or expired while it trained (its manifest is affected) is
+    ``withheld``: registered and flagged, never promoted.
 
     Exactly one process finishes a job (a store claim); the others return it as it is.
     ``calibrate`` first fits the candidate's label probabilities on the same validation split.
@@ -55,7 +58,10 @@ async def finish_job(
             job_id=job.id,
         ),
     )
+    manifest = await record_candidate(store, model, job=job)
     job = await log.transition(job, "EVALUATING", candidate_version=version)
+    if manifest.affected:
+        return await _withhold(log, job, manifest.affected)
     active = await store.active_model(task=job.task)
     try:
         if calibrate is not None:
@@ -88,12 +94,24 @@ async def finish_job(
     job = await log.save(job, metrics=frozen(metrics))
     await log.emit(job)  # "evaluating", now with its metrics
     if decision.promote:
+        # Forget-me may have flagged it while it was evaluated.
+        affected = await affected_by(store, task=job.task, version=version)
+        if affected:
+            return await _withhold(log, job, affected)
         await promote(
             store, task=job.task, version=version, actor=f"job {job.id}", reason=decision.reason
         )
     return await log.transition(
         job, "SUCCEEDED", outcome="promoted" if decision.promote else "kept"
     )
+
+
+async def _withhold(log: JobLog, job: JobRecord, affected: Affected) -> JobRecord:
+    """End a job whose candidate holds forgotten or expired data: registered, never promoted."""
+    job = await log.save(
+        job, metrics=frozen({**job.metrics, "decision": WITHHELD_BECAUSE[affected]})
+    )
+    return await log.transition(job, "SUCCEEDED", outcome=WITHHELD)
 
 
 def _learnt_from(job: JobRecord) -> int:

@@ -4,6 +4,8 @@ Every promotion and rollback goes through here (the CLI, `/sarcasm`, App Home an
 jobs), so each writes one audit record of one shape: ``actor`` (a Slack user id, ``cli`` or
 ``job <id>``), ``action`` (``promote <task>`` / ``rollback <task>``), ``result`` (the version
 now active, or ``nothing``) and ``detail`` (``reason`` for a promotion, ``from`` for a rollback).
+A version whose manifest is affected (built from forgotten or expired data) is never promoted,
+and a rollback passes over it.
 
 Every bot process follows the active versions by polling (``LiveModels.run_polling``), so a
 promotion or rollback here reaches every replica within ``REGISTRY_POLL_SECONDS``.
@@ -14,6 +16,7 @@ from __future__ import annotations
 from typing import Literal
 
 from tuning.errors import ConflictError, NotFoundError
+from tuning.lifecycle.tracing import affected_by
 from tuning.records import AuditEntry, ModelVersion, Task
 from tuning.store.base import Store
 
@@ -45,7 +48,16 @@ async def register_candidate(store: Store, model: ModelVersion) -> ModelVersion:
 async def promote(
     store: Store, *, task: Task, version: str, actor: str, reason: str
 ) -> ModelVersion:
-    """Make ``version`` the active ``task`` model and audit it; raise NotFoundError if unknown."""
+    """Make ``version`` the active ``task`` model and audit it; raise NotFoundError if unknown.
+
+    Raise ConflictError for a version built from forgotten or expired data (its manifest says so).
+    """
+    affected = await affected_by(store, task=task, version=version)
+    if affected:
+        raise ConflictError(
+            f"{task} {version} was built from {affected} data and is never served again; "
+            "retrain for a clean model"
+        )
     model = await store.promote(task=task, version=version)
     await store.add_audit(
         AuditEntry(

@@ -4,7 +4,9 @@
 state change with its time, errors, metrics) and calls ``on_change`` after each change, so the
 CLI and Slack report local and Vertex jobs alike. States: QUEUED (exporting the dataset),
 PENDING and RUNNING (the backend's), EVALUATING, then SUCCEEDED with an outcome of
-``promoted`` or ``kept``, or FAILED / CANCELLED / EXPIRED with the reason in ``error``.
+``promoted``, ``kept`` or ``withheld`` (its data was forgotten or expired while it trained), or
+FAILED / CANCELLED / EXPIRED with the reason in ``error``. Its dataset and its candidate each
+get a manifest (:mod:`tuning.lifecycle.tracing`).
 Only one job of ours runs at a time (Vertex AI allows one concurrent tuning job per project).
 """
 
@@ -21,7 +23,6 @@ from typing import Any
 from tuning.backends.base import RemoteStatus, TuningBackend
 from tuning.config import Settings
 from tuning.datasets.assemble import DatasetConfig
-from tuning.datasets.export import export_dataset
 from tuning.datasets.files import DatasetFiles
 from tuning.errors import BackendError, ConflictError, DatasetError, NotFoundError, SarcasmError
 from tuning.evaluation.comparison import Evaluator, ModelEvaluator
@@ -29,6 +30,7 @@ from tuning.evaluation.decision import Rule
 from tuning.lifecycle.calibration import calibrator
 from tuning.lifecycle.job_log import JobLog, OnChange
 from tuning.lifecycle.promotion import finish_job
+from tuning.lifecycle.tracing import export_traced
 from tuning.records import GENERATOR_ONLY, JobRecord, Method, StateChange, Task
 from tuning.records import frozen_mapping as frozen
 from tuning.store.base import Store
@@ -210,13 +212,15 @@ class TuningService:
         try:
             backend = self._backends[job.backend]
             out = self._settings.data_dir / "datasets" / job.id
-            files = await export_dataset(
+            files = await export_traced(
                 self._store,
+                name=job.id,
                 task=job.task,
                 method=job.method,
                 out=out,
                 data_dir=self._settings.data_dir,
                 config=self._datasets.get(job.backend, DatasetConfig()),
+                keep=True,
             )
             base = await self._store.active_model(task=job.task)
             config = {**job.config, "dataset_dir": str(out), "base_version": base and base.version}
@@ -300,12 +304,14 @@ class TuningService:
         out = self._settings.data_dir / "datasets" / job.id
         if not (out / "validation.jsonl").is_file():
             log.info("job %s: rebuilding its validation split here", job.id)
-            await export_dataset(
+            await export_traced(
                 self._store,
+                name=job.id,
                 task=job.task,
                 method=job.method,
                 out=out,
                 data_dir=self._settings.data_dir,
                 config=DatasetConfig(min_train=1),
+                keep=True,
             )
         return out / "validation.jsonl"

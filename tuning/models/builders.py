@@ -33,7 +33,7 @@ from tuning.errors import ConflictError, ModelError
 from tuning.models.local_classifier import LocalClassifier, cross_validated_f1, train_classifier
 from tuning.models.local_generator import LocalGenerator
 from tuning.models.reward import RewardModel
-from tuning.records import ModelVersion, Task, utcnow
+from tuning.records import Manifest, ModelVersion, Task, model_manifest_id, utcnow
 from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -128,8 +128,26 @@ def build_from_base(data_dir: Path, task: Task) -> ModelVersion:
     return build_generator(data_dir, train_pairs(load_base_pairs(data_dir)))
 
 
-async def register(store: Store, model: ModelVersion, *, promote: bool) -> ModelVersion:
-    """Register a saved version (idempotently) and optionally make it active."""
+async def register(
+    store: Store, model: ModelVersion, *, promote: bool, manifest: Manifest | None = None
+) -> ModelVersion:
+    """Register a saved version (idempotently) with its manifest, and optionally make it active.
+
+    Without ``manifest`` the version is seed-only: built from base data, it lists no records,
+    only its artifact directory. A manifest already stored for the version is left as it is.
+    """
+    if manifest is None:
+        now = store.clock()
+        manifest = Manifest(
+            id=model_manifest_id(task=model.task, version=model.version),
+            kind="model",
+            task=model.task,
+            locations=(model.artifact,) if model.artifact else (),
+            created_at=now,
+            updated_at=now,
+        )
+    if await store.get_manifest(manifest.id) is None:
+        await store.put_manifest(manifest)
     try:
         await store.add_model(model)
     except ConflictError:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import cast
 
@@ -31,7 +32,15 @@ from tuning.models.local_generator import LocalGenerator
 from tuning.models.openai_client import build_client, check_server
 from tuning.models.openai_index import build_index_version, load_index
 from tuning.models.reward import RewardModel
-from tuning.records import Correction, Interaction, ModelVersion, Task
+from tuning.records import (
+    Correction,
+    Interaction,
+    Manifest,
+    ModelVersion,
+    Task,
+    correction_id,
+    model_manifest_id,
+)
 from tuning.redaction import redact
 from tuning.store.base import Store
 
@@ -44,22 +53,68 @@ class Liked:
 
     exemplars: tuple[Exemplar, ...]
     examples: tuple[LabelledExample, ...]
+    # Per task, the id and creation time of every record whose text the index holds (for the
+    # version's manifest; a try-again reply's parents too, whose prompt it repeats).
+    held: Mapping[Task, Mapping[str, datetime]] = field(default_factory=dict)
+
+    def manifest(self, model: ModelVersion, *, now: datetime) -> Manifest:
+        """Return the manifest of an index version built from this feedback."""
+        held = self.held.get(model.task, {})
+        return Manifest(
+            id=model_manifest_id(task=model.task, version=model.version),
+            kind="model",
+            task=model.task,
+            record_ids=frozenset(held),
+            locations=(model.artifact,),
+            oldest=min(held.values(), default=None),
+            created_at=now,
+            updated_at=now,
+        )
 
 
 async def read_feedback(store: Store) -> Liked:
     """Return the train-split exemplars (approved replies, corrections) and labelled flags."""
     interactions = [item async for item in store.iter_interactions()]
+    by_id = {i.id: i for i in interactions}
     ratings = net_ratings([item async for item in store.iter_feedback()])
-    approved = build_generator_examples(interactions, ratings).items
-    exemplars = [Exemplar(e.input, e.target) for e in approved if text_split(e.input) == "train"]
-    exemplars += await _corrections(store, {i.id: i for i in interactions})
+    approved = [
+        e
+        for e in build_generator_examples(interactions, ratings).items
+        if text_split(e.input) == "train"
+    ]
+    exemplars = [Exemplar(e.input, e.target) for e in approved]
+    replies = _lineage(by_id, (e.source for e in approved))
+    for exemplar, correction in await _corrections(store, by_id):
+        exemplars.append(exemplar)
+        replies |= _lineage(by_id, [f"interaction:{correction.interaction_id}"])
+        replies[correction_id(interaction_id=correction.interaction_id, user=correction.user)] = (
+            correction.created_at
+        )
     flags = build_classifier_examples(interactions, ratings, [], balance=False).items
-    labelled = [(e.input, parse_label(e.target)) for e in flags if text_split(e.input) == "train"]
-    examples = [LabelledExample(text, label) for text, label in labelled if label]
-    return Liked(exemplars=tuple(exemplars), examples=tuple(examples))
+    labelled = [(e, parse_label(e.target)) for e in flags if text_split(e.input) == "train"]
+    used = [(e, label) for e, label in labelled if label]
+    examples = [LabelledExample(e.input, label) for e, label in used]
+    held: dict[Task, Mapping[str, datetime]] = {
+        "generator": replies,
+        "classifier": _lineage(by_id, (e.source for e, _ in used)),
+    }
+    return Liked(exemplars=tuple(exemplars), examples=tuple(examples), held=held)
 
 
-async def _corrections(store: Store, by_id: dict[str, Interaction]) -> list[Exemplar]:
+def _lineage(by_id: Mapping[str, Interaction], sources: Iterable[str]) -> dict[str, datetime]:
+    """Return the id and time of each ``interaction:<id>`` source and of the replies it retried."""
+    found: dict[str, datetime] = {}
+    for source in sources:
+        interaction = by_id.get(source.removeprefix("interaction:"))
+        while interaction is not None and interaction.id not in found:
+            found[interaction.id] = interaction.created_at
+            interaction = by_id.get(interaction.parent_id or "")
+    return found
+
+
+async def _corrections(
+    store: Store, by_id: dict[str, Interaction]
+) -> list[tuple[Exemplar, Correction]]:
     """Return human corrections as exemplars, where the store can list them yet."""
     # Store.iter_corrections arrives with the corrections work; until then there are none.
     iterate = getattr(store, "iter_corrections", None)
@@ -70,7 +125,8 @@ async def _corrections(store: Store, by_id: dict[str, Interaction]) -> list[Exem
     async for correction in corrections():
         asked = by_id.get(correction.interaction_id)
         if asked is not None and text_split(asked.input_text) == "train":
-            found.append(Exemplar(asked.input_text, redact(correction.text), "correction"))
+            exemplar = Exemplar(asked.input_text, redact(correction.text), "correction")
+            found.append((exemplar, correction))
     return found
 
 
@@ -111,7 +167,8 @@ async def ensure_openai_active(*, settings: Settings, store: Store) -> dict[Task
             examples=liked.examples if task == "classifier" else (),
         )
         log.info("serving %s on %s as %s", model, settings.openai.base_url, built.version)
-        made[task] = await register(store, built, promote=True)
+        manifest = liked.manifest(built, now=store.clock())
+        made[task] = await register(store, built, promote=True, manifest=manifest)
     return made
 
 

@@ -1,2 +1,1 @@
-"""Privacy: forget-me, retention, and the manifests that make every copy of a user's text
-traceable."""
+"""Privacy: forget-me, retention, and the manifests that trace every copy of a user's text."""

@@ -27,6 +27,7 @@ from tuning.records import (
     Manifest,
     ModelVersion,
     Task,
+    model_manifest_id,
 )
 
 
@@ -179,17 +180,28 @@ class Store(abc.ABC):
     async def rollback(self, *, task: Task) -> ModelVersion:
         """Reactivate the most recently active version before the current one.
 
-        Raise NotFoundError when there is nothing to roll back to.
+        Versions whose manifest is affected (built from forgotten or expired data) are passed
+        over. Raise NotFoundError when there is nothing to roll back to.
         """
-        previous = [
-            m
-            for m in await self.list_models(task=task)
-            if m.state == "retired" and m.promoted_at is not None
-        ]
-        if not previous:
-            raise NotFoundError(f"no earlier {task} version to roll back to")
-        latest = max(previous, key=lambda m: m.promoted_at or m.created_at)
-        return await self.promote(task=task, version=latest.version)
+        previous = sorted(
+            (
+                m
+                for m in await self.list_models(task=task)
+                if m.state == "retired" and m.promoted_at is not None
+            ),
+            key=lambda m: m.promoted_at or m.created_at,
+            reverse=True,
+        )
+        skipped = 0
+        for model in previous:
+            manifest = await self.get_manifest(model_manifest_id(task=task, version=model.version))
+            if manifest is None or not manifest.affected:
+                return await self.promote(task=task, version=model.version)
+            skipped += 1
+        flagged = (
+            f" ({skipped} built from forgotten or expired data passed over)" if skipped else ""
+        )
+        raise NotFoundError(f"no earlier {task} version to roll back to{flagged}")
 
     # -- tuning jobs ---------------------------------------------------------------------------
 

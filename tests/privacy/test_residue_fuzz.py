@@ -4,6 +4,7 @@ leaves nothing of a forgotten user's text anywhere (SQLite, real local jobs)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from tests.privacy.conftest import privacy_service
 from tests.privacy.jobs import export, retrain, tuning_service
 from tests.privacy.world import item
 from tuning.config import Settings
+from tuning.errors import DatasetError
 from tuning.privacy.audit import Needles, search_files, search_store
 from tuning.records import TASKS, Correction, Interaction, Kind, utcnow
 from tuning.store.sqlite.store import SqliteStore
@@ -115,7 +117,8 @@ async def retrain_both(play: Play, user: str) -> None:
 
 async def export_generator(play: Play, user: str) -> None:
     out = play.settings.data_dir / "exports" / play.next_id("x")
-    await export(play.settings, "generator", out, min_train=1)
+    with contextlib.suppress(DatasetError):  # nothing rated yet: the verb refuses, writes nothing
+        await export(play.settings, "generator", out, min_train=1)
 
 
 async def forget(play: Play, user: str) -> None:
@@ -159,7 +162,7 @@ async def residue(play: Play, user: str) -> list[str]:
 
 
 @settings(
-    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
 )
 @given(steps=STEPS)
 async def test_no_interleaving_leaves_residue_of_a_forgotten_user(steps: list[Step]) -> None:

@@ -178,3 +178,39 @@ async def test_a_vertex_model_is_flagged_and_listed_and_a_retired_local_one_lose
     manifest = await store.get_manifest(f"model:classifier:{retired.version}")
     assert manifest is not None
     assert manifest.affected == "forgotten"
+
+
+async def test_an_active_openai_version_keeps_serving_until_a_clean_one_replaces_it(
+    store: Store, settings: Settings
+) -> None:
+    await populate(store)
+    folder, _ = dataset(settings, "openai-index", set(), MARKER)  # its few-shot index
+    served = ModelVersion(task="generator", version="oa-1", backend="openai", artifact=str(folder))
+    await store.add_model(served)
+    await store.promote(task="generator", version="oa-1")
+    await store.put_manifest(
+        Manifest(
+            id="model:generator:oa-1",
+            kind="model",
+            task="generator",
+            record_ids=frozenset({"u1g7"}),
+            locations=(str(folder),),
+        )
+    )
+    service = privacy_service(store, settings)
+
+    report = await service.forget_user(user=U1)
+
+    assert report.cleanup.flagged == (Flagged("generator", "oa-1", "openai", "active"),)
+    assert exists(folder)  # deleting it would stop the bot answering
+    assert [p.location for p in report.cleanup.pending] == [str(folder)]
+    assert (await service.retry_pending()).pending  # still serving: still pending
+    assert exists(folder)
+
+    clean = build_from_base(settings.data_dir, "generator")
+    await register(store, clean, promote=True)
+    retried = await service.retry_pending()
+
+    assert retried.pending == ()
+    assert retried.artifacts == 1
+    assert not exists(folder)

@@ -210,14 +210,13 @@ class PrivacyService:
             [*manifest.locations, *(split_pending(p)[0] for p in manifest.pending)]
         )
         pending = tuple(Pending(location, reason) for location in todo)
-        await self._store.put_manifest(
-            dataclasses.replace(
-                manifest,
-                locations=(),
-                pending=tuple(pending_entry(p.location, p.reason) for p in pending),
-                updated_at=self._store.clock(),
+        entries = tuple(pending_entry(p.location, p.reason) for p in pending)
+        if manifest.locations or entries != manifest.pending:  # every tick retries: write once
+            await self._store.put_manifest(
+                dataclasses.replace(
+                    manifest, locations=(), pending=entries, updated_at=self._store.clock()
+                )
             )
-        )
         return Cleanup(pending=pending)
 
     async def _model(self, manifest: Manifest) -> ModelVersion | None:

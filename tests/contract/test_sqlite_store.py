@@ -259,3 +259,45 @@ def test_replicas_starting_together_on_a_new_file_all_open_it(tmp_path: Path) ->
             if worker.returncode:
                 failures.append(err.strip().splitlines()[-1])
     assert failures == []
+
+
+def _count_in_another_process(path: Path) -> int:
+    """Open the file in a new process, count the interactions, close it (the last connection)."""
+    code = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "print(c.execute('SELECT count(*) FROM interactions').fetchone()[0]); c.close()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    return int(done.stdout)
+
+
+def _row(id: str) -> Interaction:
+    return Interaction(
+        id=id,
+        team="T",
+        channel="C",
+        ts=id,
+        kind="generate",
+        input_text="hi",
+        output="Sure.",
+        model_version="v0",
+    )
+
+
+async def test_opening_a_second_store_on_the_file_keeps_the_first_ones_writes_visible(
+    tmp_path: Path,
+) -> None:
+    # A second open used to open and close the file to test it, which dropped the first
+    # connection's POSIX locks: the next process to close took itself for the last one and
+    # deleted the WAL the first connection went on writing to, so its writes were lost.
+    path = tmp_path / "store.db"
+    first = await open_store(f"sqlite:///{path}")
+    await first.add_interaction(_row("a"))
+    second = await open_store(f"sqlite:///{path}")
+    await second.close()
+    assert await asyncio.to_thread(_count_in_another_process, path) == 1
+    await first.add_interaction(_row("b"))
+    assert await asyncio.to_thread(_count_in_another_process, path) == 2
+    await first.close()

@@ -48,6 +48,19 @@ class _Run:
     task: asyncio.Task[None] | None = None
 
 
+async def active_sarcasm(store: Store) -> SarcasmFn | None:
+    """Return the active local classifier's probabilities (the reward's input), or None."""
+    active = await store.active_model(task="classifier")
+    if active is None or active.backend != "local":
+        return None
+    try:
+        classifier = await asyncio.to_thread(LocalClassifier.load, Path(active.artifact))
+    except ModelError:
+        log.warning("cannot load classifier %s for the reward model", active.version)
+        return None
+    return classifier.probabilities
+
+
 class LocalBackend(TuningBackend):
     """Train candidates on this machine: scikit-learn classifier, generator pairs, reward model."""
 
@@ -145,18 +158,7 @@ class LocalBackend(TuningBackend):
                 run.state, run.error = "FAILED", f"training crashed ({type(exc).__name__}: {exc})"
 
     async def _sarcasm(self) -> SarcasmFn | None:
-        """Return the active local classifier's probabilities, or None without one."""
-        if self._store is None:
-            return None
-        active = await self._store.active_model(task="classifier")
-        if active is None or active.backend != "local":
-            return None
-        try:
-            classifier = await asyncio.to_thread(LocalClassifier.load, Path(active.artifact))
-        except ModelError:
-            log.warning("cannot load classifier %s for the reward model", active.version)
-            return None
-        return classifier.probabilities
+        return None if self._store is None else await active_sarcasm(self._store)
 
     def _result_path(self, job: JobRecord) -> Path:
         return self._data_dir / "jobs" / job.id / "result.json"

@@ -33,6 +33,7 @@ VERBS: dict[str, str] = {
     "evaluate": "tuning.cli.evaluate",
     "firestore-setup": "tuning.cli.firestore_setup",
     "serve-reward": "tuning.cli.serve_reward",
+    "privacy": "tuning.cli.privacy",
 }
 
 log = logging.getLogger("tuning.cli")

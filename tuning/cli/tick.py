@@ -1,4 +1,4 @@
-"""``python -m tuning tick``: follow up unfinished jobs, then launch whatever is due (once).
+"""``python -m tuning tick``: apply retention, follow up jobs, then launch whatever is due (once).
 
 Meant for cron or Cloud Scheduler + a Cloud Run Job. Two ticks at once launch at most one job.
 """
@@ -10,6 +10,7 @@ import uuid
 
 from tuning.cli.common import job_line, print_json, progress, tuning_context
 from tuning.config import Settings
+from tuning.lifecycle.builder import build_privacy_service
 from tuning.lifecycle.scheduler import policies_for, tick
 from tuning.scoring.source import reward_auc
 
@@ -33,6 +34,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 policies_for(settings),
                 holder=f"cli-{uuid.uuid4().hex[:8]}",
                 reward_auc=lambda: reward_auc(ctx.store, settings),
+                privacy=build_privacy_service(settings, ctx.store),
             )
             job = result.launched
             if job is not None and (args.wait or job.backend == "local"):
@@ -41,6 +43,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print_json({**vars_of(result), "launched": job})
         return 0
+    if result.retention is not None and result.retention.records.total:
+        print(*result.retention.lines(), sep="\n")
+    for error in result.errors:
+        print(f"error: {error}")
     for followed in result.followed:
         print(f"followed up: {job_line(followed)}")
     for verdict in result.verdicts:

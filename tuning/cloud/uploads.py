@@ -2,7 +2,9 @@
 
 Object names are content-addressed (the SHA-256 of the file), so uploading the same bytes twice
 is a no-op and an object, once written, never changes. GCS writes an object atomically when its
-upload completes, so a failed upload leaves nothing that a job could reference.
+upload completes, so a failed upload leaves nothing that a job could reference. Forget-me and
+retention delete objects (:meth:`DatasetUploader.delete`); the privacy audit lists and reads
+every object under the uploader's prefix.
 """
 
 from __future__ import annotations
@@ -37,11 +39,27 @@ def file_digest(path: Path) -> str:
 
 
 class DatasetUploader(abc.ABC):
-    """Store dataset files where a tuning job can read them."""
+    """Store dataset files where a tuning job can read them, and delete or list them again."""
 
     @abc.abstractmethod
     async def upload(self, path: Path) -> str:
         """Store ``path`` under its content hash and return its URI; same bytes again: no-op."""
+
+    @abc.abstractmethod
+    async def delete(self, uri: str) -> bool:
+        """Delete the object ``uri``; return False if it was not there (deleting is idempotent)."""
+
+    @abc.abstractmethod
+    async def list_objects(self) -> list[str]:
+        """Return the URI of every object under this uploader's prefix, sorted."""
+
+    @abc.abstractmethod
+    async def read(self, uri: str) -> bytes | None:
+        """Return the bytes of the object ``uri``, or None if it is not there."""
+
+    @abc.abstractmethod
+    def holds(self, uri: str) -> bool:
+        """Return whether ``uri`` names a place this uploader writes to (its bucket or folder)."""
 
 
 class GcsUploader(DatasetUploader):
@@ -89,15 +107,77 @@ class GcsUploader(DatasetUploader):
         except gexc.PreconditionFailed:
             return uri
         except gexc.Forbidden as exc:
-            raise BackendError(
-                f"GCS refused access to gs://{self.bucket_name} (403): give the service account "
-                "roles/storage.objectAdmin on the bucket"
-            ) from exc
+            raise self._forbidden() from exc
         except gexc.NotFound as exc:
             raise BackendError(f"GCS bucket gs://{self.bucket_name} does not exist") from exc
         except gexc.GoogleAPICallError as exc:
             raise BackendError(f"GCS upload of {path.name} failed ({exc.code})") from exc
         return uri
+
+    def holds(self, uri: str) -> bool:
+        """Return whether ``uri`` is an object in this uploader's bucket."""
+        return uri.startswith(f"gs://{self.bucket_name}/")
+
+    async def delete(self, uri: str) -> bool:
+        """Delete one object off the event loop; a missing object is already deleted."""
+        return await asyncio.to_thread(self._delete, uri)
+
+    async def list_objects(self) -> list[str]:
+        """List the objects under ``gs://BUCKET/PREFIX`` off the event loop."""
+        return await asyncio.to_thread(self._list)
+
+    async def read(self, uri: str) -> bytes | None:
+        """Download one object off the event loop (None if it is not there)."""
+        return await asyncio.to_thread(self._read, uri)
+
+    def _delete(self, uri: str) -> bool:
+        blob = self._client.bucket(self.bucket_name).blob(self._name(uri))
+        try:
+            blob.delete()
+        except gexc.NotFound:
+            return False
+        except gexc.Forbidden as exc:
+            raise self._forbidden() from exc
+        except gexc.GoogleAPICallError as exc:
+            raise BackendError(f"GCS delete of {uri} failed ({exc.code})") from exc
+        return True
+
+    def _list(self) -> list[str]:
+        prefix = f"{self.prefix}/" if self.prefix else None
+        try:
+            blobs = self._client.list_blobs(self.bucket_name, prefix=prefix)
+            return sorted(f"gs://{self.bucket_name}/{blob.name}" for blob in blobs)
+        except gexc.Forbidden as exc:
+            raise self._forbidden() from exc
+        except gexc.NotFound as exc:
+            raise BackendError(f"GCS bucket gs://{self.bucket_name} does not exist") from exc
+        except gexc.GoogleAPICallError as exc:
+            raise BackendError(
+                f"GCS listing of gs://{self.bucket_name} failed ({exc.code})"
+            ) from exc
+
+    def _read(self, uri: str) -> bytes | None:
+        blob = self._client.bucket(self.bucket_name).blob(self._name(uri))
+        try:
+            data: bytes = blob.download_as_bytes()
+        except gexc.NotFound:
+            return None
+        except gexc.Forbidden as exc:
+            raise self._forbidden() from exc
+        except gexc.GoogleAPICallError as exc:
+            raise BackendError(f"GCS download of {uri} failed ({exc.code})") from exc
+        return data
+
+    def _name(self, uri: str) -> str:
+        if not self.holds(uri):
+            raise BackendError(f"{uri} is not in gs://{self.bucket_name}")
+        return uri.removeprefix(f"gs://{self.bucket_name}/")
+
+    def _forbidden(self) -> BackendError:
+        return BackendError(
+            f"GCS refused access to gs://{self.bucket_name} (403): give the service account "
+            "roles/storage.objectAdmin on the bucket"
+        )
 
 
 class LocalDirUploader(DatasetUploader):
@@ -118,3 +198,44 @@ class LocalDirUploader(DatasetUploader):
             with replacing(target) as temp:
                 shutil.copyfile(path, temp)
         return str(target)
+
+    def holds(self, uri: str) -> bool:
+        """Return whether ``uri`` is a file in this uploader's folder."""
+        return Path(uri).resolve().parent == self.path.resolve()
+
+    async def delete(self, uri: str) -> bool:
+        """Delete one copied file; a missing file is already deleted."""
+        return await asyncio.to_thread(self._delete, uri)
+
+    async def list_objects(self) -> list[str]:
+        """List the copied files."""
+        return await asyncio.to_thread(self._list)
+
+    async def read(self, uri: str) -> bytes | None:
+        """Return a copied file's bytes (None if it is not there)."""
+        return await asyncio.to_thread(self._read, uri)
+
+    def _delete(self, uri: str) -> bool:
+        try:
+            self._file(uri).unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise BackendError(f"could not delete {uri}: {exc.strerror or exc}") from exc
+        return True
+
+    def _list(self) -> list[str]:
+        if not self.path.is_dir():
+            return []
+        return sorted(str(p) for p in self.path.iterdir() if p.is_file())
+
+    def _read(self, uri: str) -> bytes | None:
+        try:
+            return self._file(uri).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _file(self, uri: str) -> Path:
+        if not self.holds(uri):
+            raise BackendError(f"{uri} is not in {self.path}")
+        return Path(uri)

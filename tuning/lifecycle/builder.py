@@ -1,4 +1,4 @@
-"""Build the tuning service: the one builder both ``python -m tuning`` and the bot process use.
+"""Build the tuning and privacy services: the one builder ``python -m tuning`` and the bot use.
 
 The local backend is always there. Vertex AI joins when it is wanted (``MODEL_BACKEND=vertex``,
 ``--backend vertex``) or merely configured (``GOOGLE_CLOUD_PROJECT`` set). A wanted backend that
@@ -14,11 +14,14 @@ from functools import partial
 
 from tuning.backends.base import TuningBackend
 from tuning.backends.local import LocalBackend
+from tuning.cloud.uploads import DatasetUploader, GcsUploader
 from tuning.config import Settings
 from tuning.errors import BackendError
 from tuning.lifecycle.job_log import OnChange
+from tuning.lifecycle.rebuild import LocalRebuild
 from tuning.lifecycle.service import TuningService
 from tuning.lifecycle.tracing import record_upload
+from tuning.privacy.erase import PrivacyService
 from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -75,3 +78,18 @@ def vertex_backend(settings: Settings, store: Store) -> TuningBackend:
     if not settings.vertex.project or not settings.vertex.bucket:
         raise BackendError("the vertex backend needs GOOGLE_CLOUD_PROJECT and TUNING_BUCKET")
     return VertexBackend.from_settings(settings, uploaded=partial(record_upload, store))
+
+
+def build_privacy_service(settings: Settings, store: Store) -> PrivacyService:
+    """Return the forget-me and retention service, with GCS when TUNING_BUCKET is set.
+
+    Without credentials for the bucket the service still runs: a ``gs://`` location it cannot
+    delete stays pending with the reason, for the next ``tick``.
+    """
+    objects: DatasetUploader | None = None
+    if settings.vertex.bucket:
+        try:
+            objects = GcsUploader.from_settings(settings.vertex)
+        except BackendError as error:
+            log.warning("cannot delete from %s: %s", settings.vertex.bucket, error)
+    return PrivacyService(store, settings, rebuild=LocalRebuild(store, settings), objects=objects)

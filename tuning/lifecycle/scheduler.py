@@ -18,11 +18,16 @@ Reinforcement tuning has its own gate: a policy with ``min_reward_auc`` is due o
 reward model's held-out agreement with human ratings (ROC AUC) reaches that floor, because RL
 against a bad reward model teaches the policy to game it. Its policy is off unless
 SCHEDULE_REINFORCEMENT=true (:func:`policies_for`).
+
+Given the privacy service, each tick also applies retention (records older than RETENTION_DAYS,
+and the datasets and models built on them) and retries deletions that failed before, under the
+same lease; a privacy failure is reported in ``errors`` and never stops the tuning decision.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
@@ -32,6 +37,8 @@ from datetime import UTC, datetime, timedelta
 from tuning.config import Settings
 from tuning.errors import ConflictError, SarcasmError
 from tuning.lifecycle.service import TuningService
+from tuning.privacy.erase import PrivacyService
+from tuning.privacy.reports import Cleanup, RetentionReport
 from tuning.records import GENERATOR_ONLY, JobRecord, Kind, Method, Task
 from tuning.store.base import Store
 
@@ -114,6 +121,8 @@ class TickResult:
     followed: tuple[JobRecord, ...] = ()
     note: str = ""
     errors: tuple[str, ...] = field(default_factory=tuple)
+    retention: RetentionReport | None = None  # what retention expired (with a privacy service)
+    retried: Cleanup | None = None  # what earlier deletions the retry finished or left pending
 
 
 def launched(job: JobRecord) -> bool:
@@ -182,36 +191,71 @@ async def tick(
     lease_ttl: timedelta = timedelta(minutes=5),
     follow: bool = False,
     reward_auc: AucFn | None = None,
+    privacy: PrivacyService | None = None,
 ) -> TickResult:
-    """Follow up unfinished jobs, then launch the first due policy's job (at most one).
+    """Apply retention, follow up unfinished jobs, then launch the first due policy's job.
 
     ``reward_auc`` is asked (once) only when an enabled policy has a ``min_reward_auc``.
     """
     if not await store.claim(LEASE, ttl=lease_ttl, holder=holder):
         return TickResult(note="another tick holds the lease; nothing done")
     try:
-        followed = tuple(await service.resume(follow=follow))
-        running = await store.running_jobs()
-        if running:
-            job = running[0]
-            return TickResult(
-                followed=followed, note=f"job {job.id} is {job.state}; waiting for it"
-            )
-        verdicts = await _verdicts(store, policies, now or store.clock(), reward_auc)
-        for verdict in _turns(verdicts):
-            try:
-                job = await service.launch(
-                    task=verdict.policy.task,
-                    method=verdict.policy.method,
-                    backend=verdict.policy.backend,
-                    notify={"reason": f"scheduled: {verdict.reason}"},
-                )
-            except ConflictError as exc:
-                return TickResult(verdicts=verdicts, followed=followed, note=str(exc))
-            return TickResult(launched=job, verdicts=verdicts, followed=followed)
-        return TickResult(verdicts=verdicts, followed=followed, note="nothing is due")
+        kept = await _privacy(privacy, now or store.clock())
+        result = await _tick(
+            service, store, policies, now=now, follow=follow, reward_auc=reward_auc
+        )
+        return dataclasses.replace(
+            result,
+            retention=kept.retention,
+            retried=kept.retried,
+            errors=(*kept.errors, *result.errors),
+        )
     finally:
         await store.release(LEASE, holder=holder)
+
+
+async def _privacy(privacy: PrivacyService | None, now: datetime) -> TickResult:
+    """Run retention and the retry of pending deletions; a failure becomes an error line."""
+    if privacy is None:
+        return TickResult()
+    try:
+        retention = await privacy.retain(now)
+        retried = await privacy.retry_pending()
+    except SarcasmError as exc:
+        log.warning("retention failed; the next tick tries again", exc_info=True)
+        return TickResult(errors=(f"retention: {exc}",))
+    lines = [f"pending: {p.location}: {p.reason}" for p in retried.pending]
+    return TickResult(retention=retention, retried=retried, errors=tuple(lines))
+
+
+async def _tick(
+    service: TuningService,
+    store: Store,
+    policies: Sequence[Policy],
+    *,
+    now: datetime | None,
+    follow: bool,
+    reward_auc: AucFn | None,
+) -> TickResult:
+    """Follow up unfinished jobs, then launch the first due policy's job (at most one)."""
+    followed = tuple(await service.resume(follow=follow))
+    running = await store.running_jobs()
+    if running:
+        job = running[0]
+        return TickResult(followed=followed, note=f"job {job.id} is {job.state}; waiting for it")
+    verdicts = await _verdicts(store, policies, now or store.clock(), reward_auc)
+    for verdict in _turns(verdicts):
+        try:
+            job = await service.launch(
+                task=verdict.policy.task,
+                method=verdict.policy.method,
+                backend=verdict.policy.backend,
+                notify={"reason": f"scheduled: {verdict.reason}"},
+            )
+        except ConflictError as exc:
+            return TickResult(verdicts=verdicts, followed=followed, note=str(exc))
+        return TickResult(launched=job, verdicts=verdicts, followed=followed)
+    return TickResult(verdicts=verdicts, followed=followed, note="nothing is due")
 
 
 async def run_periodically(
@@ -221,16 +265,20 @@ async def run_periodically(
     every: timedelta,
     holder: str,
     policies: Sequence[Policy] = DEFAULT_POLICIES,
+    privacy: PrivacyService | None = None,
 ) -> None:
     """Tick ``every`` so often until cancelled: the bot's in-process scheduler (TICK_MINUTES).
 
     Wire it as ``run_periodically(service, store, every=timedelta(minutes=settings.tick_minutes),
-    holder=...)`` when ``tick_minutes`` is above 0.
+    holder=..., privacy=build_privacy_service(settings, store))`` when ``tick_minutes`` is
+    above 0.
     """
     while True:
         await asyncio.sleep(every.total_seconds())
         try:
-            result = await tick(service, store, policies, holder=holder, follow=True)
+            result = await tick(
+                service, store, policies, holder=holder, follow=True, privacy=privacy
+            )
         except SarcasmError:
             log.warning("scheduled tick failed; will try again", exc_info=True)
             continue

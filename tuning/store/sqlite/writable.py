@@ -33,10 +33,12 @@ def prepare_path(path: Path) -> bool:
         # O_EXCL: create only if absent, so we know whether removing it on failure is ours to do.
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
-        try:
-            os.close(os.open(path, os.O_RDWR))
-        except OSError as exc:
-            _fail(path, _reason(exc))
+        # Never open (and close) an existing database to test it: closing any descriptor of a
+        # file drops every POSIX lock this process holds on it, so another connection of ours
+        # (the bot's queue, a verb's second store) loses its locks, and another process then
+        # deletes the WAL it still writes to (https://www.sqlite.org/howtocorrupt.html, 2.2).
+        if not os.access(path, os.R_OK | os.W_OK):
+            _fail(path, "permission denied")
         return False
     except OSError as exc:
         _fail(path, _reason(exc))

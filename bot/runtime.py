@@ -29,7 +29,7 @@ from bot.work.routes import build_handlers
 from bot.work.worker import Wakeups, Worker
 from tuning.config import Settings
 from tuning.errors import ConfigError
-from tuning.lifecycle.builder import build_tuning_service
+from tuning.lifecycle.builder import build_privacy_service, build_tuning_service
 from tuning.lifecycle.job_log import OnChange
 from tuning.lifecycle.scheduler import run_periodically
 from tuning.lifecycle.service import TuningService
@@ -168,6 +168,7 @@ async def start_bot(
         models=models,
         make_client=make_client,
         tuning=build_tuning(settings, store, on_change=reporter.on_change),
+        privacy=build_privacy_service(settings, store),
         instance=instance,
         queue=queue,
         make_work_client=make_work_client,
@@ -214,6 +215,7 @@ async def start_bot(
             store,
             every=timedelta(minutes=settings.tick_minutes),
             holder=services.instance,
+            privacy=services.privacy,
         )
         running.background.append(asyncio.create_task(ticker, name="tuning-tick"))
     return running

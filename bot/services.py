@@ -17,6 +17,7 @@ from tuning.store.base import Store
 if TYPE_CHECKING:
     from tuning.lifecycle.service import TuningService
     from tuning.models.serving import LiveModels
+    from tuning.privacy.erase import PrivacyService
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Services:
     make_client: Callable[[], AsyncWebClient]
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     tuning: TuningService | None = None
+    privacy: PrivacyService | None = None
     instance: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     queue: WorkQueue | None = None
     make_work_client: Callable[[], AsyncWebClient] | None = None

@@ -94,6 +94,10 @@ def build_admin_kit(services: Services, *, reporter: ProgressReporter) -> AdminK
     """Return the admin collaborators of one process around the reporter its jobs report to."""
     authorizer = Authorizer(admin_user_ids=services.settings.admin_user_ids)
     runner = AdminRunner(
-        store=services.store, tuning=services.tuning, authorizer=authorizer, reporter=reporter
+        store=services.store,
+        tuning=services.tuning,
+        authorizer=authorizer,
+        reporter=reporter,
+        privacy=services.privacy,
     )
     return AdminKit(services=services, runner=runner, authorizer=authorizer, reporter=reporter)

@@ -28,6 +28,8 @@ from bot.views import blocks as bk
 from bot.views import messages as views
 from tuning.errors import NotFoundError, SarcasmError
 from tuning.lifecycle import registry
+from tuning.privacy.erase import PrivacyService
+from tuning.privacy.reports import ForgetReport
 from tuning.records import EXPLORE_WINDOW, TASKS, AuditEntry, JobRecord, Method, Task
 from tuning.reporting.chart import render_chart
 from tuning.reporting.dashboard import gather_dashboard
@@ -84,11 +86,13 @@ class AdminRunner:
         tuning: Tuning | None,
         authorizer: Authorizer,
         reporter: ProgressReporter,
+        privacy: PrivacyService | None = None,
     ) -> None:
         self.store = store
         self.tuning = tuning
         self.authorizer = authorizer
         self.reporter = reporter
+        self.privacy = privacy  # None: forget-me reaches the store only (a bare test runner)
 
     async def run(self, command: c.Command, caller: Caller, client: AsyncWebClient) -> Answer:
         """Run one command for ``caller`` and return the answer; never raise."""
@@ -145,9 +149,34 @@ class AdminRunner:
         return Answer("Last tuning jobs", views.build_jobs_blocks(jobs))
 
     async def forget(self, caller: Caller) -> Answer:
-        """Delete the caller's stored messages and feedback, and say how many records went."""
-        erased = await self.store.forget_user(user=caller.user)
-        return Answer(f":wastebasket: Deleted {erased.total} stored records of yours.")
+        """Delete the caller's texts and feedback everywhere, and say what went, in counts.
+
+        Deletions that failed (a GCS permission error) are in the answer, and in App Home and
+        `/sarcasm status` for the admins, until a later ``tick`` retries them successfully.
+        """
+        if self.privacy is None:
+            erased = await self.store.forget_user(user=caller.user)
+            report = ForgetReport(user=caller.user, records=erased)
+        else:
+            report = await self.privacy.forget_user(user=caller.user)
+        pending = len(report.cleanup.pending)
+        await self.store.add_audit(
+            AuditEntry(
+                actor=caller.user,
+                action="forget-me",
+                result=f"{report.records.total} records deleted, {pending} pending",
+                detail={
+                    "records": report.records.total,
+                    "rebuilt": len(report.cleanup.rebuilt),
+                    "flagged": len(report.cleanup.flagged),
+                    "pending": pending,
+                },
+            )
+        )
+        text = "\n".join(report.lines())
+        if pending:
+            text += "\n:warning: The admins see what is left in App Home; it is retried."
+        return Answer(f":wastebasket: {text}")
 
     async def retrain(self, command: c.Retrain, caller: Caller, client: AsyncWebClient) -> Answer:
         """Launch a job whose progress goes to a thread, the response_url or a DM."""

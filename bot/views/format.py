@@ -107,3 +107,18 @@ def flagged_text(flagged: Sequence[FlaggedModel]) -> str:
         "retrain with `/sarcasm retrain <task>`, promote the new version, then delete these "
         "in the cloud console.\n" + "\n".join(lines)
     )
+
+
+def pending_text(reasons: Sequence[str]) -> str:
+    """Return how many deletions are still pending and why, or "" when none are.
+
+    >>> pending_text(["GCS refused access (403)", "GCS refused access (403)"])[:38]
+    ':warning: *2 deletions pending* (forge'
+    """
+    if not reasons:
+        return ""
+    why = "; ".join(dict.fromkeys(reasons[:MAX_FLAGGED]))
+    return (
+        f":warning: *{len(reasons)} deletion{'s' if len(reasons) != 1 else ''} pending* "
+        f"(forget-me or retention; retried every tick): {why}"
+    )

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.views import blocks as bk
-from bot.views.format import flagged_text, job_line, model_line, when
+from bot.views.format import flagged_text, job_line, model_line, pending_text, when
 from bot.views.messages import FORGET_ME_ACTION
 from tuning.records import TASKS, Task
 from tuning.reporting.dashboard import Dashboard
@@ -128,9 +128,9 @@ def _admin_blocks(dashboard: Dashboard) -> list[bk.Block]:
         if dashboard.active.get(task) is not None
     ]
     blocks = [bk.actions(retrain, block_id="home_retrain")]
-    flagged = flagged_text(dashboard.flagged)
-    if flagged:
-        blocks.append(bk.section(flagged))
+    for note in (flagged_text(dashboard.flagged), pending_text(dashboard.pending)):
+        if note:
+            blocks.append(bk.section(note))
     blocks.append(bk.section("*Candidates*"))
     for model in dashboard.candidates:
         blocks.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from bot.views import blocks as bk
-from bot.views.format import flagged_text, job_line, model_line, when
+from bot.views.format import flagged_text, job_line, model_line, pending_text, when
 from tuning.records import TASKS, JobRecord
 from tuning.reporting.dashboard import Dashboard
 
@@ -40,8 +40,8 @@ def build_status_blocks(dashboard: Dashboard) -> list[bk.Block]:
         bk.section("\n".join(running)),
         bk.context(feedback),
     ]
-    flagged = flagged_text(dashboard.flagged)
-    return [*blocks, bk.section(flagged)] if flagged else blocks
+    notes = (flagged_text(dashboard.flagged), pending_text(dashboard.pending))
+    return [*blocks, *(bk.section(note) for note in notes if note)]
 
 
 def build_jobs_blocks(jobs: Sequence[JobRecord]) -> list[bk.Block]:

@@ -232,8 +232,24 @@ async def test_forget_me_needs_the_button(running: Harness) -> None:
     )
     assert reply.status == 200
     await ws.wait_for(lambda: "Deleted" in question.text)
-    assert "Deleted 1 stored records" in question.text
+    assert "Deleted 1 record(s)" in question.text
     assert [f async for f in running.store.iter_feedback()] == []
+
+
+async def test_a_double_click_on_the_forget_me_button_is_done_once(running: Harness) -> None:
+    ws = running.ws
+    await running.store.add_feedback(interaction_id="i-1", user=MEMBER, reaction="+1", rating=1)
+    await ask(running, "forget-me")
+    question = ws.ephemerals(user=MEMBER, channel=CHANNEL)[-1]
+    clicks = [
+        ws.click_button(user=MEMBER, action_id="forget_me_confirm", channel=CHANNEL, ts=question.ts)
+        for _ in range(2)
+    ]
+    assert [reply.status for reply in await asyncio.gather(*clicks)] == [200, 200]
+    await running.idle()
+    assert "Deleted 1 record(s)" in question.text
+    done = [e for e in await running.store.list_audit(limit=10) if e.action == "forget-me"]
+    assert [(e.actor, e.detail["records"]) for e in done] == [(MEMBER, 1)]
 
 
 @settings(
@@ -303,5 +319,5 @@ async def test_forget_me_from_home_answers_on_home(running: Harness) -> None:
     await ws.open_home(user=MEMBER)
     await ws.wait_for(lambda: ws.home_view(MEMBER))
     await ws.click_button(user=MEMBER, action_id="forget_me_confirm")
-    await ws.wait_for(lambda: "Deleted 1 stored records" in str(ws.home_view(MEMBER)))
+    await ws.wait_for(lambda: "Deleted 1 record(s)" in str(ws.home_view(MEMBER)))
     assert [f async for f in running.store.iter_feedback(include_retracted=True)] == []

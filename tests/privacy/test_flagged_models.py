@@ -58,3 +58,24 @@ def test_status_and_admin_home_name_the_versions_and_suggest_a_retrain() -> None
     assert "tuned-0" not in _text(member)
     clean = build_status_blocks(dashboard())
     assert "retrain" not in _text(clean)
+
+
+async def test_pending_deletions_are_shown_with_their_reason(sqlite_store: Store) -> None:
+    reason = (
+        "GCS refused access to gs://b (403): give the service account roles/storage.objectAdmin"
+    )
+    await sqlite_store.put_manifest(
+        Manifest(
+            id="dataset:job-1",
+            kind="dataset",
+            task="generator",
+            affected="forgotten",
+            pending=(f"gs://b/datasets/a.jsonl\t{reason}", f"gs://b/datasets/b.jsonl\t{reason}"),
+        )
+    )
+    board = await gather_dashboard(sqlite_store, user="UADMIN", is_admin=True)
+    assert board.pending == (reason, reason)
+    for blocks in (build_status_blocks(board), build_home_view(board, is_admin=True)["blocks"]):
+        text = _text(blocks)
+        assert "2 deletions pending" in text
+        assert text.count("roles/storage.objectAdmin") == 1

@@ -30,6 +30,9 @@ class Dashboard:
     # Model versions that learnt from forgotten or expired records and cannot be untrained
     # (Vertex and OpenAI tuned models; local ones are rebuilt): admins should retrain them.
     flagged: tuple[FlaggedModel, ...] = ()
+    # Why each deletion forget-me or retention could not do yet is still pending (a GCS
+    # permission error, say); every ``tick`` retries them.
+    pending: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,16 @@ async def gather_dashboard(
         week=await collect_report(store, days=7, now=now),
         channels=tuple(await _visible_channels(store, user=user, is_admin=is_admin, now=now)),
         flagged=tuple(await flagged_models(store)),
+        pending=tuple(await pending_deletions(store)),
     )
+
+
+async def pending_deletions(store: Store) -> list[str]:
+    """Return the reason of every deletion still pending, one per location (no text)."""
+    reasons: list[str] = []
+    for manifest in await store.list_manifests():
+        reasons.extend(entry.partition("\t")[2] or "unknown reason" for entry in manifest.pending)
+    return reasons
 
 
 async def flagged_models(store: Store) -> list[FlaggedModel]:

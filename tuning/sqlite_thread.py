@@ -68,6 +68,9 @@ class SqliteThread:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")  # durable across a crash with WAL
+            # Deleted rows are overwritten with zeros, not left in free pages: forget-me and
+            # retention must not leave a user's text readable in the file.
+            conn.execute("PRAGMA secure_delete = ON")
             self._prepare(conn)
         except sqlite3.Error as exc:
             if created:

@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from tests.clock import ManualClock
 from tests.contract.racing import race
 from tuning.errors import ConfigError, StoreError
+from tuning.queue.base import WorkItem
+from tuning.queue.sqlite import SqliteQueue
 from tuning.records import Interaction, Manifest
 from tuning.store import open_store
 from tuning.store.sqlite.schema import MIGRATIONS, _statements
@@ -301,3 +303,40 @@ async def test_opening_a_second_store_on_the_file_keeps_the_first_ones_writes_vi
     await first.add_interaction(_row("b"))
     assert await asyncio.to_thread(_count_in_another_process, path) == 2
     await first.close()
+
+
+async def test_forget_me_leaves_no_text_readable_in_the_files(tmp_path: Path) -> None:
+    """Deleted rows are zeroed and the write-ahead log emptied: the bytes are gone too.
+
+    The work queue shares the file by default, and a done item's payload (a Slack body with
+    the text) is cleared when it is done: its old page must not survive in the log either.
+    """
+    path = tmp_path / "store.db"
+    store, queue = SqliteStore(path), SqliteQueue(path)
+    await store.open()
+    try:
+        for n in range(50):
+            author = "U1" if n % 2 else "U2"
+            text = f"QUOKKAFLUX {author} said {n} " + "x" * 300
+            await store.add_interaction(
+                Interaction(
+                    id=f"i{n}", team="T", channel="C", ts=f"{n}.0", kind="generate",
+                    input_text=text, output="Sure.", model_version="v", user=author,
+                )
+            )  # fmt: skip
+            await queue.put(WorkItem(key=f"k{n}", kind="mention", payload={"text": text}))
+        while leases := await queue.lease(limit=10, ttl=timedelta(minutes=1), holder="t"):
+            for lease in leases:
+                await queue.done(lease)
+        assert _count(tmp_path, b"QUOKKAFLUX U1") > 0
+        erased = await store.forget_user(user="U1")
+        assert erased.interactions == 25
+        assert _count(tmp_path, b"QUOKKAFLUX U1") == 0
+        assert [i.author async for i in store.iter_interactions()] == ["U2"] * 25
+    finally:
+        await queue.close()
+        await store.close()
+
+
+def _count(folder: Path, needle: bytes) -> int:
+    return sum(f.read_bytes().count(needle) for f in folder.glob("store.db*"))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import datetime
 
 from tuning.records import Erased, correction_id
 from tuning.store.codec import encode_text as enc
 from tuning.store.sqlite.engine import SqliteEngine, immediate
+
+SCRUB_ATTEMPTS = 5
 
 
 def _erase(conn: sqlite3.Connection, doomed: str, feedback: str, binds: dict[str, str]) -> Erased:
@@ -40,6 +43,24 @@ def _erase(conn: sqlite3.Connection, doomed: str, feedback: str, binds: dict[str
     )
 
 
+def _scrubbed(conn: sqlite3.Connection, erased: Erased) -> Erased:
+    """Leave no deleted text readable in the database's files, then return ``erased``.
+
+    ``secure_delete`` (set on every connection) zeroes deleted cells, but the write-ahead log
+    still holds the pages as they were until it is checkpointed; TRUNCATE copies the log into
+    the database and empties it. A reader in another process can hold the log back for a
+    moment, so it is tried a few times; the next forget-me or purge tries again.
+    """
+    if not erased.total:
+        return erased
+    for attempt in range(SCRUB_ATTEMPTS):
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            break
+        time.sleep(0.05 * (attempt + 1))
+    return erased
+
+
 class SqlitePrivacy(SqliteEngine):
     """Forget-me and retention for :class:`~tuning.store.sqlite.store.SqliteStore`."""
 
@@ -61,7 +82,7 @@ class SqlitePrivacy(SqliteEngine):
                     conn, "SELECT id FROM interactions WHERE author = :user", "user = :user", binds
                 )
                 conn.execute("UPDATE interactions SET user = '' WHERE user = :user", binds)
-            return erased
+            return _scrubbed(conn, erased)
 
         return await self._run(forget)
 
@@ -74,11 +95,12 @@ class SqlitePrivacy(SqliteEngine):
         def purge(conn: sqlite3.Connection) -> Erased:
             binds = {"cutoff": enc(cutoff)}
             with immediate(conn):
-                return _erase(
+                erased = _erase(
                     conn,
                     "SELECT id FROM interactions WHERE created_at < :cutoff",
                     "created_at < :cutoff",
                     binds,
                 )
+            return _scrubbed(conn, erased)
 
         return await self._run(purge)

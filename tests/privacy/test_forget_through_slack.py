@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,7 @@ async def test_forget_me_through_slack_leaves_no_copy_anywhere(
         flagged = await ws.post_message(
             user=ALEX, channel="C_GENERAL", text=f"Oh great, the {MARKER} {thing} broke again."
         )
-        await ws.wait_for(lambda t=flagged: ws.reactions("C_GENERAL", t), timeout=20)
+        await ws.wait_for(partial(ws.reactions, "C_GENERAL", flagged), timeout=20)
         await ws.add_reaction(user=YOU, channel="C_GENERAL", ts=flagged, name="white_check_mark")
         # You's own texts, which must survive Alex's forget-me.
         _, mine = await _mention(harness, YOU, f"{MENTION} will the {thing} work on Monday?")

@@ -17,6 +17,7 @@ from tuning.models.serving import LiveModels
 from tuning.privacy.audit import audit
 from tuning.privacy.reports import Flagged
 from tuning.records import Manifest, ModelVersion
+from tuning.reporting.dashboard import FlaggedModel, flagged_models
 from tuning.store.base import Store
 from tuning.store.sqlite.store import SqliteStore
 
@@ -172,7 +173,9 @@ async def test_a_vertex_model_is_flagged_and_listed_and_a_retired_local_one_lose
     assert (await store.active_model(task="generator")) == await store.get_model(
         task="generator", version="vx-1"
     )
-    assert await service.flagged_models() == [Flagged("generator", "vx-1", "vertex", "active")]
+    assert await flagged_models(store) == [
+        FlaggedModel("generator", "vx-1", "vertex", "forgotten", active=True)
+    ]
     assert not exists(retired.artifact)
     assert report.cleanup.artifacts == 1
     manifest = await store.get_manifest(f"model:classifier:{retired.version}")

@@ -107,15 +107,6 @@ class PrivacyService:
         async with self._lock:
             return await self._sweep(lambda _: False, "")
 
-    async def flagged_models(self) -> list[Flagged]:
-        """Return the registered Vertex/OpenAI versions that hold forgotten or expired data."""
-        flagged = []
-        for manifest in await self._store.list_manifests():
-            model = await self._model(manifest) if manifest.affected else None
-            if model is not None and model.backend != "local":
-                flagged.append(Flagged(model.task, model.version, model.backend, model.state))
-        return flagged
-
     # -- one pass ------------------------------------------------------------------------------
 
     async def _sweep(self, hit: Hit, reason: Affected) -> Cleanup:

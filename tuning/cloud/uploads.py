@@ -39,27 +39,43 @@ def file_digest(path: Path) -> str:
 
 
 class DatasetUploader(abc.ABC):
-    """Store dataset files where a tuning job can read them, and delete or list them again."""
+    """Store dataset files where a tuning job can read them, and delete or list them again.
 
-    @abc.abstractmethod
+    Implementations write the blocking steps (``_upload``, ``_delete``, ``_list``, ``_read``);
+    the async methods run them off the event loop.
+    """
+
     async def upload(self, path: Path) -> str:
         """Store ``path`` under its content hash and return its URI; same bytes again: no-op."""
+        return await asyncio.to_thread(self._upload, path)
 
-    @abc.abstractmethod
     async def delete(self, uri: str) -> bool:
         """Delete the object ``uri``; return False if it was not there (deleting is idempotent)."""
+        return await asyncio.to_thread(self._delete, uri)
 
-    @abc.abstractmethod
     async def list_objects(self) -> list[str]:
         """Return the URI of every object under this uploader's prefix, sorted."""
+        return await asyncio.to_thread(self._list)
 
-    @abc.abstractmethod
     async def read(self, uri: str) -> bytes | None:
         """Return the bytes of the object ``uri``, or None if it is not there."""
+        return await asyncio.to_thread(self._read, uri)
 
     @abc.abstractmethod
     def holds(self, uri: str) -> bool:
         """Return whether ``uri`` names a place this uploader writes to (its bucket or folder)."""
+
+    @abc.abstractmethod
+    def _upload(self, path: Path) -> str: ...
+
+    @abc.abstractmethod
+    def _delete(self, uri: str) -> bool: ...
+
+    @abc.abstractmethod
+    def _list(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    def _read(self, uri: str) -> bytes | None: ...
 
 
 class GcsUploader(DatasetUploader):
@@ -88,10 +104,6 @@ class GcsUploader(DatasetUploader):
             ) from exc
         return cls(vertex.bucket, client)
 
-    async def upload(self, path: Path) -> str:
-        """Upload ``path`` off the event loop unless an object with its hash already exists."""
-        return await asyncio.to_thread(self._upload, path)
-
     def _upload(self, path: Path) -> str:
         digest = file_digest(path)
         name = "/".join(p for p in (self.prefix, "datasets", f"{digest}{path.suffix}") if p)
@@ -117,18 +129,6 @@ class GcsUploader(DatasetUploader):
     def holds(self, uri: str) -> bool:
         """Return whether ``uri`` is an object in this uploader's bucket."""
         return uri.startswith(f"gs://{self.bucket_name}/")
-
-    async def delete(self, uri: str) -> bool:
-        """Delete one object off the event loop; a missing object is already deleted."""
-        return await asyncio.to_thread(self._delete, uri)
-
-    async def list_objects(self) -> list[str]:
-        """List the objects under ``gs://BUCKET/PREFIX`` off the event loop."""
-        return await asyncio.to_thread(self._list)
-
-    async def read(self, uri: str) -> bytes | None:
-        """Download one object off the event loop (None if it is not there)."""
-        return await asyncio.to_thread(self._read, uri)
 
     def _delete(self, uri: str) -> bool:
         blob = self._client.bucket(self.bucket_name).blob(self._name(uri))
@@ -186,10 +186,6 @@ class LocalDirUploader(DatasetUploader):
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    async def upload(self, path: Path) -> str:
-        """Copy ``path`` off the event loop unless a file with its hash is already there."""
-        return await asyncio.to_thread(self._upload, path)
-
     def _upload(self, path: Path) -> str:
         self.path.mkdir(parents=True, exist_ok=True)
         target = self.path / f"{file_digest(path)}{path.suffix}"
@@ -202,18 +198,6 @@ class LocalDirUploader(DatasetUploader):
     def holds(self, uri: str) -> bool:
         """Return whether ``uri`` is a file in this uploader's folder."""
         return Path(uri).resolve().parent == self.path.resolve()
-
-    async def delete(self, uri: str) -> bool:
-        """Delete one copied file; a missing file is already deleted."""
-        return await asyncio.to_thread(self._delete, uri)
-
-    async def list_objects(self) -> list[str]:
-        """List the copied files."""
-        return await asyncio.to_thread(self._list)
-
-    async def read(self, uri: str) -> bytes | None:
-        """Return a copied file's bytes (None if it is not there)."""
-        return await asyncio.to_thread(self._read, uri)
 
     def _delete(self, uri: str) -> bool:
         try:

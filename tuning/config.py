@@ -19,7 +19,8 @@ from tuning.errors import ConfigError
 DEFAULT_STORE_URL = "sqlite:///.sarcasm/store.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 # One child process for the local classifier: on 2 cores, bench/bench_events.py's burst had a
-# median ack p99 of 26 ms with it against 44 ms with threads, for the same throughput (README).
+# median ack p99 of 30 ms with it against 40 ms with threads (10 and 14 runs), and a median
+# throughput no lower (1,480 against 1,220 events/s, within the shared machine's noise).
 DEFAULT_MODEL_PROCESSES = 1
 MODEL_BACKENDS = ("local", "vertex", "openai")
 # Gemini 2.5 was retired on Vertex AI in October 2026; these must name models that can be tuned now.

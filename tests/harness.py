@@ -40,16 +40,21 @@ async def train_template(root: Path) -> None:
     store = SqliteStore(root / "store.db")
     await store.open()
     try:
-        settings = Settings.from_env({"DATA_DIR": str(root / "data")})
+        settings = Settings.from_env({"DATA_DIR": str(root / "data"), "MODEL_PROCESSES": "0"})
         await (await LiveModels.start(settings=settings, store=store)).close()
     finally:
         await store.close()
 
 
 def bot_settings(ws: Workspace, root: Path, **env: str) -> Settings:
-    """Return HTTP-mode settings that point the bot at ``ws`` and a store under ``root``."""
+    """Return HTTP-mode settings that point the bot at ``ws`` and a store under ``root``.
+
+    The models run in threads (MODEL_PROCESSES=0) unless ``env`` asks for processes: spawning
+    them would cost every test a few seconds of the machine's two cores.
+    """
     return Settings.from_env(
         {
+            "MODEL_PROCESSES": "0",
             "SLACK_BOT_TOKEN": ws.bot_token,
             "SLACK_SIGNING_SECRET": ws.signing_secret,
             "SLACK_API_URL": ws.api_url,

@@ -109,6 +109,8 @@ def test_admin_ids_accept_spaces_and_commas() -> None:
         ({"RETENTION_DAYS": "30.5"}, "RETENTION_DAYS", "not a whole number"),
         ({"RETENTION_DAYS": "a month"}, "RETENTION_DAYS", "not a whole number"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL", "DEBUG"),
+        ({"MODEL_PROCESSES": "-1"}, "MODEL_PROCESSES", "out of range"),
+        ({"MODEL_PROCESSES": "two"}, "MODEL_PROCESSES", "not a whole number"),
         ({"QUEUE_URL": "redis://q"}, "QUEUE_URL", "pubsub://PROJECT/TOPIC"),
         ({"QUEUE_URL": "sqlite:///"}, "QUEUE_URL", "sqlite:///PATH"),
         ({"QUEUE_URL": "pubsub://proj"}, "QUEUE_URL", "not pubsub://PROJECT/TOPIC"),

@@ -7,6 +7,7 @@ bot stopped mid-reply and a new process on the same queue, a Web API 500 before 
 import asyncio
 import json
 import logging
+import multiprocessing
 import time
 from typing import ClassVar
 
@@ -281,3 +282,24 @@ async def test_a_rating_given_before_its_reply_is_recorded_joins_it(harness):
 
 async def _has_feedback(store: SqliteStore) -> bool:
     return bool(await feedback(store))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bot_env", [{"MODEL_PROCESSES": "1"}])
+async def test_with_model_processes_messages_are_flagged_and_stop_leaves_no_child(harness):
+    text = "Oh sure, I just love it when the deploy breaks at 2am."
+    [prediction] = await harness.bot.services.models.classify([text])
+    assert len(multiprocessing.active_children()) == 1  # the classifier runs in its child
+    await harness.store.put_channel_settings(
+        ChannelSettings(channel="C_GENERAL", threshold=prediction.probability)
+    )
+    ts = await harness.ws.post_message(user=ALEX, channel="C_GENERAL", text=text)
+    await harness.ws.wait_for(lambda: harness.ws.reactions("C_GENERAL", ts))
+    await harness.idle()
+    [flag] = await stored(harness.store, "classify")
+    assert (flag.input_text, flag.output) == (text, "sarcastic")
+    assert flag.probability == pytest.approx(prediction.probability)
+    bot = harness.bot
+    await bot.stop()
+    harness.bots.remove(bot)
+    assert multiprocessing.active_children() == []

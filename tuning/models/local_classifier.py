@@ -187,9 +187,13 @@ class LocalClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Return one prediction per text, in input order (blocking)."""
+        return self.predictions(texts, self.probabilities(texts))
+
+    def predictions(self, texts: Sequence[str], probabilities: Sequence[float]) -> list[Prediction]:
+        """Return the predictions for texts whose probabilities were computed elsewhere."""
         return [
             Prediction(text=text, label=self._label(p), probability=p)
-            for text, p in zip(texts, self.probabilities(texts), strict=True)
+            for text, p in zip(texts, probabilities, strict=True)
         ]
 
     async def classify(self, texts: Sequence[str]) -> list[Prediction]:

@@ -3,7 +3,9 @@
 :class:`LiveModels` loads the active classifier and generator (training local ones from base data
 on a fresh store), answers ``classify`` and ``reply``, and swaps models when the registry changes:
 ``run_polling`` re-reads the active versions every ``REGISTRY_POLL_SECONDS`` (at most 60 s), so
-every replica follows a promotion or rollback without a restart.
+every replica follows a promotion or rollback without a restart. With ``MODEL_PROCESSES`` > 0 a
+local classifier is served from child processes (:mod:`tuning.models.processes`), loaded there
+by its artifact path, so each new version is a new path.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Collection, Sequence
+from pathlib import Path
 
 from tuning.config import Settings
 from tuning.errors import SarcasmError
 from tuning.models.base import Classifier, Generator, StreamingGenerator
 from tuning.models.builders import ensure_active
 from tuning.models.loader import load_classifier, load_generator
+from tuning.models.local_classifier import LocalClassifier
+from tuning.models.processes import ModelProcesses, PooledClassifier
 from tuning.models.ranking import best_replies
 from tuning.records import Candidate, ModelVersion, Prediction, Task
 from tuning.store.base import Store
@@ -29,9 +34,16 @@ class LiveModels:
     """The active classifier and generator, reloaded when the registry promotes new versions."""
 
     def __init__(
-        self, *, settings: Settings, store: Store, classifier: Classifier, generator: Generator
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        classifier: Classifier,
+        generator: Generator,
+        processes: ModelProcesses | None = None,
     ) -> None:
         self._settings = settings
+        self._processes = processes
         self._store = store
         self._classifier = classifier
         self._generator = generator
@@ -50,10 +62,23 @@ class LiveModels:
 
             await ensure_openai_active(settings=settings, store=store)
         active = await ensure_active(settings=settings, store=store)
-        classifier = await asyncio.to_thread(load_classifier, active["classifier"], settings)
-        generator = await asyncio.to_thread(load_generator, active["generator"], settings)
+        processes = ModelProcesses(settings.model_processes) if settings.model_processes else None
+        try:
+            classifier = await asyncio.to_thread(load_classifier, active["classifier"], settings)
+            classifier = await _served(classifier, active["classifier"], processes)
+            generator = await asyncio.to_thread(load_generator, active["generator"], settings)
+        except BaseException:
+            if processes is not None:
+                await processes.close()  # no child outlives a start that failed
+            raise
         log.info("serving classifier %s, generator %s", classifier.version, generator.version)
-        return cls(settings=settings, store=store, classifier=classifier, generator=generator)
+        return cls(
+            settings=settings,
+            store=store,
+            classifier=classifier,
+            generator=generator,
+            processes=processes,
+        )
 
     @property
     def versions(self) -> dict[str, str]:
@@ -127,9 +152,11 @@ class LiveModels:
         return model if model is not None and model.version != serving else None
 
     async def _load(self, model: ModelVersion) -> Classifier | Generator | None:
-        loader = load_classifier if model.task == "classifier" else load_generator
         try:
-            return await asyncio.to_thread(loader, model, self._settings)
+            if model.task == "generator":
+                return await asyncio.to_thread(load_generator, model, self._settings)
+            loaded = await asyncio.to_thread(load_classifier, model, self._settings)
+            return await _served(loaded, model, self._processes)
         except SarcasmError:
             log.exception("cannot load %s %s; keeping the current one", model.task, model.version)
             return None
@@ -157,6 +184,22 @@ class LiveModels:
         await asyncio.gather(*self._retiring, return_exceptions=True)
         for model in (self._classifier, self._generator):
             await _close_later(model, 0)
+        if self._processes is not None:
+            await self._processes.close()
+
+
+async def _served(
+    classifier: Classifier, model: ModelVersion, processes: ModelProcesses | None
+) -> Classifier:
+    """Return the classifier to serve: in the child processes when there are any and it is local.
+
+    The children load it by its artifact path; they have it loaded before it serves.
+    """
+    if processes is None or not isinstance(classifier, LocalClassifier):
+        return classifier
+    directory = Path(model.artifact)
+    await processes.warm(directory)
+    return PooledClassifier(classifier, directory=directory, processes=processes)
 
 
 async def _close_later(model: object, delay: float) -> None:

@@ -136,7 +136,7 @@ USAGE: dict[str, str] = {
     "stats": "`/sarcasm stats`: a chart of feedback and model metrics",
     "optout": "`/sarcasm optout`: never flag or store your messages",
     "optin": "`/sarcasm optin`: undo `optout`",
-    "forget-me": "`/sarcasm forget-me`: delete your stored messages and feedback",
+    "forget-me": "`/sarcasm forget-me`: delete your messages and feedback, and every copy of them",
 }
 ADMIN_SUBCOMMANDS = frozenset({"retrain", "promote", "rollback", "threshold", "mode", "explore"})
 _ALIASES = {

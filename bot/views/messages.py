@@ -68,8 +68,9 @@ def build_forget_me_blocks() -> list[bk.Block]:
     )
     return [
         bk.section(
-            "This deletes the messages of yours that sarcasm-bot stored and every reaction "
-            "you gave it as feedback.",
+            "This deletes the messages of yours that sarcasm-bot stored, every reaction and "
+            "correction you gave it, and every copy in its datasets; models that learnt from "
+            "them are rebuilt without them (tuned cloud models are flagged for a retrain).",
             accessory=bk.button(
                 "Delete my data",
                 action_id=FORGET_ME_ACTION,

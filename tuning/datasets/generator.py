@@ -32,7 +32,7 @@ and a pair preferring the correction over the bot reply it corrects, rated or no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import combinations
 
 from tuning.datasets.examples import Built, Example, PreferencePair, Skip
@@ -214,12 +214,22 @@ def replies_of(interactions: Iterable[Interaction]) -> Iterable[Interaction]:
     return sorted((i for i in interactions if i.kind == "generate"), key=lambda i: i.created_at)
 
 
-def root_of(interaction: Interaction, by_id: Mapping[str, Interaction]) -> Interaction:
-    """Follow ``parent_id`` back to the first reply (stopping at a gap or a cycle)."""
+def lineage(interaction: Interaction, by_id: Mapping[str, Interaction]) -> Iterator[Interaction]:
+    """Yield ``interaction``, then each reply it retried back to the first (``parent_id``).
+
+    It stops at a gap (a parent not in ``by_id``) or a cycle.
+    """
     seen = {interaction.id}
+    yield interaction
     while interaction.parent_id and interaction.parent_id in by_id:
         interaction = by_id[interaction.parent_id]
         if interaction.id in seen:
-            break
+            return
         seen.add(interaction.id)
-    return interaction
+        yield interaction
+
+
+def root_of(interaction: Interaction, by_id: Mapping[str, Interaction]) -> Interaction:
+    """Follow ``parent_id`` back to the first reply (stopping at a gap or a cycle)."""
+    *_, root = lineage(interaction, by_id)
+    return root

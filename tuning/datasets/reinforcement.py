@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from tuning.datasets.examples import Built, Example, Skip
+from tuning.datasets.generator import root_of
 from tuning.records import Interaction
 from tuning.redaction import redact
 from tuning.text import normalize
@@ -40,7 +41,7 @@ def build_reinforcement_prompts(
     best: dict[str, tuple[int, str]] = {}  # prompt key -> (net rating, reply)
     skips: list[Skip] = []
     for interaction in replies:
-        prompt = redact(_root(interaction, by_id).input_text).strip()
+        prompt = redact(root_of(interaction, by_id).input_text).strip()
         key = normalize(prompt)
         if not key:
             skips.append(Skip(f"interaction:{interaction.id}", "empty text"))
@@ -56,14 +57,3 @@ def build_reinforcement_prompts(
     )
     counts = {"prompts": len(items), "with_reference": len(best)}
     return Built(items=items, skips=tuple(skips), counts=counts)
-
-
-def _root(interaction: Interaction, by_id: Mapping[str, Interaction]) -> Interaction:
-    """Follow ``parent_id`` back to the first reply (stopping at a gap or a cycle)."""
-    seen = {interaction.id}
-    while interaction.parent_id and interaction.parent_id in by_id:
-        interaction = by_id[interaction.parent_id]
-        if interaction.id in seen:
-            break
-        seen.add(interaction.id)
-    return interaction

@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tuning.datasets.export import Snapshot
+from tuning.datasets.generator import lineage
 from tuning.records import (
     Affected,
     Interaction,
@@ -158,11 +159,4 @@ def _lineages(
 ) -> Iterable[str]:
     """Yield each interaction's id and those of the replies it retried, back to the first."""
     for interaction in interactions:
-        seen = {interaction.id}
-        yield interaction.id
-        while interaction.parent_id and interaction.parent_id in by_id:
-            interaction = by_id[interaction.parent_id]
-            if interaction.id in seen:
-                break
-            seen.add(interaction.id)
-            yield interaction.id
+        yield from (link.id for link in lineage(interaction, by_id))

@@ -211,19 +211,13 @@ class TuningService:
     async def _drive(self, job: JobRecord) -> JobRecord:
         try:
             backend = self._backends[job.backend]
-            out = self._settings.data_dir / "datasets" / job.id
-            files = await export_traced(
-                self._store,
-                name=job.id,
-                task=job.task,
-                method=job.method,
-                out=out,
-                data_dir=self._settings.data_dir,
-                config=self._datasets.get(job.backend, DatasetConfig()),
-                keep=True,
-            )
+            files = await self._export(job, self._datasets.get(job.backend, DatasetConfig()))
             base = await self._store.active_model(task=job.task)
-            config = {**job.config, "dataset_dir": str(out), "base_version": base and base.version}
+            config = {
+                **job.config,
+                "dataset_dir": str(self._dataset_dir(job)),
+                "base_version": base and base.version,
+            }
             job = await self._log.save(job, config=frozen(config), dataset_stats=files.stats)
             checked = await backend.preflight(job=job, dataset=files)
             if checked:
@@ -301,17 +295,28 @@ class TuningService:
 
         The split is hash-based, so a rebuild holds the same examples plus any newer ones.
         """
-        out = self._settings.data_dir / "datasets" / job.id
-        if not (out / "validation.jsonl").is_file():
+        validation = self._dataset_dir(job) / "validation.jsonl"
+        if not validation.is_file():
             log.info("job %s: rebuilding its validation split here", job.id)
-            await export_traced(
-                self._store,
-                name=job.id,
-                task=job.task,
-                method=job.method,
-                out=out,
-                data_dir=self._settings.data_dir,
-                config=DatasetConfig(min_train=1),
-                keep=True,
-            )
-        return out / "validation.jsonl"
+            await self._export(job, DatasetConfig(min_train=1))
+        return validation
+
+    def _dataset_dir(self, job: JobRecord) -> Path:
+        return self._settings.data_dir / "datasets" / job.id
+
+    async def _export(self, job: JobRecord, config: DatasetConfig) -> DatasetFiles:
+        """Write the job's dataset to its directory, traced by the manifest ``dataset:<job>``.
+
+        ``keep``: a rewrite (the validation split rebuilt by another process) adds to the
+        manifest, since the model learnt from the first write.
+        """
+        return await export_traced(
+            self._store,
+            name=job.id,
+            task=job.task,
+            method=job.method,
+            out=self._dataset_dir(job),
+            data_dir=self._settings.data_dir,
+            config=config,
+            keep=True,
+        )

@@ -13,6 +13,8 @@ import abc
 import asyncio
 import hashlib
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -109,21 +111,16 @@ class GcsUploader(DatasetUploader):
         name = "/".join(p for p in (self.prefix, "datasets", f"{digest}{path.suffix}") if p)
         uri = f"gs://{self.bucket_name}/{name}"
         blob = self._client.bucket(self.bucket_name).blob(name)
-        try:
-            if blob.exists():
+        with self._refusals(f"upload of {path.name}"):
+            try:
+                if blob.exists():
+                    return uri
+                # if_generation_match=0: create only; a concurrent upload of the same bytes wins.
+                blob.upload_from_filename(
+                    str(path), content_type="application/jsonl", if_generation_match=0
+                )
+            except gexc.PreconditionFailed:
                 return uri
-            # if_generation_match=0: create only; a concurrent upload of the same bytes wins.
-            blob.upload_from_filename(
-                str(path), content_type="application/jsonl", if_generation_match=0
-            )
-        except gexc.PreconditionFailed:
-            return uri
-        except gexc.Forbidden as exc:
-            raise self._forbidden() from exc
-        except gexc.NotFound as exc:
-            raise BackendError(f"GCS bucket gs://{self.bucket_name} does not exist") from exc
-        except gexc.GoogleAPICallError as exc:
-            raise BackendError(f"GCS upload of {path.name} failed ({exc.code})") from exc
         return uri
 
     def holds(self, uri: str) -> bool:
@@ -132,40 +129,26 @@ class GcsUploader(DatasetUploader):
 
     def _delete(self, uri: str) -> bool:
         blob = self._client.bucket(self.bucket_name).blob(self._name(uri))
-        try:
-            blob.delete()
-        except gexc.NotFound:
-            return False
-        except gexc.Forbidden as exc:
-            raise self._forbidden() from exc
-        except gexc.GoogleAPICallError as exc:
-            raise BackendError(f"GCS delete of {uri} failed ({exc.code})") from exc
+        with self._refusals(f"delete of {uri}"):
+            try:
+                blob.delete()
+            except gexc.NotFound:
+                return False
         return True
 
     def _list(self) -> list[str]:
         prefix = f"{self.prefix}/" if self.prefix else None
-        try:
+        with self._refusals(f"listing of gs://{self.bucket_name}"):
             blobs = self._client.list_blobs(self.bucket_name, prefix=prefix)
             return sorted(f"gs://{self.bucket_name}/{blob.name}" for blob in blobs)
-        except gexc.Forbidden as exc:
-            raise self._forbidden() from exc
-        except gexc.NotFound as exc:
-            raise BackendError(f"GCS bucket gs://{self.bucket_name} does not exist") from exc
-        except gexc.GoogleAPICallError as exc:
-            raise BackendError(
-                f"GCS listing of gs://{self.bucket_name} failed ({exc.code})"
-            ) from exc
 
     def _read(self, uri: str) -> bytes | None:
         blob = self._client.bucket(self.bucket_name).blob(self._name(uri))
-        try:
-            data: bytes = blob.download_as_bytes()
-        except gexc.NotFound:
-            return None
-        except gexc.Forbidden as exc:
-            raise self._forbidden() from exc
-        except gexc.GoogleAPICallError as exc:
-            raise BackendError(f"GCS download of {uri} failed ({exc.code})") from exc
+        with self._refusals(f"download of {uri}"):
+            try:
+                data: bytes = blob.download_as_bytes()
+            except gexc.NotFound:
+                return None
         return data
 
     def _name(self, uri: str) -> str:
@@ -173,11 +156,24 @@ class GcsUploader(DatasetUploader):
             raise BackendError(f"{uri} is not in gs://{self.bucket_name}")
         return uri.removeprefix(f"gs://{self.bucket_name}/")
 
-    def _forbidden(self) -> BackendError:
-        return BackendError(
-            f"GCS refused access to gs://{self.bucket_name} (403): give the service account "
-            "roles/storage.objectAdmin on the bucket"
-        )
+    @contextmanager
+    def _refusals(self, what: str) -> Iterator[None]:
+        """Turn what GCS refuses into one clear BackendError saying what was refused.
+
+        A missing object is each caller's own business (caught inside), so a NotFound that
+        gets this far means the bucket.
+        """
+        try:
+            yield
+        except gexc.Forbidden as exc:
+            raise BackendError(
+                f"GCS refused access to gs://{self.bucket_name} (403): give the service "
+                "account roles/storage.objectAdmin on the bucket"
+            ) from exc
+        except gexc.NotFound as exc:
+            raise BackendError(f"GCS bucket gs://{self.bucket_name} does not exist") from exc
+        except gexc.GoogleAPICallError as exc:
+            raise BackendError(f"GCS {what} failed ({exc.code})") from exc
 
 
 class LocalDirUploader(DatasetUploader):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tuning.privacy.locations import split_pending
 from tuning.records import TASKS, ChannelSettings, JobRecord, ModelVersion, Task, utcnow
 from tuning.reporting.reports import Report, collect_report
 from tuning.store.base import Store
@@ -83,7 +84,7 @@ async def pending_deletions(store: Store) -> list[str]:
     """Return the reason of every deletion still pending, one per location (no text)."""
     reasons: list[str] = []
     for manifest in await store.list_manifests():
-        reasons.extend(entry.partition("\t")[2] or "unknown reason" for entry in manifest.pending)
+        reasons.extend(split_pending(entry)[1] or "unknown reason" for entry in manifest.pending)
     return reasons
 
 

@@ -17,6 +17,7 @@ from bot.services import Services
 from bot.views.replies import TRY_AGAIN_ACTION
 from bot.work.label import fetch_message, handle_label
 from bot.work.reaction_ratings import FeedbackMap, base_reaction
+from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -58,23 +59,30 @@ async def handle_reaction(
     rating = feedback_map.rating(interaction.kind, reaction)
     if rating is None or await store.is_opted_out(user=user):
         return
-    # Ordered by the event's ts: a late reaction_added retry cannot undo a newer removal.
-    event_ts = str(event.get("event_ts") or "")
-    if event.get("type") == "reaction_added":
-        await store.add_feedback(
-            interaction_id=interaction.id,
-            user=user,
-            reaction=name,
-            rating=rating,
-            event_ts=event_ts,
-        )
-        if rating < 0 and interaction.kind == "generate" and client is not None:
-            await offer_correction(client, interaction, user=user)
-    else:
-        await store.retract_feedback(
-            interaction_id=interaction.id, user=user, reaction=name, event_ts=event_ts
-        )
+    added = await _apply(store, event, interaction_id=interaction.id, user=user, rating=rating)
+    if added and rating < 0 and interaction.kind == "generate" and client is not None:
+        await offer_correction(client, interaction, user=user)
     log.info("feedback", extra={"interaction": interaction.id, "type": event.get("type")})
+
+
+async def _apply(
+    store: Store, event: Mapping[str, Any], *, interaction_id: str, user: str, rating: int
+) -> bool:
+    """Store a reaction_added as feedback, or retract it for a removal; return whether added.
+
+    Writes are ordered by the event's ts: a late reaction_added retry cannot undo a newer
+    removal.
+    """
+    name, event_ts = base_reaction(str(event["reaction"])), str(event.get("event_ts") or "")
+    if event.get("type") != "reaction_added":
+        await store.retract_feedback(
+            interaction_id=interaction_id, user=user, reaction=name, event_ts=event_ts
+        )
+        return False
+    await store.add_feedback(
+        interaction_id=interaction_id, user=user, reaction=name, rating=rating, event_ts=event_ts
+    )
+    return True
 
 
 def _target(event: object, *, bot_user_id: str) -> tuple[str, str, str, str] | None:
@@ -114,19 +122,7 @@ async def _rate_unrecorded_reply(
     rating = feedback_map.rating("generate", reaction)
     if interaction_id is None or rating is None or await services.store.is_opted_out(user=user):
         return
-    name, event_ts = base_reaction(reaction), str(event.get("event_ts") or "")
-    if event.get("type") == "reaction_added":
-        await services.store.add_feedback(
-            interaction_id=interaction_id,
-            user=user,
-            reaction=name,
-            rating=rating,
-            event_ts=event_ts,
-        )
-    else:
-        await services.store.retract_feedback(
-            interaction_id=interaction_id, user=user, reaction=name, event_ts=event_ts
-        )
+    await _apply(services.store, event, interaction_id=interaction_id, user=user, rating=rating)
     log.info("feedback on a reply not recorded yet", extra={"interaction": interaction_id})
 
 

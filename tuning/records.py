@@ -201,6 +201,19 @@ def model_manifest_id(*, task: Task, version: str) -> str:
     return f"model:{task}:{version}"
 
 
+def model_key(manifest: Manifest) -> tuple[Task, str] | None:
+    """Return the (task, version) a ``model:<task>:<version>`` manifest describes, or None.
+
+    >>> model_key(Manifest(id="model:generator:gen-1", kind="model", task="generator"))
+    ('generator', 'gen-1')
+    """
+    kind, _, rest = manifest.id.partition(":")
+    task, _, version = rest.partition(":")
+    if kind != "model" or task not in TASKS or not version:
+        return None
+    return manifest.task, version
+
+
 # The outcome of a job whose training data was forgotten or expired while it trained: its
 # candidate is registered, flagged by its manifest, and never promoted.
 WITHHELD = "withheld"

@@ -30,7 +30,7 @@ from tuning.config import Settings
 from tuning.errors import SarcasmError
 from tuning.privacy.locations import delete_location, is_cloud, pending_entry, split_pending
 from tuning.privacy.reports import Cleanup, Flagged, ForgetReport, Pending, Rebuilt, RetentionReport
-from tuning.records import TASKS, Affected, Manifest, ModelVersion, Task
+from tuning.records import Affected, Manifest, ModelVersion, model_key
 from tuning.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -44,15 +44,6 @@ class Rebuild(Protocol):
     async def __call__(self, model: ModelVersion) -> ModelVersion:
         """Return the promoted replacement; raise SarcasmError if it cannot be built now."""
         ...
-
-
-def model_key(manifest: Manifest) -> tuple[Task, str] | None:
-    """Return the (task, version) a ``model:<task>:<version>`` manifest describes, or None."""
-    kind, _, rest = manifest.id.partition(":")
-    task, _, version = rest.partition(":")
-    if kind != "model" or task not in TASKS or not version:
-        return None
-    return manifest.task, version
 
 
 class PrivacyService:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tuning.privacy.locations import split_pending
-from tuning.records import TASKS, ChannelSettings, JobRecord, ModelVersion, Task, utcnow
+from tuning.records import TASKS, ChannelSettings, JobRecord, ModelVersion, Task, model_key, utcnow
 from tuning.reporting.reports import Report, collect_report
 from tuning.store.base import Store
 
@@ -97,10 +97,10 @@ async def flagged_models(store: Store) -> list[FlaggedModel]:
     """
     flagged: list[FlaggedModel] = []
     for manifest in await store.list_manifests():
-        if manifest.kind != "model" or not manifest.affected:
+        key = model_key(manifest)
+        if key is None or not manifest.affected:
             continue
-        version = manifest.id.split(":", 2)[-1]
-        model = await store.get_model(task=manifest.task, version=version)
+        model = await store.get_model(task=key[0], version=key[1])
         if model is None or model.backend == "local":
             continue
         flagged.append(

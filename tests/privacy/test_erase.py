@@ -173,7 +173,7 @@ async def test_a_vertex_model_is_flagged_and_listed_and_a_retired_local_one_lose
     assert (await store.active_model(task="generator")) == await store.get_model(
         task="generator", version="vx-1"
     )
-    assert await flagged_models(store) == [
+    assert await flagged_models(store, await store.list_manifests()) == [
         FlaggedModel("generator", "vx-1", "vertex", "forgotten", active=True)
     ]
     assert not exists(retired.artifact)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tuning.privacy.locations import split_pending
-from tuning.records import TASKS, ChannelSettings, JobRecord, ModelVersion, Task, model_key, utcnow
+from tuning.records import (
+    TASKS,
+    ChannelSettings,
+    JobRecord,
+    Manifest,
+    ModelVersion,
+    Task,
+    model_key,
+    utcnow,
+)
 from tuning.reporting.reports import Report, collect_report
 from tuning.store.base import Store
 
@@ -65,6 +74,7 @@ async def gather_dashboard(
         candidates.extend(m for m in models if m.state == "candidate")
     candidates.sort(key=lambda m: m.created_at, reverse=True)
     recent = await store.list_jobs(limit=max(jobs, 1))
+    manifests = await store.list_manifests()  # once: flagged models and pending deletions
     last_job_at = recent[0].created_at if recent else None
     return Dashboard(
         active=active,
@@ -75,20 +85,20 @@ async def gather_dashboard(
         last_job_at=last_job_at,
         week=await collect_report(store, days=7, now=now),
         channels=tuple(await _visible_channels(store, user=user, is_admin=is_admin, now=now)),
-        flagged=tuple(await flagged_models(store)),
-        pending=tuple(await pending_deletions(store)),
+        flagged=tuple(await flagged_models(store, manifests)),
+        pending=tuple(pending_deletions(manifests)),
     )
 
 
-async def pending_deletions(store: Store) -> list[str]:
+def pending_deletions(manifests: Iterable[Manifest]) -> list[str]:
     """Return the reason of every deletion still pending, one per location (no text)."""
     reasons: list[str] = []
-    for manifest in await store.list_manifests():
+    for manifest in manifests:
         reasons.extend(split_pending(entry)[1] or "unknown reason" for entry in manifest.pending)
     return reasons
 
 
-async def flagged_models(store: Store) -> list[FlaggedModel]:
+async def flagged_models(store: Store, manifests: Iterable[Manifest]) -> list[FlaggedModel]:
     """Return the tuned versions that hold forgotten or expired data and are still registered.
 
     Local models are rebuilt without the data, and their old files deleted; what is left are
@@ -96,7 +106,7 @@ async def flagged_models(store: Store) -> list[FlaggedModel]:
     data until an admin deletes them in the cloud console.
     """
     flagged: list[FlaggedModel] = []
-    for manifest in await store.list_manifests():
+    for manifest in manifests:
         key = model_key(manifest)
         if key is None or not manifest.affected:
             continue

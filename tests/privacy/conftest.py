@@ -45,15 +45,26 @@ class GcsGate:
 
 @pytest.fixture
 async def gcs_gate(gcs_emulator: str) -> AsyncIterator[GcsGate]:  # noqa: F811 - the fixture
-    """Run the proxy; GCS's real 403 shape, as a bucket without roles/storage.objectAdmin."""
+    """Run the proxy; GCS's real 403 body, as for a service account without objectAdmin.
+
+    Sources for the body (the JSON API's error shape, with ``domain`` and ``reason`` in each
+    entry of ``errors``): https://cloud.google.com/storage/docs/json_api/v1/status-codes
+    (403 forbidden); real answers quoted in google-github-actions/upload-cloud-storage#388 and
+    firebase/firebase-admin-node#757 ("... does not have storage.objects.delete access to the
+    Google Cloud Storage object.").
+    """
     session = aiohttp.ClientSession(auto_decompress=False)
     gate = GcsGate(url="")
 
     async def forward(request: web.Request) -> web.StreamResponse:
         if gate.refusing and request.method == "DELETE":
             gate.refused.append(request.path)
-            message = "sa@p1.iam.gserviceaccount.com does not have storage.objects.delete access"
-            error = {"code": 403, "message": message, "errors": [{"reason": "forbidden"}]}
+            message = (
+                "sa@p1.iam.gserviceaccount.com does not have storage.objects.delete access "
+                "to the Google Cloud Storage object."
+            )
+            entry = {"message": message, "domain": "global", "reason": "forbidden"}
+            error = {"code": 403, "message": message, "errors": [entry]}
             return web.json_response({"error": error}, status=403)
         skip = {"host", "content-length", "transfer-encoding"}
         headers = {k: v for k, v in request.headers.items() if k.lower() not in skip}

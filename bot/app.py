@@ -8,32 +8,32 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.admin.kit import AdminKit
 from bot.listeners import actions, commands, corrections, home, mentions, messages, reactions
-from bot.listeners.noise import is_noise
 from bot.services import Services
 from bot.transports.shapes import is_malformed, is_unknown
 from bot.transports.slack_client import TRANSPORT_ERRORS
-from bot.work.intake import UNAVAILABLE
+from bot.work.intake import UNAVAILABLE, retry_later
+from bot.work.noise import is_noise
 from tuning.config import Settings
 
 log = logging.getLogger(__name__)
 # What Bolt answers (with a 200) when auth.test fails; SarcasmApp turns it into a 503.
 AUTHORIZE_FAILED = "sarcasm-bot could not authorize with Slack; please retry"
-# Slack redelivers a non-2xx on its own schedule; the header says the refusal is temporary.
-RETRY_AFTER_SECONDS = 5
-
-
-def retry_later() -> BoltResponse:
-    """Return the 503 that makes Slack deliver the request again: its work was not kept."""
-    return BoltResponse(status=503, body="", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 class SarcasmApp(AsyncApp):
-    """An AsyncApp that answers 400 to payloads Bolt would crash on (and answer 500)."""
+    """An AsyncApp that answers 400 to payloads Bolt would crash on (and answer 500).
+
+    ``authorized`` is what its authorization last found (None until auth.test first answered):
+    the hot path (bot/work/hot_events.py) needs the bot's ids without dispatching.
+    """
+
+    authorized: AuthorizeResult | None = None
 
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
         """Refuse malformed payloads, ignore unknown ones, then dispatch as Bolt does."""
@@ -44,6 +44,8 @@ class SarcasmApp(AsyncApp):
             # A payload type Slack added later: acknowledged, so Slack does not retry it.
             return BoltResponse(status=200, body="")
         response = await super().async_dispatch(req)
+        if req.context.authorize_result is not None:
+            self.authorized = req.context.authorize_result
         if req.context.get(UNAVAILABLE) or response.body == AUTHORIZE_FAILED:
             # The work was not kept (the queue refused it, or auth.test failed and Bolt
             # answered 200 with its error line): a non-2xx makes Slack deliver it again.
@@ -51,7 +53,7 @@ class SarcasmApp(AsyncApp):
         return response
 
 
-def build_app(settings: Settings, services: Services, kit: AdminKit) -> AsyncApp:
+def build_app(settings: Settings, services: Services, kit: AdminKit) -> SarcasmApp:
     """Return the AsyncApp with every listener registered; it acks once the work is queued."""
     app = SarcasmApp(
         client=services.make_client(),

@@ -23,6 +23,7 @@ from bot.transports.http import HttpTransport, RequestHandler, build_web_app
 from bot.transports.push_auth import PushVerifier
 from bot.transports.slack_client import build_web_client
 from bot.transports.socket_mode import SocketModeTransport
+from bot.work.hot_events import HotEvents
 from bot.work.kinds import FORGET, KINDS
 from bot.work.push import PUSH_PATH, push_handler
 from bot.work.routes import build_handlers
@@ -186,7 +187,8 @@ async def start_bot(
         if queue.push:
             verifier = push_verifier or _push_verifier(settings)
             posts[PUSH_PATH] = push_handler(services, handlers, verifier=verifier)
-        web_app = build_web_app(app, services, posts=posts)
+        hot = HotEvents(services, authorized=lambda: app.authorized)
+        web_app = build_web_app(app, services, posts=posts, hot=hot)
         transport = HttpTransport(web_app, host=host, port=settings.port if port is None else port)
     if not queue.push:
         # Push delivery leases nothing: Pub/Sub brings each item to PUSH_PATH.

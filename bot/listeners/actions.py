@@ -21,6 +21,7 @@ from bot.admin.runner import SORRY, Answer, Caller
 from bot.services import Services
 from bot.views.home import PROMOTE_ACTION, RETRAIN_ACTION, ROLLBACK_ACTION
 from bot.views.messages import FORGET_ME_ACTION
+from bot.work.event_work import Work
 from bot.work.intake import enqueue
 from bot.work.kinds import FORGET, forget_key
 from bot.work.routes import Handler
@@ -45,7 +46,7 @@ def register(app: AsyncApp, services: Services, kit: AdminKit) -> None:
         # Durable before the ack: a crash after it must not lose the deletion (bot/work/).
         user = str((body.get("user") or {}).get("id") or "")
         key = forget_key(user=user, body=body)
-        await enqueue(services, context, kind=FORGET, key=key, body=body)
+        await enqueue(services, context, Work(FORGET, key), body)
         await ack()
 
     app.action(HOME_ACTIONS)(handle_home_button)

@@ -16,9 +16,10 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
 from bot.services import Services
-from bot.transports.request_checks import body_is_parsable, is_signed
+from bot.transports.request_checks import is_signed, parse_body
 from tuning.errors import QueueError
 
 log = logging.getLogger(__name__)
@@ -37,19 +38,28 @@ HEALTH_PROBE_TTL = timedelta(0)
 
 
 RequestHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Answers a verified, parsed JSON body without Bolt's dispatch, or returns None for Bolt to.
+HotPath = Callable[[Mapping[str, Any]], Awaitable[BoltResponse | None]]
 
 
 def build_web_app(
-    app: AsyncApp, services: Services, *, posts: Mapping[str, RequestHandler] | None = None
+    app: AsyncApp,
+    services: Services,
+    *,
+    posts: Mapping[str, RequestHandler] | None = None,
+    hot: HotPath | None = None,
 ) -> web.Application:
-    """Return the aiohttp application serving Slack requests, the health check and ``posts``."""
+    """Return the aiohttp application serving Slack requests, the health check and ``posts``.
+
+    ``hot`` takes the events it can answer without Bolt (bot/work/hot_events.py).
+    """
 
     async def healthz(request: web.Request) -> web.StreamResponse:
         return await health_response(services)
 
     web_app = web.Application(client_max_size=MAX_BODY_BYTES)
     secret = services.settings.slack.signing_secret
-    web_app.router.add_post(EVENTS_PATH, events_handler(app, signing_secret=secret))
+    web_app.router.add_post(EVENTS_PATH, events_handler(app, signing_secret=secret, hot=hot))
     web_app.router.add_get(HEALTH_PATH, healthz)
     web_app.router.add_get(LIVE_PATH, live)
     for path, handler in (posts or {}).items():
@@ -63,12 +73,13 @@ async def live(request: web.Request) -> web.Response:
 
 
 def events_handler(
-    app: AsyncApp, *, signing_secret: str
+    app: AsyncApp, *, signing_secret: str, hot: HotPath | None = None
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Return the aiohttp handler that passes Slack requests to ``app`` and answers Slack.
 
     The signature is checked first (401), then whether Bolt can parse the body (400); only then
     does Bolt see the request. An empty ``signing_secret`` leaves signing to Bolt (tests).
+    ``hot`` answers the JSON bodies it takes (verified here) without Bolt's dispatch.
     """
 
     async def events(request: web.Request) -> web.StreamResponse:
@@ -80,13 +91,18 @@ def events_handler(
             body = raw.decode("utf-8")
         except UnicodeDecodeError:
             body = None
-        if body is None or not body_is_parsable(body, request.content_type):
+        parsed = None if body is None else parse_body(body, request.content_type)
+        if parsed is None:
             # Invalid UTF-8, JSON or form encoding, or nesting too deep: Bolt would answer 500.
             log.info("rejected a malformed request", extra={"bytes": len(raw)})
             return web.json_response({"error": "malformed request"}, status=400)
+        if hot is not None and signed and isinstance(parsed, dict):
+            answer = await hot(parsed)
+            if answer is not None:
+                return await to_aiohttp_response(answer)
         try:
             bolt_request = AsyncBoltRequest(
-                body=body, query=request.query_string, headers=_headers(request)
+                body=body or "", query=request.query_string, headers=_headers(request)
             )
         except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
             log.info("rejected a malformed request", extra={"bytes": len(raw)})

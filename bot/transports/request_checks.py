@@ -34,12 +34,16 @@ def is_signed(body: bytes, headers: Mapping[str, str], *, signing_secret: str, n
     return hmac.compare_digest(expected, signature)
 
 
-def body_is_parsable(body: str, content_type: str) -> bool:
-    """Return True if Bolt can parse ``body`` as it does (JSON, or a form with a JSON payload)."""
-    # The same branches as slack_bolt.request.internals.parse_body.
-    if not body:
-        return True
+def parse_body(body: str, content_type: str) -> object | None:
+    """Return ``body`` parsed (JSON, or a form's fields); None if Bolt could not parse it.
+
+    The same branches as slack_bolt.request.internals.parse_body: a form's JSON ``payload`` is
+    checked too, and an empty body is an empty form.
+    """
     if content_type == "application/json" or body.startswith("{"):
-        return parse_json(body) is not None
-    payload = dict(urllib.parse.parse_qsl(body, keep_blank_values=True)).get("payload")
-    return "payload" not in body or payload is None or parse_json(payload) is not None
+        return parse_json(body) if body else {}
+    form = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
+    payload = form.get("payload")
+    if "payload" in body and payload is not None and parse_json(payload) is None:
+        return None
+    return form

@@ -2,8 +2,8 @@
 
 import pytest
 
-from bot.listeners.noise import is_noise
 from bot.transports.shapes import is_malformed
+from bot.work.noise import is_noise
 
 
 def _message(**extra):

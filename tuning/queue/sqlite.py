@@ -10,14 +10,12 @@ is not put again; dead items stay for operators for ``dead_retention``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from functools import partial
 
 from tuning.errors import QueueError
 from tuning.queue.base import (
@@ -28,6 +26,7 @@ from tuning.queue.base import (
     WorkQueue,
     check_ttl,
 )
+from tuning.queue.group_commit import GroupCommit
 from tuning.queue.sqlite_engine import QueueEngine, Row
 from tuning.records import Clock, frozen_mapping, utcnow
 from tuning.store.codec import decode_text as dec
@@ -74,9 +73,9 @@ class SqliteQueue(WorkQueue):
         self.dead_retention = dead_retention
         self.min_free_bytes = min_free_bytes
         self._engine = QueueEngine(path, busy_timeout=busy_timeout)
-        # Puts waiting for the next commit, and the lock that lets one commit run at a time.
-        self._waiting: list[tuple[PutRow, asyncio.Future[bool]]] = []
-        self._committing = asyncio.Lock()
+        # Puts, and finished leases (key, token), each share their commits (group commit).
+        self._puts = GroupCommit(self._insert)
+        self._finishes = GroupCommit(self._finish)
 
     @property
     def path(self) -> os.PathLike[str]:
@@ -98,35 +97,25 @@ class SqliteQueue(WorkQueue):
         together (group commit): each returns only after that commit, and all fail if it fails.
         Raise QueueError if the item cannot be written (disk full, read-only, not JSON).
         """
-        row = _row(item)
-        put: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((row, put))
-        async with self._committing:  # one commit at a time; the next takes all who waited
-            if not put.done():
-                batch, self._waiting = self._waiting, []
-                done = asyncio.ensure_future(self._engine.run(partial(self._insert, batch)))
-                # Settled by a callback, so that a put cancelled while it leads the commit
-                # still answers the others in its batch.
-                done.add_done_callback(partial(_settle, [future for _, future in batch]))
-                await asyncio.wait([done])
-        return await put
+        return await self._puts(_row(item))
 
-    def _insert(
-        self, batch: list[tuple[PutRow, asyncio.Future[bool]]], conn: sqlite3.Connection
-    ) -> list[bool]:
-        with immediate(conn):
-            now = self.clock()  # read the clock only once we hold the write lock
-            self._purge(conn, now)
-            added = []
-            for (key, kind, payload, not_before), _ in batch:
-                ready = max(now, not_before) if not_before else now
-                cursor = conn.execute(
-                    "INSERT INTO queue_items (key, kind, payload, not_before, state, ready_at) "
-                    "VALUES (?, ?, ?, ?, 'ready', ?) ON CONFLICT (key) DO NOTHING",
-                    (key, kind, payload, _opt(not_before), enc(ready)),
-                )
-                added.append(cursor.rowcount == 1)
-            return added
+    async def _insert(self, batch: Sequence[PutRow]) -> list[bool]:
+        def insert(conn: sqlite3.Connection) -> list[bool]:
+            with immediate(conn):
+                now = self.clock()  # read the clock only once we hold the write lock
+                self._purge(conn, now)
+                added = []
+                for key, kind, payload, not_before in batch:
+                    ready = max(now, not_before) if not_before else now
+                    cursor = conn.execute(
+                        "INSERT INTO queue_items (key, kind, payload, not_before, state, "
+                        "ready_at) VALUES (?, ?, ?, ?, 'ready', ?) ON CONFLICT (key) DO NOTHING",
+                        (key, kind, payload, _opt(not_before), enc(ready)),
+                    )
+                    added.append(cursor.rowcount == 1)
+                return added
+
+        return await self._engine.run(insert)
 
     def _purge(self, conn: sqlite3.Connection, now: datetime) -> None:
         # Forget done keys after the dedupe window and dead items after their retention.
@@ -183,17 +172,24 @@ class SqliteQueue(WorkQueue):
         )
 
     async def done(self, lease: Lease) -> None:
-        """Finish the leased item; a lease that was re-leased since is ignored."""
+        """Finish the leased item; a lease that was re-leased since is ignored.
 
-        def finish(conn: sqlite3.Connection) -> None:
+        Items of a batch finish together: ``done`` calls share commits as puts do.
+        """
+        await self._finishes((lease.item.key, lease.token))
+
+    async def _finish(self, batch: Sequence[tuple[str, str]]) -> list[None]:
+        def finish(conn: sqlite3.Connection) -> list[None]:
             with immediate(conn):
-                conn.execute(
+                now = enc(self.clock())
+                conn.executemany(
                     "UPDATE queue_items SET state = 'done', payload = '{}', token = NULL, "
                     "finished_at = ? WHERE key = ? AND token = ? AND state = 'ready'",
-                    (enc(self.clock()), lease.item.key, lease.token),
+                    [(now, key, token) for key, token in batch],
                 )
+            return [None] * len(batch)
 
-        await self._engine.run(finish)
+        return await self._engine.run(finish)
 
     async def retry(self, lease: Lease, *, delay: timedelta) -> None:
         """Hand the item back after ``delay``; after its last attempt, to the dead letters."""
@@ -267,20 +263,6 @@ def _row(item: WorkItem) -> PutRow:
     except UnicodeEncodeError as exc:
         raise QueueError(f"text cannot be stored (not valid unicode): {exc.reason}") from exc
     return item.key, item.kind, payload, item.not_before
-
-
-def _settle(puts: list[asyncio.Future[bool]], done: asyncio.Future[list[bool]]) -> None:
-    # Each put learns its own row's outcome, or the commit's failure.
-    error = None if done.cancelled() else done.exception()
-    for index, put in enumerate(puts):
-        if put.done():  # its caller gave up waiting (the row is committed all the same)
-            continue
-        if done.cancelled():
-            put.cancel()
-        elif error is not None:
-            put.set_exception(error)
-        else:
-            put.set_result(done.result()[index])
 
 
 def _opt(value: datetime | None) -> str | None:

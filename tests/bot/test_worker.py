@@ -1,8 +1,8 @@
-"""The worker on a real SQLite queue: idle kinds yield to the intake; outages strand no work.
+"""The worker on a real SQLite queue: work yields to a burst of acks; outages strand no work.
 
-A kind with nothing running waits while events keep arriving, one with work running does
-not; an outcome the queue could not record during an outage is recorded once it is back,
-not after the lease runs out.
+During a burst of puts each kind waits out its pace before it leases, and leases at once when
+the burst is over; an outcome the queue could not record during an outage is recorded once it
+is back, not after the lease runs out.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
 from bot.work.kinds import FLAG, MENTION
-from bot.work.worker import Wakeups, Worker
+from bot.work.worker import RATE_WINDOW, Wakeups, Worker
 from tests.queue_faults import FaultySqliteQueue
 from tuning.config import Settings
 from tuning.models.serving import LiveModels
@@ -27,8 +27,8 @@ from tuning.queue.sqlite import SqliteQueue
 from tuning.records import Candidate, Prediction
 from tuning.store.sqlite.store import SqliteStore
 
-QUIET = 10.0  # seconds of the fake intake clock
-FOREVER = 3600.0  # the longest bulk work would wait: longer than this test runs
+BURST = 50.0  # puts per second that make a burst, here
+FOREVER = 3600.0  # a pace longer than this test runs
 
 
 class Silent:
@@ -77,56 +77,48 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
     await store.close()
 
 
-async def test_an_idle_kind_waits_for_a_quiet_intake_and_a_busy_kind_does_not(
+async def test_during_a_burst_a_kind_waits_out_its_pace_and_leases_at_once_after(
     services: Services, tmp_path: Path
 ) -> None:
     queue = SqliteQueue(tmp_path / "queue.db")
     await queue.open()
     clock = IntakeClock()
     wakeups = Wakeups(clock=clock)
-    done = {key: asyncio.Event() for key in ("flag:1", "flag:2", "mention:1")}
-    release = asyncio.Event()
+    done = {key: asyncio.Event() for key in ("flag:1", "flag:2")}
 
     async def handle(
         services: Services, client: AsyncWebClient, payload: Mapping[str, Any]
     ) -> None:
-        key = str(payload["key"])
-        done[key].set()
-        if key == "flag:1":
-            await release.wait()  # keeps flag work running
+        done[str(payload["key"])].set()
 
     worker = Worker(
         services,
         queue,
-        {FLAG: handle, MENTION: handle},
+        {FLAG: handle},
         wakeups=wakeups,
         prepare={},
         poll_seconds=0.01,
-        intake_quiet=QUIET,
-        intake_yield=FOREVER,
+        burst_rate=BURST,
+        intake_pace=FOREVER,
     )
-
-    async def put(key: str) -> None:
-        # The put is recorded before the item exists, as no loop may lease it before it knows.
-        wakeups.set(key.split(":")[0])
-        await queue.put(WorkItem(key=key, kind=key.split(":")[0], payload={"key": key}))
-
     worker.start()
     try:
         await queue.put(WorkItem(key="flag:1", kind=FLAG, payload={"key": "flag:1"}))
-        await asyncio.wait_for(done["flag:1"].wait(), 5)  # a quiet intake: leased at once
-        await put("flag:2")
-        await put("mention:1")
-        # Flags have work running: they lease on while events arrive.
+        await asyncio.wait_for(done["flag:1"].wait(), 5)  # no burst: leased at once
+        for _ in range(int(2 * BURST * RATE_WINDOW)):  # twice the burst rate, at one instant
+            wakeups.set(FLAG)
+        assert wakeups.rate() > BURST
+        await asyncio.sleep(0.05)  # five polls: a lease begun before the burst has ended
+        await queue.put(WorkItem(key="flag:2", kind=FLAG, payload={"key": "flag:2"}))
+        wakeups.set(FLAG)  # as the put of a listener wakes its kind
+        await asyncio.sleep(0.2)  # twenty polls: an unpaced loop would have leased it by now
+        # The loop waits out its pace: nobody holds the item (the test leases it, hands it back).
+        [lease] = await queue.lease(kinds=[FLAG], ttl=timedelta(minutes=1), holder="test")
+        await queue.retry(lease, delay=timedelta(0))
+        assert not done["flag:2"].is_set()
+        clock.now += 100 * RATE_WINDOW  # the burst is long over: the rate has decayed
         await asyncio.wait_for(done["flag:2"].wait(), 5)
-        # Mentions have none: nobody holds this one (the test can lease it, and hands it back).
-        [mention] = await queue.lease(kinds=[MENTION], ttl=timedelta(minutes=1), holder="test")
-        await queue.retry(mention, delay=timedelta(0))
-        assert not done["mention:1"].is_set()
-        clock.now += QUIET  # the intake has been quiet long enough
-        await asyncio.wait_for(done["mention:1"].wait(), 5)
     finally:
-        release.set()
         await worker.stop(within=1)
         await queue.close()
 

@@ -1,4 +1,4 @@
-"""ModelProcesses: the local classifier in child processes, as the thread path computes it."""
+"""ModelProcesses: the local models in child processes, as the thread path computes them."""
 
 from __future__ import annotations
 
@@ -15,11 +15,14 @@ from pathlib import Path
 import pytest
 
 from tuning.config import Settings
-from tuning.datasets.basedata import load_seed_messages
+from tuning.datasets.basedata import load_seed_messages, load_seed_pairs
 from tuning.errors import ModelError
-from tuning.models.builders import build_classifier, register
+from tuning.models.builders import build_classifier, build_generator, register
 from tuning.models.local_classifier import LocalClassifier
-from tuning.models.processes import ModelProcesses, PooledClassifier
+from tuning.models.local_generator import LocalGenerator
+from tuning.models.processes import ModelProcesses, PooledClassifier, PooledGenerator
+from tuning.models.ranking import best_replies
+from tuning.models.reward import rank
 from tuning.models.serving import LiveModels
 from tuning.records import ModelVersion
 from tuning.store.base import Store
@@ -177,3 +180,31 @@ def test_a_child_exits_when_its_parent_dies_without_closing_the_pool(
 def test_a_pool_needs_a_process() -> None:
     with pytest.raises(ValueError, match="at least one"):
         ModelProcesses(0)
+
+
+async def test_the_process_path_writes_and_ranks_replies_as_the_thread_path(
+    tmp_path: Path, processes: ModelProcesses
+) -> None:
+    # A generator's drafting and ranking are the heaviest model work a mention asks for.
+    version = build_generator(tmp_path, load_seed_pairs())
+    directory = Path(version.artifact)
+    local = LocalGenerator.load(directory)
+    pooled = PooledGenerator(local, directory=directory, processes=processes)
+    prompt, shown = "is the build green again?", ["Oh sure, greener than ever."]
+    assert pooled.version == local.version
+    assert await pooled.pool(prompt, size=12, exclude=shown) == local.pool(
+        prompt, size=12, exclude=shown
+    )
+    assert await pooled.generate(prompt, n=3, exclude=shown) == await local.generate(
+        prompt, n=3, exclude=shown
+    )
+    for sarcasm in (None, [0.9] * 12):
+        texts = local.pool(prompt, size=12)
+        assert await pooled.rank(prompt, texts, sarcasm, n=3) == rank(
+            local.reward, prompt, texts, sarcasm, n=3
+        )
+    # Served replies go through the same ranking either way.
+    assert await best_replies(pooled, None, prompt, n=3) == await best_replies(
+        local, None, prompt, n=3
+    )
+    assert len(children()) == 1

@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 from tuning.errors import SarcasmError
 from tuning.models.base import Classifier, Generator
 from tuning.models.local_generator import LocalGenerator
+from tuning.models.processes import PooledGenerator
 from tuning.models.reward import RewardModel, rank
 from tuning.records import Candidate
 from tuning.text import normalize
@@ -49,8 +50,10 @@ async def best_replies(
     Without a classifier, or if it fails, every candidate gets sarcasm 0.5. Fewer than ``n``
     only when the generator has nothing new to say.
     """
-    if isinstance(generator, LocalGenerator):
-        size = max(3 * n, 12)
+    size = max(3 * n, 12)
+    if isinstance(generator, PooledGenerator):
+        texts = await generator.pool(prompt, size=size, exclude=exclude)
+    elif isinstance(generator, LocalGenerator):
         texts = await asyncio.to_thread(generator.pool, prompt, size=size, exclude=exclude)
     else:
         shown = {normalize(text) for text in exclude}
@@ -63,4 +66,6 @@ async def best_replies(
             sarcasm = [p.probability for p in await classifier.classify(texts)]
         except SarcasmError:
             log.warning("classifier failed while ranking replies; ignoring it", exc_info=True)
+    if isinstance(generator, PooledGenerator):
+        return await generator.rank(prompt, texts, sarcasm, n=n)
     return await asyncio.to_thread(rank, reward_of(generator), prompt, texts, sarcasm, n=n)

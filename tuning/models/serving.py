@@ -21,7 +21,8 @@ from tuning.models.base import Classifier, Generator, StreamingGenerator
 from tuning.models.builders import ensure_active
 from tuning.models.loader import load_classifier, load_generator
 from tuning.models.local_classifier import LocalClassifier
-from tuning.models.processes import ModelProcesses, PooledClassifier
+from tuning.models.local_generator import LocalGenerator
+from tuning.models.processes import ModelProcesses, PooledClassifier, PooledGenerator
 from tuning.models.ranking import best_replies
 from tuning.records import Candidate, ModelVersion, Prediction, Task
 from tuning.store.base import Store
@@ -67,6 +68,7 @@ class LiveModels:
             classifier = await asyncio.to_thread(load_classifier, active["classifier"], settings)
             classifier = await _served(classifier, active["classifier"], processes)
             generator = await asyncio.to_thread(load_generator, active["generator"], settings)
+            generator = await _served_generator(generator, active["generator"], processes)
         except BaseException:
             if processes is not None:
                 await processes.close()  # no child outlives a start that failed
@@ -154,7 +156,8 @@ class LiveModels:
     async def _load(self, model: ModelVersion) -> Classifier | Generator | None:
         try:
             if model.task == "generator":
-                return await asyncio.to_thread(load_generator, model, self._settings)
+                generator = await asyncio.to_thread(load_generator, model, self._settings)
+                return await _served_generator(generator, model, self._processes)
             loaded = await asyncio.to_thread(load_classifier, model, self._settings)
             return await _served(loaded, model, self._processes)
         except SarcasmError:
@@ -200,6 +203,17 @@ async def _served(
     directory = Path(model.artifact)
     await processes.warm(directory)
     return PooledClassifier(classifier, directory=directory, processes=processes)
+
+
+async def _served_generator(
+    generator: Generator, model: ModelVersion, processes: ModelProcesses | None
+) -> Generator:
+    """Return the generator to serve: in the child processes when there are any and it is local."""
+    if processes is None or not isinstance(generator, LocalGenerator):
+        return generator
+    directory = Path(model.artifact)
+    await processes.warm(directory, generator=True)
+    return PooledGenerator(generator, directory=directory, processes=processes)
 
 
 async def _close_later(model: object, delay: float) -> None:

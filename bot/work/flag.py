@@ -33,12 +33,16 @@ async def handle_message(
     post_id: str = "",
     attempt: int = 1,
     prediction: Prediction | None = None,
+    recorded: bool | None = None,
+    opted_out: bool | None = None,
+    channel_settings: ChannelSettings | None = None,
 ) -> None:
     """Classify one channel message and flag it once if it looks sarcastic enough.
 
     ``post_id`` (the work item's) names the flag and its interaction; ``attempt`` > 1 means
-    an earlier delivery of the item may have flagged already. ``prediction`` is the text's,
-    when its batch was classified together (bot/work/routes.py).
+    an earlier delivery of the item may have flagged already. ``prediction``, ``recorded``,
+    ``opted_out`` and ``channel_settings`` are what the item's batch looked up together
+    (bot/work/routes.py); each one not given is looked up here.
     """
     event: Mapping[str, Any] = body["event"]
     channel, ts, user = str(event.get("channel", "")), str(event["ts"]), str(event["user"])
@@ -53,11 +57,15 @@ async def handle_message(
         return
     store = services.store
     interaction_id = post_id or uuid.uuid4().hex
-    if post_id and await store.get_interaction(post_id) is not None:
+    if recorded is None:
+        recorded = bool(post_id) and await store.get_interaction(post_id) is not None
+    if recorded:
         return  # an earlier delivery of this work item finished it
-    if await store.is_opted_out(user=user):
+    if opted_out is None:
+        opted_out = await store.is_opted_out(user=user)
+    if opted_out:
         return
-    settings = await store.channel_settings(channel=channel)
+    settings = channel_settings or await store.channel_settings(channel=channel)
     if settings.mode == "off":
         return
     if prediction is None:

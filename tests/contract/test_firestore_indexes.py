@@ -49,6 +49,7 @@ DRIVERS: dict[str, list[Drive]] = {
     ],
     "update_interaction": [lambda s: s.update_interaction(interaction(1, output="edited"))],
     "get_interaction": [lambda s: s.get_interaction("i00001")],
+    "recorded_interactions": [lambda s: s.recorded_interactions(["i00001", "missing"])],
     "find_interaction": [lambda s: s.find_interaction(channel="C1", ts="nothing")],
     "linked_interactions": [lambda s: s.linked_interactions(parent_id="i00001")],
     "iter_interactions": [
@@ -110,6 +111,7 @@ DRIVERS: dict[str, list[Drive]] = {
     "channel_settings": [lambda s: s.channel_settings(channel="C2")],
     "set_opt_out": [lambda s: s.set_opt_out(user="U9", opted_out=True)],
     "is_opted_out": [lambda s: s.is_opted_out(user="U9")],
+    "opted_out_among": [lambda s: s.opted_out_among(["U9", "U1"])],
     "add_audit": [lambda s: s.add_audit(AuditEntry(actor="U1", action="promote", result="ok"))],
     "list_audit": [lambda s: s.list_audit()],
     "forget_user": [lambda s: s.forget_user(user="U1")],

@@ -561,6 +561,22 @@ async def test_opt_outs(store: Store) -> None:
     assert await store.is_opted_out(user="U1") is False
 
 
+async def test_opted_out_among_answers_for_many_users_at_once(store: Store) -> None:
+    for user, opted_out in (("U1", True), ("U2", False), ("U3", True)):
+        await store.set_opt_out(user=user, opted_out=opted_out)
+    users = ["U1", "U2", "U3", "U4", "U1"] + [f"V{n}" for n in range(1200)]  # over a chunk
+    assert await store.opted_out_among(users) == {"U1", "U3"}
+    assert await store.opted_out_among([]) == set()
+
+
+async def test_recorded_interactions_names_the_stored_ones(store: Store) -> None:
+    for n in (1, 3):
+        await store.add_interaction(interaction(n))
+    ids = [interaction(n).id for n in range(5)] + [f"missing-{n}" for n in range(1200)]
+    assert await store.recorded_interactions(ids) == {interaction(1).id, interaction(3).id}
+    assert await store.recorded_interactions([]) == set()
+
+
 async def test_audit_newest_first(store: Store) -> None:
     entries = [
         AuditEntry(

@@ -10,7 +10,7 @@ promotion timestamps), so tests move time forward instead of sleeping.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import datetime, timedelta
 
 from tuning.errors import NotFoundError
@@ -63,6 +63,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def get_interaction(self, interaction_id: str) -> Interaction | None:
         """Return the interaction with this id, or None."""
+
+    async def recorded_interactions(self, ids: Collection[str]) -> set[str]:
+        """Return the ids among ``ids`` that name a stored interaction (empty when none do).
+
+        Derived: one :meth:`get_interaction` each; a backend may answer all in one query.
+        """
+        return {i for i in ids if await self.get_interaction(i) is not None}
 
     @abc.abstractmethod
     async def find_interaction(self, *, channel: str, ts: str) -> Interaction | None:
@@ -239,6 +246,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def set_opt_out(self, *, user: str, opted_out: bool) -> None:
         """Record whether a user opted out of flagging and storage."""
+
+    async def opted_out_among(self, users: Collection[str]) -> set[str]:
+        """Return the users among ``users`` who opted out (empty when none did).
+
+        Derived: one :meth:`is_opted_out` each; a backend may answer all in one query.
+        """
+        return {user for user in users if await self.is_opted_out(user=user)}
 
     @abc.abstractmethod
     async def is_opted_out(self, *, user: str) -> bool:

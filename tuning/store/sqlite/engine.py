@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, NoReturn, TypeVar
@@ -42,6 +42,26 @@ def fetch_page(
 ) -> tuple[list[Row], list[R]]:
     rows = conn.execute(sql, bind).fetchall()
     return rows, [decode(row) for row in rows]
+
+
+# Well below SQLite's limit on one statement's parameters (999 before 3.32).
+IN_CHUNK = 500
+
+
+def present(
+    conn: sqlite3.Connection, table: str, column: str, values: Sequence[str], *, where: str = ""
+) -> Iterator[str]:
+    """Yield the ``values`` found in ``table``.``column`` (and meeting ``where``), a chunk a query.
+
+    ``table``, ``column`` and ``where`` are this package's own names, never user input.
+    """
+    extra = f" AND {where}" if where else ""
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = values[start : start + IN_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        sql = f"SELECT {column} FROM {table} WHERE {column} IN ({marks}){extra}"
+        for row in conn.execute(sql, chunk):
+            yield row[column]
 
 
 @contextmanager

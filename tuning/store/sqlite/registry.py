@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection
 from typing import Any
 
 from tuning.errors import ConflictError, NotFoundError
@@ -17,6 +18,7 @@ from tuning.store.sqlite.engine import (
     decode_job,
     decode_model,
     immediate,
+    present,
     to_json,
 )
 
@@ -191,6 +193,13 @@ class SqliteRegistry(SqliteEngine):
             ).fetchone()
         )
         return bool(row and row["opted_out"])
+
+    async def opted_out_among(self, users: Collection[str]) -> set[str]:
+        """Return the users among ``users`` who opted out, in one query."""
+        wanted = list(dict.fromkeys(users))
+        return await self._run(
+            lambda conn: set(present(conn, "optouts", "user", wanted, where="opted_out"))
+        )
 
     async def add_audit(self, entry: AuditEntry) -> None:
         """Append an entry to the audit log."""

@@ -11,7 +11,7 @@ forget-me and retention in :mod:`tuning.store.sqlite.privacy`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from tuning.store.sqlite.engine import (
     decode_feedback,
     decode_interaction,
     immediate,
+    present,
     to_json,
 )
 from tuning.store.sqlite.manifests import SqliteManifests
@@ -89,6 +90,11 @@ class SqliteStore(
             ).fetchone()
         )
         return None if row is None else decode_interaction(row)
+
+    async def recorded_interactions(self, ids: Collection[str]) -> set[str]:
+        """Return the ids among ``ids`` that name a stored interaction, in one query."""
+        wanted = list(dict.fromkeys(ids))
+        return await self._run(lambda conn: set(present(conn, "interactions", "id", wanted)))
 
     async def find_interaction(self, *, channel: str, ts: str) -> Interaction | None:
         """Return the interaction whose ``ts`` or ``reply_ts`` is this message, or None."""

@@ -83,15 +83,19 @@ def is_unknown(body: Mapping[str, Any]) -> bool:
     return not isinstance(kind, str) or kind not in KNOWN_TYPES
 
 
-def is_malformed(body: object) -> bool:
+def is_malformed(body: object, *, depth_checked: bool = False) -> bool:
     """Return True for payloads whose shape Slack never sends (lists where objects belong...).
+
+    ``depth_checked``: ``body`` came from :func:`parse_json`, which measured its nesting.
 
     >>> is_malformed({"type": "event_callback", "event": []})
     True
     >>> is_malformed({"type": "event_callback", "event": {"type": "app_mention"}})
     False
     """
-    if not isinstance(body, Mapping) or too_deep(body) or not _bolt_can_read(body):
+    if not isinstance(body, Mapping) or (not depth_checked and too_deep(body)):
+        return True
+    if not _bolt_can_read(body):
         return True
     if _bad_fields(body) or _not_strings(body, ("type", *_ENVELOPE_STRINGS)):
         return True

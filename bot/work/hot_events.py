@@ -37,9 +37,9 @@ class HotEvents:
         self._authorized = authorized
 
     async def __call__(self, body: Mapping[str, Any]) -> BoltResponse | None:
-        """Return Slack's answer for ``body`` (verified, parsed JSON), or None for Bolt."""
+        """Return Slack's answer for ``body`` (verified, parsed by parse_json), or None for Bolt."""
         auth = self._authorized()
-        if auth is None or not is_hot(body) or is_malformed(body):
+        if auth is None or not is_hot(body) or is_malformed(body, depth_checked=True):
             return None
         bot_user_id = auth.bot_user_id or ""
         work = hot_work(body, bot_user_id=bot_user_id, bot_id=auth.bot_id or "")

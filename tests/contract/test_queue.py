@@ -114,6 +114,21 @@ async def test_put_lease_done(queue: WorkQueue) -> None:
     assert await queue.dead_letters() == []
 
 
+async def test_puts_at_once_of_one_key_add_it_once(queue: WorkQueue) -> None:
+    # Concurrent puts may share a commit (SQLite) or not (Pub/Sub): one of them reports adding
+    # the item. Pub/Sub may still carry a copy of the others (it publishes before it marks the
+    # key, so a crash cannot lose an item); the work's effects are idempotent.
+    keys = ["same", "other", "same", "same", "other", "third"]
+    added = await asyncio.gather(*(queue.put(item(key)) for key in keys))
+    assert sorted(key for key, new in zip(keys, added, strict=True) if new) == [
+        "other",
+        "same",
+        "third",
+    ]
+    leases = await queue.lease(limit=10, ttl=timedelta(minutes=1), holder="h")
+    assert {lease.item.key for lease in leases} == {"other", "same", "third"}
+
+
 async def test_put_is_idempotent_on_key_until_the_dedupe_window_ends(
     queue: WorkQueue, clock: ManualClock
 ) -> None:

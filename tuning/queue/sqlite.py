@@ -41,6 +41,8 @@ PutRow = tuple[str, str, str, datetime | None]
 # Below this much free space the probe says no: SQLite reuses its WAL file, so a tiny write can
 # still succeed on a full disk while a put that needs a new page fails.
 MIN_FREE_BYTES = 16 * 1024 * 1024
+# Rows in one INSERT: five parameters each, far below SQLite's 32,766 a statement.
+PUT_CHUNK = 500
 
 
 def _item(row: Row) -> WorkItem:
@@ -104,16 +106,27 @@ class SqliteQueue(WorkQueue):
             with immediate(conn):
                 now = self.clock()  # read the clock only once we hold the write lock
                 self._purge(conn, now)
-                added = []
-                for key, kind, payload, not_before in batch:
-                    ready = max(now, not_before) if not_before else now
+                rows = [
+                    (key, kind, payload, _opt(not_before), enc(max(now, not_before or now)))
+                    for key, kind, payload, not_before in batch
+                ]
+                inserted: set[str] = set()
+                # One statement a chunk, not one a row: the rows a key was new for come back.
+                for start in range(0, len(rows), PUT_CHUNK):
+                    chunk = rows[start : start + PUT_CHUNK]
+                    marks = ", ".join(["(?, ?, ?, ?, ?, 'ready')"] * len(chunk))
                     cursor = conn.execute(
-                        "INSERT INTO queue_items (key, kind, payload, not_before, state, "
-                        "ready_at) VALUES (?, ?, ?, ?, 'ready', ?) ON CONFLICT (key) DO NOTHING",
-                        (key, kind, payload, _opt(not_before), enc(ready)),
+                        "INSERT INTO queue_items (key, kind, payload, not_before, ready_at, state) "
+                        f"VALUES {marks} ON CONFLICT (key) DO NOTHING RETURNING key",
+                        [value for row in chunk for value in row],
                     )
-                    added.append(cursor.rowcount == 1)
-                return added
+                    inserted.update(row["key"] for row in cursor.fetchall())
+            # A key twice in one batch went in once: only its first put added it.
+            added = []
+            for key, *_ in batch:
+                added.append(key in inserted)
+                inserted.discard(key)
+            return added
 
         return await self._engine.run(insert)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -35,6 +35,7 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 10
 READ_ATTEMPTS = 5
 WRITE_BATCH = 400  # Firestore allows 500 writes per batch
+GET_ALL_CHUNK = 300  # documents asked for in one BatchGetDocuments call
 
 
 class FirestoreEngine:
@@ -91,6 +92,23 @@ class FirestoreEngine:
 
     def _col(self, name: str) -> AsyncCollectionReference:
         return self.client.collection(self.prefix + name)
+
+    async def _existing(
+        self, collection: str, raw_ids: Collection[str], *, flag: str | None = None
+    ) -> set[str]:
+        """Return the ``raw_ids`` whose documents exist (and hold a true ``flag``), batched.
+
+        One BatchGetDocuments call per chunk of ids, not one get each.
+        """
+        refs = {self._doc(collection, raw).id: raw for raw in dict.fromkeys(raw_ids)}
+        found: set[str] = set()
+        ids = list(refs)
+        for start in range(0, len(ids), GET_ALL_CHUNK):
+            chunk = [self._doc(collection, refs[i]) for i in ids[start : start + GET_ALL_CHUNK]]
+            async for snapshot in self.client.get_all(chunk):
+                if snapshot.exists and (flag is None or snapshot.get(flag)):
+                    found.add(refs[snapshot.id])
+        return found
 
     def _doc(self, collection: str, raw_id: str) -> AsyncDocumentReference:
         return self._col(collection).document(doc_id(raw_id))

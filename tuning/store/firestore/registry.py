@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
@@ -160,6 +161,11 @@ class FirestoreRegistry(FirestoreEngine):
         """Return whether the user opted out (False when never recorded)."""
         snapshot = await self._doc("optouts", user).get()
         return bool(snapshot.exists and snapshot.get("opted_out"))
+
+    @translated
+    async def opted_out_among(self, users: Collection[str]) -> set[str]:
+        """Return the users among ``users`` who opted out, read in batches."""
+        return await self._existing("optouts", users, flag="opted_out")
 
     @translated
     async def add_audit(self, entry: AuditEntry) -> None:

@@ -37,7 +37,7 @@ does the TTL policy's work on demand.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -135,6 +135,11 @@ class FirestoreStore(
         if not snapshot.exists:
             return None
         return codec.interaction_from_dict(snapshot.to_dict() or {}, dec)
+
+    @translated
+    async def recorded_interactions(self, ids: Collection[str]) -> set[str]:
+        """Return the ids among ``ids`` that name a stored interaction, read in batches."""
+        return await self._existing("interactions", ids)
 
     @translated
     async def find_interaction(self, *, channel: str, ts: str) -> Interaction | None:

@@ -8,6 +8,7 @@ is back, not after the lease runs out.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
 from bot.work.kinds import FLAG, MENTION
+from bot.work.routes import prepare_flags
 from bot.work.worker import RATE_WINDOW, Wakeups, Worker
 from tests.queue_faults import FaultySqliteQueue
 from tuning.config import Settings
@@ -150,3 +152,38 @@ async def test_an_outcome_the_queue_could_not_record_is_recorded_once_it_is_back
     finally:
         await worker.stop(within=1)
         await queue.close()
+
+
+class Recording(Silent):
+    """A classifier that records the texts it is asked about."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def classify(self, texts: Sequence[str]) -> list[Prediction]:
+        self.seen += texts
+        return [Prediction(text=text, label="sarcastic", probability=0.9) for text in texts]
+
+
+async def test_a_flag_batch_looks_up_together_and_never_classifies_an_opted_out_text(
+    services: Services,
+) -> None:
+    recording = Recording()
+    models = LiveModels(
+        settings=services.settings, store=services.store, classifier=recording, generator=Silent()
+    )
+    services = dataclasses.replace(services, models=models)
+    await services.store.set_opt_out(user="U_OUT", opted_out=True)
+
+    def flag(n: int, user: str, channel: str = "C1") -> WorkItem:
+        event = {"type": "message", "user": user, "channel": channel, "ts": f"1.{n}"}
+        body = {"event": {**event, "text": f"text {n} of {user}"}}
+        return WorkItem(key=f"flag:{channel}:1.{n}", kind=FLAG, payload={"body": body})
+
+    items = [flag(1, "U1"), flag(2, "U_OUT"), flag(3, "U2", channel="C2")]
+    prepared = await prepare_flags(services, items)
+    assert recording.seen == ["text 1 of U1", "text 3 of U2"]
+    assert [prepared[item.key]["opted_out"] for item in items] == [False, True, False]
+    assert "prediction" not in prepared[items[1].key]
+    assert [prepared[item.key]["channel_settings"].channel for item in items] == ["C1", "C1", "C2"]
+    assert not any(prepared[item.key]["recorded"] for item in items)

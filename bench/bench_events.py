@@ -1,7 +1,8 @@
 """Print ack latency and throughput of signed Slack events over HTTP: the bot vs a bare AsyncApp.
 
 Both apps run as their own processes on loopback, each against the emulated Slack workspace
-(``bot.workspace``), which this process runs along with the load generator:
+(``bot.workspace``), which this process runs; the bursts are sent from a process of their own,
+so that the bot's calls to the emulated Slack do not slow the sender:
 
 * **bot**: ``python -m bot`` in HTTP mode with SQLite and the local models, exactly as deployed;
 * **bare**: an ``AsyncApp`` with no-op listeners behind the same aiohttp transport code.
@@ -154,6 +155,35 @@ async def drive(name: str, url: str, bodies: list[bytes], concurrency: int) -> R
     return Run(name, latencies, seconds, failures)
 
 
+async def drive_elsewhere(
+    name: str, url: str, bodies: list[bytes], concurrency: int, tmp: str
+) -> Run:
+    """Run :func:`drive` in a process of its own and return its figures.
+
+    The emulated Slack lives in this process: the bot's calls to it (flags, replies) must not
+    slow the sender, which bare, posting nothing, would not suffer.
+    """
+    path = Path(tmp) / "bodies.jsonl"
+    path.write_bytes(b"\n".join(bodies))
+    args = ["--drive", url, "--bodies", str(path), "--concurrency", str(concurrency)]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, *args, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"the load generator exited with {proc.returncode}")
+    sent = json.loads(out)
+    return Run(name, sent["latencies"], sent["seconds"], sent["failures"])
+
+
+def serve_drive(url: str, bodies: Path, concurrency: int) -> None:
+    """Send the bodies in ``bodies`` (one a line) to ``url``; print the figures as JSON."""
+    lines = bodies.read_bytes().split(b"\n")
+    run = asyncio.run(drive("load", url, lines, concurrency))
+    figures = {"latencies": run.latencies, "seconds": run.seconds, "failures": run.failures}
+    print(json.dumps(figures))
+
+
 async def drive_at(name: str, url: str, bodies: list[bytes], rate: float) -> Run:
     """POST each body, signed, at ``rate`` per second whatever the answers; return latencies."""
     latencies: list[float] = []
@@ -254,7 +284,8 @@ async def bench(mentions: int, messages: int, reactions: int, concurrency: int, 
                         bodies, mention_ts = build_load(
                             ws, mentions=mentions, messages=messages, reactions=reactions
                         )
-                        runs[name].append(await drive(name, url(port), bodies, concurrency))
+                        sent = await drive_elsewhere(name, url(port), bodies, concurrency, tmp)
+                        runs[name].append(sent)
                         if name == "bot":
                             left.append(await queued(port))
                             # Events keep coming at a steady rate while the backlog drains.
@@ -391,9 +422,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="bare, then bot, this many times")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--drive", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--bodies", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.bare:
         serve_bare()
+        return 0
+    if args.drive:
+        serve_drive(args.drive, args.bodies, args.concurrency)
         return 0
     return asyncio.run(
         bench(args.mentions, args.messages, args.reactions, args.concurrency, args.rounds)

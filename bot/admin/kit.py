@@ -99,5 +99,6 @@ def build_admin_kit(services: Services, *, reporter: ProgressReporter) -> AdminK
         authorizer=authorizer,
         reporter=reporter,
         privacy=services.privacy,
+        queue=services.queue,
     )
     return AdminKit(services=services, runner=runner, authorizer=authorizer, reporter=reporter)

@@ -30,6 +30,7 @@ from tuning.errors import NotFoundError, SarcasmError
 from tuning.lifecycle import registry
 from tuning.privacy.erase import PrivacyService
 from tuning.privacy.reports import ForgetReport
+from tuning.queue.base import WorkQueue
 from tuning.records import EXPLORE_WINDOW, TASKS, AuditEntry, JobRecord, Method, Task
 from tuning.reporting.chart import render_chart
 from tuning.reporting.dashboard import gather_dashboard
@@ -87,8 +88,10 @@ class AdminRunner:
         authorizer: Authorizer,
         reporter: ProgressReporter,
         privacy: PrivacyService | None = None,
+        queue: WorkQueue | None = None,
     ) -> None:
         self.store = store
+        self.queue = queue  # forget-me blanks the user's waiting and dead work items in it
         self.tuning = tuning
         self.authorizer = authorizer
         self.reporter = reporter
@@ -159,6 +162,7 @@ class AdminRunner:
             report = ForgetReport(user=caller.user, records=erased)
         else:
             report = await self.privacy.forget_user(user=caller.user)
+        queued = 0 if self.queue is None else await self.queue.erase_user(user=caller.user)
         pending = len(report.cleanup.pending)
         await self.store.add_audit(
             AuditEntry(
@@ -170,10 +174,13 @@ class AdminRunner:
                     "rebuilt": len(report.cleanup.rebuilt),
                     "flagged": len(report.cleanup.flagged),
                     "pending": pending,
+                    "queued": queued,
                 },
             )
         )
         text = "\n".join(report.lines())
+        if queued:
+            text += f"\n{queued} of your messages still waiting to be handled were dropped."
         if pending:
             text += "\n:warning: The admins see what is left in App Home; it is retried."
         return Answer(f":wastebasket: {text}")

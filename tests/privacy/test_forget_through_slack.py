@@ -117,6 +117,12 @@ async def test_forget_me_through_slack_leaves_no_copy_anywhere(
     after = await asyncio.to_thread(run_cli, audit, settings, cwd=tmp_path)
     assert after.returncode == 0, after.stdout + after.stderr
     assert json.loads(after.stdout)["found"] == []
+    # Nor does the work queue's file keep a copy of what was put before forget-me.
+    queue_files = sorted(harness.root.glob("queue.db*"))
+    assert queue_files
+    assert [
+        f.name for f in queue_files if MARKER.encode() in await asyncio.to_thread(f.read_bytes)
+    ] == []
     remaining = await stored(store)
     assert {i.id for i in remaining if i.author == YOU} == mine_before
     assert all(MARKER not in i.input_text for i in remaining)

@@ -107,6 +107,16 @@ class WorkQueue(abc.ABC):
         None means the queue cannot count (Pub/Sub reports its backlog in Cloud Monitoring).
         """
 
+    async def erase_user(self, *, user: str) -> int:
+        """Blank the payloads of waiting and dead items that ``user`` wrote or clicked; count them.
+
+        Forget-me reaches the queue too: a message put before it would otherwise be handled,
+        and stored, after it, and a dead letter would keep its text for ``dead_retention``.
+        A queue that cannot rewrite what it holds answers 0 (Pub/Sub: its dead letters expire
+        with the subscription's retention).
+        """
+        return 0
+
     @abc.abstractmethod
     async def dead_letters(self, *, limit: int = 100) -> list[WorkItem]:
         """Return up to ``limit`` dead items, oldest first, leaving them in place."""

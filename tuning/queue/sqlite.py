@@ -236,6 +236,26 @@ class SqliteQueue(WorkQueue):
         )
         return {row["kind"]: row["n"] for row in rows}
 
+    async def erase_user(self, *, user: str) -> int:
+        """Blank the payloads of waiting and dead items ``user`` wrote or clicked; count them.
+
+        The rewritten pages are zeroed (``secure_delete``) and the write-ahead log truncated,
+        so the file keeps no copy of the text.
+        """
+
+        def erase(conn: sqlite3.Connection) -> int:
+            with immediate(conn):
+                cursor = conn.execute(
+                    "UPDATE queue_items SET payload = '{}' WHERE state IN ('ready', 'dead') "
+                    "AND ? IN (json_extract(payload, '$.body.event.user'), "
+                    "json_extract(payload, '$.body.user.id'))",
+                    (user,),
+                )
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return cursor.rowcount
+
+        return await self._engine.run(erase)
+
     async def dead_letters(self, *, limit: int = 100) -> list[WorkItem]:
         """Return up to ``limit`` dead items, oldest first, leaving them in place."""
         rows: list[Row] = await self._engine.run(

@@ -1,0 +1,59 @@
+"""Forget-me reaches the work queue: waiting and dead items of the user keep no text.
+
+A message put before forget-me would otherwise be handled, and stored, after it; a dead letter
+would keep its text for a week. The file itself must keep no copy either (secure_delete, WAL).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from tests.clock import ManualClock
+from tuning.queue.base import WorkItem
+from tuning.queue.sqlite import SqliteQueue
+
+MARKER = "zebra-marmalade-4417"
+
+
+def message(key: str, user: str, text: str) -> WorkItem:
+    event = {"type": "message", "user": user, "channel": "C1", "ts": key, "text": text}
+    return WorkItem(key=key, kind="flag", payload={"body": {"event": event}})
+
+
+def click(key: str, user: str) -> WorkItem:
+    body = {"type": "block_actions", "user": {"id": user}, "message": {"text": MARKER}}
+    return WorkItem(key=key, kind="try_again", payload={"body": body})
+
+
+def holding(root: Path, text: str) -> list[str]:
+    """Return the files under ``root`` whose bytes contain ``text``."""
+    return [file.name for file in root.iterdir() if text.encode() in file.read_bytes()]
+
+
+async def test_forget_blanks_the_users_waiting_and_dead_items_and_leaves_no_copy(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "queue.db"
+    queue = SqliteQueue(path, clock=ManualClock(), max_attempts=1)
+    await queue.open()
+    try:
+        await queue.put(message("dead", "U_GONE", f"old {MARKER}"))
+        [lease] = await queue.lease(ttl=timedelta(minutes=1), holder="h")
+        await queue.retry(lease, delay=timedelta(0))  # its last attempt: a dead letter now
+        await queue.put(message("waiting", "U_GONE", f"new {MARKER}"))
+        await queue.put(click("clicked", "U_GONE"))
+        await queue.put(message("other", "U_STAYS", "keep me"))
+
+        assert await queue.erase_user(user="U_GONE") == 3
+        assert await queue.erase_user(user="U_GONE") == 0  # nothing of theirs is left to find
+        [dead] = await queue.dead_letters()
+        assert dict(dead.payload) == {}
+        leases = await queue.lease(limit=10, ttl=timedelta(minutes=1), holder="h")
+        payloads = {lease.item.key: dict(lease.item.payload) for lease in leases}
+        assert payloads["waiting"] == payloads["clicked"] == {}
+        assert payloads["other"]["body"]["event"]["text"] == "keep me"
+        # While the queue is open (closing checkpoints the log by itself):
+        assert holding(tmp_path, MARKER) == []
+    finally:
+        await queue.close()

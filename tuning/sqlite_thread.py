@@ -21,6 +21,23 @@ from tuning.errors import SarcasmError
 
 T = TypeVar("T")
 
+TRUNCATE_ATTEMPTS = 5
+
+
+def truncate_log(conn: sqlite3.Connection) -> None:
+    """Copy the write-ahead log into the database and empty it, so no old page stays readable.
+
+    ``secure_delete`` (set on every connection) zeroes deleted and rewritten cells, but the log
+    still holds the pages as they were until it is checkpointed; TRUNCATE copies the log into
+    the database and empties it. A reader in another process can hold the log back for a
+    moment, so it is tried a few times; the next forget-me or purge tries again.
+    """
+    for attempt in range(TRUNCATE_ATTEMPTS):
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            return
+        time.sleep(0.05 * (attempt + 1))
+
 
 class SqliteThread:
     """A lazily opened connection, used only on its own worker thread."""

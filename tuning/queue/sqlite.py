@@ -29,6 +29,7 @@ from tuning.queue.base import (
 from tuning.queue.group_commit import GroupCommit
 from tuning.queue.sqlite_engine import QueueEngine, Row
 from tuning.records import Clock, frozen_mapping, utcnow
+from tuning.sqlite_thread import truncate_log
 from tuning.store.codec import decode_text as dec
 from tuning.store.codec import encode_text as enc
 from tuning.store.sqlite.engine import immediate
@@ -251,7 +252,8 @@ class SqliteQueue(WorkQueue):
                     "json_extract(payload, '$.body.user.id'))",
                     (user,),
                 )
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if cursor.rowcount:
+                truncate_log(conn)
             return cursor.rowcount
 
         return await self._engine.run(erase)

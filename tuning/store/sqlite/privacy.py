@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from datetime import datetime
 
 from tuning.records import Erased, correction_id
+from tuning.sqlite_thread import truncate_log
 from tuning.store.codec import encode_text as enc
 from tuning.store.sqlite.engine import SqliteEngine, immediate
-
-SCRUB_ATTEMPTS = 5
 
 
 def _erase(conn: sqlite3.Connection, doomed: str, feedback: str, binds: dict[str, str]) -> Erased:
@@ -44,20 +42,9 @@ def _erase(conn: sqlite3.Connection, doomed: str, feedback: str, binds: dict[str
 
 
 def _scrubbed(conn: sqlite3.Connection, erased: Erased) -> Erased:
-    """Leave no deleted text readable in the database's files, then return ``erased``.
-
-    ``secure_delete`` (set on every connection) zeroes deleted cells, but the write-ahead log
-    still holds the pages as they were until it is checkpointed; TRUNCATE copies the log into
-    the database and empties it. A reader in another process can hold the log back for a
-    moment, so it is tried a few times; the next forget-me or purge tries again.
-    """
-    if not erased.total:
-        return erased
-    for attempt in range(SCRUB_ATTEMPTS):
-        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if not busy:
-            break
-        time.sleep(0.05 * (attempt + 1))
+    """Leave no deleted text readable in the database's files, then return ``erased``."""
+    if erased.total:
+        truncate_log(conn)
     return erased
 
 

@@ -7,14 +7,13 @@ take the hot path (bot/work/hot_events.py), with the same decision.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.services import Services
 from bot.views.replies import TRY_AGAIN_ACTION
-from bot.work.event_work import Work, mention_work
+from bot.work.event_work import Work, is_direct_message, mention_work
 from bot.work.intake import enqueue
 from bot.work.kinds import TRY_AGAIN, action_key
 
@@ -42,9 +41,4 @@ def register(app: AsyncApp, services: Services) -> None:
 
 
 async def _is_direct_message(body: dict[str, Any]) -> bool:
-    return _event(body).get("channel_type") == "im"
-
-
-def _event(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    event = body.get("event")
-    return event if isinstance(event, Mapping) else {}
+    return is_direct_message(body)

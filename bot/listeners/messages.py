@@ -6,13 +6,12 @@ HTTP, bot/work/hot_events.py usually puts it first, with the same decision.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.services import Services
-from bot.work.event_work import FLAGGED_CHANNEL_TYPES, flag_work
+from bot.work.event_work import flag_work, is_channel_message
 from bot.work.intake import enqueue
 
 
@@ -28,5 +27,4 @@ def register(app: AsyncApp, services: Services) -> None:
 
 
 async def _is_channel_message(body: dict[str, Any]) -> bool:
-    event = body.get("event")
-    return isinstance(event, Mapping) and event.get("channel_type") in FLAGGED_CHANNEL_TYPES
+    return is_channel_message(body)

@@ -79,6 +79,16 @@ def reaction_work(body: Mapping[str, Any]) -> Work:
     return Work(REACTION, event_key(key))
 
 
+def is_channel_message(body: Mapping[str, Any]) -> bool:
+    """Return whether ``body`` is from a channel the classifier watches (public or private)."""
+    return _event(body).get("channel_type") in FLAGGED_CHANNEL_TYPES
+
+
+def is_direct_message(body: Mapping[str, Any]) -> bool:
+    """Return whether ``body`` is from a DM with the bot, which the bot answers as a mention."""
+    return _event(body).get("channel_type") == "im"
+
+
 def is_hot(body: Mapping[str, Any]) -> bool:
     """Return whether ``body`` is an Events API callback of a type the hot path takes.
 
@@ -107,10 +117,10 @@ def hot_work(body: Mapping[str, Any], *, bot_user_id: str, bot_id: str) -> Work 
     if kind == "app_mention":
         return mention_work(body)
     if kind == "message":
-        channel_type = event.get("channel_type")
-        if channel_type == "im":
+        # The listeners' matchers, in their order of registration (bot/app.py).
+        if is_direct_message(body):
             return mention_work(body)
-        if channel_type in FLAGGED_CHANNEL_TYPES:
+        if is_channel_message(body):
             return flag_work(body, bot_user_id=bot_user_id)
         return None  # group DMs and the like: nobody listens (bot/app.py's catch-all)
     return reaction_work(body)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
-from functools import partial
 from typing import Any, Generic, TypeVar
 
 R = TypeVar("R")
@@ -36,35 +35,51 @@ class GroupCommit(Generic[R, T]):
     def __init__(self, write: BatchWrite[R, T]) -> None:
         self._write = write
         self._waiting: list[tuple[R, asyncio.Future[T]]] = []
-        self._committing = asyncio.Lock()
-        self._commits: set[asyncio.Task[Sequence[T]]] = set()
+        # The one task that commits, batch after batch, while requests wait; None when idle.
+        self._committer: asyncio.Task[None] | None = None
 
     async def __call__(self, request: R) -> T:
         """Return ``request``'s outcome once the transaction holding it has committed."""
         outcome: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, outcome))
-        async with self._committing:  # one commit at a time; the next takes all who waited
-            if not outcome.done():
-                batch, self._waiting = self._waiting, []
-                # A task of its own, settled by a callback, so that a call cancelled while it
-                # leads the commit still answers the others in its batch.
-                requests = [request for request, _ in batch]
-                commit = asyncio.create_task(self._write(requests))
-                self._commits.add(commit)
-                commit.add_done_callback(self._commits.discard)
-                commit.add_done_callback(partial(_settle, [future for _, future in batch]))
-                await asyncio.wait([commit])
+        if self._committer is None:
+            # A task of its own, so that a caller cancelled while it waits leaves the commit
+            # (and the others in its batch) alone; it starts on the loop's next turn, and
+            # every request made until then joins its first batch.
+            self._committer = asyncio.create_task(self._commit_while_waiting())
         return await outcome
 
+    async def _commit_while_waiting(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    outcomes = await self._write([request for request, _ in batch])
+                except asyncio.CancelledError:  # the loop is closing: nobody gets an answer
+                    _settle([*batch, *self._waiting], cancelled=True)
+                    self._waiting = []
+                    raise
+                except Exception as exc:  # noqa: BLE001 - each caller of the batch gets it, whatever it is
+                    _settle(batch, error=exc)
+                else:
+                    _settle(batch, outcomes=outcomes)
+        finally:
+            self._committer = None
 
-def _settle(outcomes: list[asyncio.Future[T]], done: asyncio.Future[Sequence[T]]) -> None:
-    error = None if done.cancelled() else done.exception()
-    for index, outcome in enumerate(outcomes):
+
+def _settle(
+    batch: Sequence[tuple[Any, asyncio.Future[T]]],
+    *,
+    outcomes: Sequence[T] = (),
+    error: Exception | None = None,
+    cancelled: bool = False,
+) -> None:
+    for index, (_, outcome) in enumerate(batch):
         if outcome.done():  # its caller gave up waiting (the row is committed all the same)
             continue
-        if done.cancelled():
+        if cancelled:
             outcome.cancel()
         elif error is not None:
             outcome.set_exception(error)
         else:
-            outcome.set_result(done.result()[index])
+            outcome.set_result(outcomes[index])

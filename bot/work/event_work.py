@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.transports.shapes import is_object
 from bot.views.replies import mentions_user
 from bot.work.kinds import FLAG, MENTION, REACTION, event_key, flag_key, mention_key
 from bot.work.noise import is_noise
@@ -100,7 +101,7 @@ def is_hot(body: Mapping[str, Any]) -> bool:
     False
     """
     event = body.get("event")
-    kind = event.get("type") if isinstance(event, Mapping) else None
+    kind = event.get("type") if is_object(event) else None
     return body.get("type") == "event_callback" and isinstance(kind, str) and kind in HOT_EVENTS
 
 
@@ -135,4 +136,4 @@ def _is_self(event: Mapping[str, Any], *, bot_user_id: str, bot_id: str) -> bool
 
 def _event(body: Mapping[str, Any]) -> Mapping[str, Any]:
     event = body.get("event")
-    return event if isinstance(event, Mapping) else {}
+    return event if is_object(event) else {}

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from tuning.errors import PushError, QueueError
+from tuning.json_text import dumps
 from tuning.queue.base import WorkItem
 from tuning.records import frozen_mapping
 
@@ -41,8 +42,7 @@ def encode_item(item: WorkItem) -> bytes:
         "not_before": None if item.not_before is None else item.not_before.isoformat(),
     }
     try:
-        text = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return text.encode("utf-8")
+        return dumps(body).encode("utf-8")
     except (TypeError, ValueError, UnicodeEncodeError) as exc:
         raise QueueError(f"work item {item.key!r} cannot be sent as JSON: {exc}") from exc
 

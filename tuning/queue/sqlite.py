@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from tuning.errors import QueueError
+from tuning.json_text import dumps
 from tuning.queue.base import (
     DEDUPE_WINDOW,
     MAX_ATTEMPTS,
@@ -289,7 +290,7 @@ class SqliteQueue(WorkQueue):
 def _row(item: WorkItem) -> PutRow:
     # Checked here, before the item joins a batch: one bad item must not fail its batch.
     try:
-        payload = json.dumps(dict(item.payload), ensure_ascii=False, allow_nan=False)
+        payload = dumps(dict(item.payload))
     except (TypeError, ValueError) as exc:
         raise QueueError(f"work item {item.key!r} payload is not JSON: {exc}") from exc
     try:

@@ -45,6 +45,9 @@ PutRow = tuple[str, str, str, datetime | None]
 MIN_FREE_BYTES = 16 * 1024 * 1024
 # Rows in one INSERT: five parameters each, far below SQLite's 32,766 a statement.
 PUT_CHUNK = 500
+# Done keys and dead items are purged by a put at most this often (by the queue's clock): the
+# purge is two index seeks, and a burst of acks commits hundreds of puts a second.
+PURGE_EVERY = timedelta(seconds=1)
 
 
 def _item(row: Row) -> WorkItem:
@@ -80,6 +83,7 @@ class SqliteQueue(WorkQueue):
         # Puts, and finished leases (key, token), each share their commits (group commit).
         self._puts = GroupCommit(self._insert)
         self._finishes = GroupCommit(self._finish)
+        self._purged: datetime | None = None  # when a put last purged (None: not yet)
 
     @property
     def path(self) -> os.PathLike[str]:
@@ -134,6 +138,9 @@ class SqliteQueue(WorkQueue):
 
     def _purge(self, conn: sqlite3.Connection, now: datetime) -> None:
         # Forget done keys after the dedupe window and dead items after their retention.
+        if self._purged is not None and self._purged <= now < self._purged + PURGE_EVERY:
+            return
+        self._purged = now
         for state, keep in (("done", self.dedupe_window), ("dead", self.dead_retention)):
             conn.execute(
                 "DELETE FROM queue_items WHERE state = ? AND finished_at < ?",

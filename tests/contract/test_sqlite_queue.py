@@ -17,6 +17,7 @@ from tuning.errors import QueueError
 from tuning.queue import open_queue
 from tuning.queue.base import MAX_ATTEMPTS, WorkItem
 from tuning.queue.sqlite import SqliteQueue
+from tuning.queue.sqlite_engine import CHECKPOINT_EVERY, RESTART_FRAMES
 from tuning.store.sqlite.schema import MIGRATIONS
 from tuning.store.sqlite.store import SqliteStore
 
@@ -219,3 +220,25 @@ async def test_an_unwritable_path_is_one_line_naming_queue_url(tmp_path: Path) -
     with pytest.raises(QueueError, match=r"^QUEUE_URL: cannot") as caught:
         await open_queue(f"sqlite:///{tmp_path / 'file' / 'q.db'}")
     assert "\n" not in str(caught.value)
+
+
+async def test_the_write_ahead_log_is_checkpointed_and_started_afresh_while_puts_go_on(
+    queue: SqliteQueue, tmp_path: Path
+) -> None:
+    # The queue's own connection never checkpoints (a checkpoint inside a put's commit made
+    # every ack behind it wait); its checkpointer must, and must make the log start over, or
+    # the log grows without end.
+    wal = tmp_path / "store.db-wal"
+    page = 4096
+    body = "x" * page  # a page or more a put, beside the indexes' pages
+    puts = 5 * RESTART_FRAMES // 4
+    for start in range(0, puts, 10):
+        batch = [
+            WorkItem(key=f"e{n}", kind="reply", payload={"text": body})
+            for n in range(start, start + 10)
+        ]
+        assert all(await asyncio.gather(*(queue.put(one) for one in batch)))
+    assert puts // 10 > 2 * CHECKPOINT_EVERY
+    assert wal.stat().st_size < 2 * RESTART_FRAMES * page, "the log grew without end"
+    leases = await queue.lease(limit=10 * puts, ttl=MINUTE, holder="t")
+    assert len(leases) == puts

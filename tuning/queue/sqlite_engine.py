@@ -9,6 +9,8 @@ do not touch the store's schema version.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
@@ -18,8 +20,25 @@ from tuning.errors import QueueError
 from tuning.sqlite_thread import SqliteThread
 from tuning.store.sqlite.engine import dict_row, immediate
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 Row = dict[str, Any]
+
+# The queue's connection never checkpoints the write-ahead log itself (wal_autocheckpoint = 0):
+# SQLite's automatic checkpoint runs inside the commit that crosses 1,000 log pages, on the
+# queue's one thread, so the puts queued behind it (each an ack) waited out its copying and its
+# fsyncs (bench/bench_events.py). A connection of its own, on a thread of its own, checkpoints
+# instead after this many transactions, while the puts go on: a PASSIVE checkpoint blocks no
+# writer.
+CHECKPOINT_EVERY = 100
+# A log that is only ever checkpointed while puts go on never starts over: a writer resets it
+# only when it begins with every frame copied. Past this many frames (about 16 MB) the
+# checkpointer copies what the PASSIVE pass missed, little by then, in RESTART mode, which holds
+# new writers back meanwhile and makes the next put start the log afresh. It gives up on a
+# reader in its way after RESTART_WAIT seconds rather than hold the puts back any longer.
+RESTART_FRAMES = 4000
+RESTART_WAIT = 0.05
 
 SCHEMA = (
     # ready_at: not leased before (not_before, a retry's delay, or a live lease's expiry).
@@ -53,10 +72,33 @@ class QueueEngine(SqliteThread):
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 15.0) -> None:
         super().__init__(path, busy_timeout=busy_timeout, thread="sqlite-queue")
+        self._checkpointer = _Checkpointer(path, busy_timeout=RESTART_WAIT)
+        self._since_checkpoint = 0
+        self._checkpoint: asyncio.Task[None] | None = None
 
     async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``operation`` on the worker thread; raise QueueError for any sqlite3 failure."""
-        return await self._run_on_thread(operation)
+        result = await self._run_on_thread(operation)
+        self._since_checkpoint += 1
+        if self._since_checkpoint >= CHECKPOINT_EVERY and self._checkpoint is None:
+            self._since_checkpoint = 0
+            self._checkpoint = asyncio.create_task(self._checkpoint_log())
+        return result
+
+    async def _checkpoint_log(self) -> None:
+        try:
+            await self._checkpointer.checkpoint()
+        except QueueError as exc:  # the log grows until the next one; the store's commits help
+            log.warning("sqlite queue: a WAL checkpoint failed (%s)", type(exc).__name__)
+        finally:
+            self._checkpoint = None
+
+    async def close(self) -> None:
+        """Finish a checkpoint under way, then close both connections."""
+        if self._checkpoint is not None:
+            await asyncio.wait([self._checkpoint])
+        await self._checkpointer.close()
+        await super().close()
 
     def _prepare_path(self) -> bool:
         try:
@@ -71,7 +113,28 @@ class QueueEngine(SqliteThread):
         with immediate(conn):
             for statement in SCHEMA:
                 conn.execute(statement)
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's connection does it
         conn.row_factory = dict_row
 
     def _open_failed(self, exc: sqlite3.Error) -> NoReturn:
         raise QueueError(f"QUEUE_URL: cannot open sqlite queue at {self.path} ({exc})") from exc
+
+
+class _Checkpointer(SqliteThread):
+    """A second connection to the queue's file that only checkpoints its write-ahead log."""
+
+    error = QueueError
+    what = "sqlite queue"
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float) -> None:
+        super().__init__(path, busy_timeout=busy_timeout, thread="sqlite-queue-checkpoint")
+
+    async def checkpoint(self) -> None:
+        """Copy what the log holds into the database file; start it afresh once it is long."""
+
+        def copy(conn: sqlite3.Connection) -> None:
+            _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames >= RESTART_FRAMES:
+                conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+
+        await self._run_on_thread(copy)

@@ -99,7 +99,7 @@ def events_handler(
         if hot is not None and signed and isinstance(parsed, dict):
             answer = await hot(parsed)
             if answer is not None:
-                return await to_aiohttp_response(answer)
+                return hot_response(answer)
         try:
             bolt_request = AsyncBoltRequest(
                 body=body or "", query=request.query_string, headers=_headers(request)
@@ -110,6 +110,18 @@ def events_handler(
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     return events
+
+
+def hot_response(answer: BoltResponse) -> web.Response:
+    """Return the hot path's answer (no body, no cookies) as Bolt's aiohttp adapter would.
+
+    The adapter (``to_aiohttp_response``) parses content types and cookies for every answer;
+    an ack has neither, and this runs for nearly every request.
+    """
+    headers = {name: values[0] for name, values in answer.headers.items() if name != "content-type"}
+    return web.Response(
+        status=answer.status, body=answer.body, headers=headers, content_type="text/plain"
+    )
 
 
 async def health_response(services: Services) -> web.Response:

@@ -8,6 +8,7 @@ also take the common events itself, or the comparison would prove nothing.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import json
@@ -17,10 +18,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
 from bot.app import SarcasmApp, build_app
+from bot.transports.http import hot_response
 from bot.work.hot_events import HotEvents
+from bot.work.intake import retry_later
 from bot.workspace import BOT_USER_ID, YOU, sign
 from bot.workspace.payloads import build_envelope
 from tests.harness import SECRET, Harness
@@ -106,3 +113,25 @@ async def test_the_hot_path_puts_what_bolt_puts_for_every_event(
     finally:
         for queue in queues:
             await queue.close()
+
+
+async def test_the_hot_paths_answers_are_what_bolts_adapter_would_send() -> None:
+    answers = {"ack": BoltResponse(status=200, body=""), "refused": retry_later()}
+
+    async def quick(request: web.Request) -> web.Response:
+        return hot_response(copy.deepcopy(answers[request.match_info["name"]]))
+
+    async def adapted(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(copy.deepcopy(answers[request.match_info["name"]]))
+
+    app = web.Application()
+    app.router.add_get("/quick/{name}", quick)
+    app.router.add_get("/adapted/{name}", adapted)
+    async with TestServer(app) as server, ClientSession() as session:
+        for name in answers:
+            sent = []
+            for how in ("quick", "adapted"):
+                async with session.get(server.make_url(f"/{how}/{name}")) as resp:
+                    headers = {k: v for k, v in resp.headers.items() if k != "Date"}
+                    sent.append((resp.status, headers, await resp.read()))
+            assert sent[0] == sent[1], name

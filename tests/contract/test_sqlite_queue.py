@@ -242,3 +242,13 @@ async def test_the_write_ahead_log_is_checkpointed_and_started_afresh_while_puts
     assert wal.stat().st_size < 2 * RESTART_FRAMES * page, "the log grew without end"
     leases = await queue.lease(limit=10 * puts, ttl=MINUTE, holder="t")
     assert len(leases) == puts
+
+
+async def test_a_batch_of_known_and_new_keys_adds_only_the_new_once(queue: SqliteQueue) -> None:
+    assert await queue.put(item("old-1"))
+    assert await queue.put(item("old-2"))
+    keys = ["old-1", "new-1", "old-2", "new-2", "new-1", "new-3"]
+    added = await asyncio.gather(*(queue.put(item(key)) for key in keys))  # one commit
+    assert added == [False, True, False, True, False, True]
+    leases = await queue.lease(limit=10, ttl=MINUTE, holder="t")
+    assert [lease.item.key for lease in leases] == ["old-1", "old-2", "new-1", "new-2", "new-3"]

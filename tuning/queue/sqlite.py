@@ -1,9 +1,10 @@
 """The embedded default queue: tables of its own in the store's SQLite file (or beside it).
 
-Every operation is one ``BEGIN IMMEDIATE`` transaction (see :mod:`tuning.queue.sqlite_engine`),
-so two processes sharing the file never lease one item at once; concurrent puts share one
-(group commit). ``put`` commits before it returns (WAL, ``synchronous = NORMAL``: a committed
-put survives the process being killed).
+Every operation is one transaction that takes the write lock as it begins (``BEGIN IMMEDIATE``,
+or a put's single INSERT; see :mod:`tuning.queue.sqlite_engine`), so two processes sharing the
+file never lease one item at once; concurrent puts share one (group commit). ``put`` commits
+before it returns (WAL, ``synchronous = NORMAL``: a committed put survives the process being
+killed).
 A done item keeps its key for :data:`~tuning.queue.base.DEDUPE_WINDOW`, so a redelivered event
 is not put again; dead items stay for operators for ``dead_retention``.
 """
@@ -109,36 +110,30 @@ class SqliteQueue(WorkQueue):
 
     async def _insert(self, batch: Sequence[PutRow]) -> list[bool]:
         def insert(conn: sqlite3.Connection) -> list[bool]:
+            now = self.clock()
+            if len(batch) <= PUT_CHUNK and not self._purge_due(now):
+                return _insert_at_once(conn, batch, now)
             with immediate(conn):
-                now = self.clock()  # read the clock only once we hold the write lock
+                now = self.clock()  # read again, once we hold the write lock
                 self._purge(conn, now)
-                rows = [
-                    (key, kind, payload, _opt(not_before), enc(max(now, not_before or now)))
-                    for key, kind, payload, not_before in batch
-                ]
                 inserted: set[str] = set()
                 # One statement a chunk, not one a row: the rows a key was new for come back.
-                for start in range(0, len(rows), PUT_CHUNK):
-                    chunk = rows[start : start + PUT_CHUNK]
-                    marks = ", ".join(["(?, ?, ?, ?, ?, 'ready')"] * len(chunk))
+                for start in range(0, len(batch), PUT_CHUNK):
+                    chunk = batch[start : start + PUT_CHUNK]
                     cursor = conn.execute(
-                        "INSERT INTO queue_items (key, kind, payload, not_before, ready_at, state) "
-                        f"VALUES {marks} ON CONFLICT (key) DO NOTHING RETURNING key",
-                        [value for row in chunk for value in row],
+                        _insert_sql(len(chunk)) + " RETURNING key", _values(chunk, now)
                     )
                     inserted.update(row["key"] for row in cursor.fetchall())
-            # A key twice in one batch went in once: only its first put added it.
-            added = []
-            for key, *_ in batch:
-                added.append(key in inserted)
-                inserted.discard(key)
-            return added
+            return _first_puts(batch, inserted)
 
         return await self._engine.run(insert)
 
+    def _purge_due(self, now: datetime) -> bool:
+        return self._purged is None or not self._purged <= now < self._purged + PURGE_EVERY
+
     def _purge(self, conn: sqlite3.Connection, now: datetime) -> None:
         # Forget done keys after the dedupe window and dead items after their retention.
-        if self._purged is not None and self._purged <= now < self._purged + PURGE_EVERY:
+        if not self._purge_due(now):
             return
         self._purged = now
         for state, keep in (("done", self.dedupe_window), ("dead", self.dead_retention)):
@@ -292,6 +287,57 @@ class SqliteQueue(WorkQueue):
         except (QueueError, OSError):
             return False
         return stat.f_bavail * stat.f_frsize >= self.min_free_bytes
+
+
+def _insert_at_once(conn: sqlite3.Connection, batch: Sequence[PutRow], now: datetime) -> list[bool]:
+    """Insert ``batch`` in one statement, which is its own transaction; return who added a row.
+
+    Each step of a statement is a trip out of Python and back for the GIL, and a trip waits for
+    the event loop's thread to let go of it: BEGIN, one step per RETURNING row and COMMIT were
+    most of an ack's wait under load (bench/bench_events.py). An autocommit INSERT takes the
+    write lock as it begins, as BEGIN IMMEDIATE does, and commits as it ends.
+    """
+    before = conn.total_changes
+    conn.execute(_insert_sql(len(batch)), _values(batch, now))
+    added = conn.total_changes - before
+    keys = dict.fromkeys(key for key, *_ in batch)
+    if added == len(keys):
+        inserted = set(keys)
+    elif added == 0:
+        inserted = set()
+    else:  # some were known: AUTOINCREMENT gave the new rows higher seqs than any before
+        marks = ", ".join("?" * len(keys))
+        rows = conn.execute(
+            f"SELECT key FROM queue_items WHERE key IN ({marks}) ORDER BY seq DESC LIMIT ?",
+            (*keys, added),
+        ).fetchall()
+        inserted = {row["key"] for row in rows}
+    return _first_puts(batch, inserted)
+
+
+def _insert_sql(rows: int) -> str:
+    marks = ", ".join(["(?, ?, ?, ?, ?, 'ready')"] * rows)
+    return (
+        "INSERT INTO queue_items (key, kind, payload, not_before, ready_at, state) "
+        f"VALUES {marks} ON CONFLICT (key) DO NOTHING"
+    )
+
+
+def _values(batch: Sequence[PutRow], now: datetime) -> list[str | None]:
+    return [
+        value
+        for key, kind, payload, not_before in batch
+        for value in (key, kind, payload, _opt(not_before), enc(max(now, not_before or now)))
+    ]
+
+
+def _first_puts(batch: Sequence[PutRow], inserted: set[str]) -> list[bool]:
+    # A key twice in one batch went in once: only its first put added it.
+    added = []
+    for key, *_ in batch:
+        added.append(key in inserted)
+        inserted.discard(key)
+    return added
 
 
 def _row(item: WorkItem) -> PutRow:

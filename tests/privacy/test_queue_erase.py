@@ -6,6 +6,11 @@ would keep its text for a week. The file itself must keep no copy either (secure
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +19,7 @@ from tuning.queue.base import WorkItem
 from tuning.queue.sqlite import SqliteQueue
 
 MARKER = "zebra-marmalade-4417"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def message(key: str, user: str, text: str) -> WorkItem:
@@ -57,3 +63,33 @@ async def test_forget_blanks_the_users_waiting_and_dead_items_and_leaves_no_copy
         assert holding(tmp_path, MARKER) == []
     finally:
         await queue.close()
+
+
+def test_the_cli_forget_blanks_the_users_waiting_items_too(tmp_path: Path) -> None:
+    # The queue shares the store's SQLite file (QUEUE_URL empty), as it does by default.
+    store = tmp_path / "store.db"
+
+    async def put() -> None:
+        queue = SqliteQueue(store)
+        await queue.open()
+        try:
+            await queue.put(message("waiting", "U_GONE", f"new {MARKER}"))
+            await queue.put(message("other", "U_STAYS", "keep me"))
+        finally:
+            await queue.close()
+
+    asyncio.run(put())
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STORE_URL": f"sqlite:///{store}"}
+    env |= {"DATA_DIR": str(tmp_path / "data"), "QUEUE_URL": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "tuning", "privacy", "forget", "--user", "U_GONE", "--json"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["queued"] == 1
+    assert holding(tmp_path, MARKER) == []

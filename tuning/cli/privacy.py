@@ -3,6 +3,9 @@
 ``audit`` prints each place that still holds the user's text or records (store rows, files
 under DATA_DIR including inside model archives, objects in TUNING_BUCKET, manifests) and exits
 1 when it found any, 0 when clean. It prints places, never the text.
+
+``forget`` also blanks the user's waiting and dead items in an SQLite work queue, as the Slack
+button does; Pub/Sub cannot rewrite its messages, and its dead letters expire (README).
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tuning.cli.common import print_json, progress
+from tuning.cli.common import plain, print_json, progress
 from tuning.cloud.uploads import GcsUploader
-from tuning.config import Settings
+from tuning.config import Settings, parse_queue_url
 from tuning.lifecycle.builder import build_privacy_service
 from tuning.privacy.audit import audit
+from tuning.queue import open_queue
 from tuning.store import open_store
 
 HELP = "Audit where a user's text remains (audit), or forget a user everywhere (forget)."
@@ -46,10 +50,13 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.action == "forget":
             report = await build_privacy_service(settings, store).forget_user(user=args.user)
+            queued = await _erase_queued(settings, user=args.user)
             if args.json:
-                print_json(report)
+                print_json({**plain(report), "queued": queued})
             else:
                 print(*report.lines(), sep="\n")
+                if queued:
+                    print(f"{queued} of their work items waiting in the queue were blanked")
             return 1 if report.cleanup.pending else 0
         with progress("audit") as bar:
             result = await audit(
@@ -80,3 +87,14 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
     return 0 if result.clean else 1
+
+
+async def _erase_queued(settings: Settings, *, user: str) -> int | None:
+    """Blank ``user``'s items in an SQLite work queue; None for Pub/Sub, which cannot."""
+    if parse_queue_url(settings.queue_url).scheme != "sqlite":
+        return None
+    queue = await open_queue(settings.queue_url)
+    try:
+        return await queue.erase_user(user=user)
+    finally:
+        await queue.close()

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 from tests.clock import ManualClock
+from tests.privacy.cli import run_cli
+from tuning.config import Settings
 from tuning.queue.base import WorkItem
 from tuning.queue.sqlite import SqliteQueue
 
 MARKER = "zebra-marmalade-4417"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def message(key: str, user: str, text: str) -> WorkItem:
@@ -34,7 +32,7 @@ def click(key: str, user: str) -> WorkItem:
 
 def holding(root: Path, text: str) -> list[str]:
     """Return the files under ``root`` whose bytes contain ``text``."""
-    return [file.name for file in root.iterdir() if text.encode() in file.read_bytes()]
+    return [f.name for f in root.iterdir() if f.is_file() and text.encode() in f.read_bytes()]
 
 
 async def test_forget_blanks_the_users_waiting_and_dead_items_and_leaves_no_copy(
@@ -79,17 +77,8 @@ def test_the_cli_forget_blanks_the_users_waiting_items_too(tmp_path: Path) -> No
             await queue.close()
 
     asyncio.run(put())
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "STORE_URL": f"sqlite:///{store}"}
-    env |= {"DATA_DIR": str(tmp_path / "data"), "QUEUE_URL": ""}
-    done = subprocess.run(
-        [sys.executable, "-m", "tuning", "privacy", "forget", "--user", "U_GONE", "--json"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    settings = Settings.from_env({"STORE_URL": f"sqlite:///{store}", "DATA_DIR": str(tmp_path)})
+    done = run_cli(["privacy", "forget", "--user", "U_GONE", "--json"], settings, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["queued"] == 1
     assert holding(tmp_path, MARKER) == []

@@ -38,7 +38,7 @@ def mention_work(body: Mapping[str, Any]) -> Work | None:
     >>> mention_work({"event": {"channel": "C1", "ts": "1.5"}})
     Work(kind='mention', key='mention:C1:1.5')
     """
-    event = _event(body)
+    event = event_of(body)
     channel, ts = str(event.get("channel") or ""), str(event.get("ts") or "")
     return Work(MENTION, mention_key(channel=channel, ts=ts)) if channel else None
 
@@ -52,7 +52,7 @@ def flag_work(body: Mapping[str, Any], *, bot_user_id: str) -> Work | None:
     Work(kind='flag', key='flag:C1:1.5')
     >>> flag_work({"event": {"channel": "C1", "ts": "1.5", "text": "<@UB> hi"}}, bot_user_id="UB")
     """
-    event = _event(body)
+    event = event_of(body)
     channel, ts, text = str(event.get("channel") or ""), str(event.get("ts")), event.get("text")
     if not channel or not isinstance(text, str) or not text.strip():
         return None
@@ -70,7 +70,7 @@ def reaction_work(body: Mapping[str, Any]) -> Work:
     'event:Ev1'
     """
     event_id = body.get("event_id")
-    event = _event(body)
+    event = event_of(body)
     key = (
         str(event_id)
         if event_id
@@ -82,12 +82,12 @@ def reaction_work(body: Mapping[str, Any]) -> Work:
 
 def is_channel_message(body: Mapping[str, Any]) -> bool:
     """Return whether ``body`` is from a channel the classifier watches (public or private)."""
-    return _event(body).get("channel_type") in FLAGGED_CHANNEL_TYPES
+    return event_of(body).get("channel_type") in FLAGGED_CHANNEL_TYPES
 
 
 def is_direct_message(body: Mapping[str, Any]) -> bool:
     """Return whether ``body`` is from a DM with the bot, which the bot answers as a mention."""
-    return _event(body).get("channel_type") == "im"
+    return event_of(body).get("channel_type") == "im"
 
 
 def is_hot(body: Mapping[str, Any]) -> bool:
@@ -111,7 +111,7 @@ def hot_work(body: Mapping[str, Any], *, bot_user_id: str, bot_id: str) -> Work 
     The same steps as Bolt's dispatch: noise is dropped (``drop_noise``), then the bot's own
     events (Bolt's IgnoringSelfEvents), then the first listener that matches decides.
     """
-    event = _event(body)
+    event = event_of(body)
     if is_noise(body) or _is_self(event, bot_user_id=bot_user_id, bot_id=bot_id):
         return None
     kind = event.get("type")
@@ -134,6 +134,11 @@ def _is_self(event: Mapping[str, Any], *, bot_user_id: str, bot_id: str) -> bool
     return (user is not None and user == bot_user_id) or (sender is not None and sender == bot_id)
 
 
-def _event(body: Mapping[str, Any]) -> Mapping[str, Any]:
+def event_of(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return the event of an Events API callback, or an empty mapping if it has none.
+
+    >>> event_of({"event": {"type": "message"}}), event_of({"event": "message"})
+    ({'type': 'message'}, {})
+    """
     event = body.get("event")
     return event if is_object(event) else {}

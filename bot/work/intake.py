@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 from bot.services import Services
-from bot.work.event_work import Work
+from bot.work.event_work import Work, event_of
 from bot.work.kinds import lane
 from bot.work.routes import work_payload
 from tuning.errors import QueueError
@@ -66,6 +66,5 @@ def _queue(services: Services) -> WorkQueue:
 
 
 def _text(body: Mapping[str, Any]) -> str:
-    event = body.get("event")
-    text = event.get("text") if isinstance(event, Mapping) else None
+    text = event_of(body).get("text")
     return text if isinstance(text, str) else ""

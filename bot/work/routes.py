@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Services
+from bot.work.event_work import event_of
 from bot.work.flag import handle_message
 from bot.work.kinds import FLAG, FLAG_LONG, MENTION, MENTION_LONG, REACTION, TRY_AGAIN
 from bot.work.mention import handle_mention, handle_try_again
@@ -150,8 +151,7 @@ def _work(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _event(payload: Mapping[str, Any]) -> Mapping[str, Any]:
-    event = _body(payload).get("event")
-    return event if isinstance(event, Mapping) else {}
+    return event_of(_body(payload))
 
 
 def _text(payload: Mapping[str, Any]) -> str:

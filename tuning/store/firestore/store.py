@@ -355,7 +355,10 @@ class FirestoreStore(
         ref = self._col("claims").document(claim_id(key))
         try:
             await ref.create({"key": key, "holder": holder, "expires_at": self.clock() + ttl})
-        except api_errors.AlreadyExists:
+        except (api_errors.AlreadyExists, api_errors.Aborted):
+            # Aborted: the create waited on another claimant's transaction, which holds the
+            # document's lock while it takes the claim over, until the lock timed out. Nothing
+            # was created; the read below (and, if need be, a transaction) settles who holds it.
             pass
         else:
             return True
